@@ -1,0 +1,61 @@
+"""Start and stop a real mosquitto on a free port (tests, benchmarks and the demo)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class MosquittoBroker:
+    """A mosquitto process with its own config. ``stop()``/``start()`` simulate an outage on
+    the same port; persistence is off so a restart is a broker that forgot every session."""
+
+    def __init__(self, workdir: Path, port: int | None = None, extra_conf: str = "") -> None:
+        self.workdir = Path(workdir)
+        self.port = port or free_port()
+        self.host = "127.0.0.1"
+        self.extra_conf = extra_conf
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"max_queued_messages 100000\n{self.extra_conf}\n"
+        )
+        log = open(self.workdir / "mosquitto.log", "ab")
+        self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=log, stderr=log)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.2):
+                    return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"mosquitto exited: {(self.workdir / 'mosquitto.log').read_text()}")
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not open its port within 10 s")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def __enter__(self) -> "MosquittoBroker":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,277 @@
+"""The MQTT contract between edge nodes and the hub: topics and every message type.
+
+One module, imported by both sides. Every message is JSON with ``schema`` (the contract
+version), ``type`` and a unique ``id`` so that receivers can de-duplicate. See docs/mqtt.md.
+
+Topics (``kuzet/v1/{building}/{room}/{node}/…``):
+
+=============  =====  ========  ==================================================
+suffix         QoS    retained  message
+=============  =====  ========  ==================================================
+``alert``      1      no        :class:`AlertMessage` (open / update / close)
+``evidence``   1      no        :class:`EvidenceMessage` (JPEG or clip, base64)
+``status``     1      yes       :class:`StatusMessage`; last will ``offline``
+``heartbeat``  0      no        :class:`HeartbeatMessage`
+``cmd``        1      no        :class:`CommandMessage` (hub → node)
+``reply``      1      no        :class:`CommandReply` (node → hub)
+=============  =====  ========  ==================================================
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import uuid
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
+
+from kuzet.strict import StrictModel
+
+SCHEMA = "kuzet/1"
+TOPIC_ROOT = "kuzet/v1"
+MAX_PAYLOAD_BYTES = 16 * 1024 * 1024  # a clip of a few seconds is well under this
+
+# A topic level: letters, digits, '-', '_' (no '/', '+', '#', no path tricks).
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+Name = Annotated[str, Field(pattern=NAME_RE.pattern)]
+MessageId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+
+
+class Rule(StrEnum):
+    """What clause 4.1 of the regulation forbids, as the node detects it."""
+
+    SEAT_VACATED = "seat_vacated"          # left the seat / out of the camera's view
+    EXTRA_PERSON = "extra_person"          # a second person at the seat (outside help)
+    OUTSIDER_NEAR_SEAT = "outsider_near_seat"  # someone not seated standing by the seat
+    NOTES = "notes"                        # a book or notes
+    DEVICE = "device"                      # phone, tablet, laptop, calculator not allowed
+    HEAD_TURNED = "head_turned"            # head turned to a neighbour (advisory)
+    ROOM_OVERCROWDED = "room_overcrowded"  # more people than roster + proctors
+
+
+ADVISORY_RULES = frozenset({Rule.HEAD_TURNED})
+
+
+class AlertEvent(StrEnum):
+    OPEN = "open"
+    UPDATE = "update"
+    CLOSE = "close"
+
+
+class Action(StrEnum):
+    START_SESSION = "start_session"
+    STOP_SESSION = "stop_session"
+    SNAPSHOT = "snapshot"
+    RELOAD_SEATMAP = "reload_seatmap"
+
+
+def new_id() -> str:
+    """A unique message id (32 hex characters)."""
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Origin(StrictModel):
+    """Which node a message comes from; equals the topic's levels (receivers check it)."""
+
+    building: Name
+    room: Name
+    node: Name
+
+
+class _Message(StrictModel):
+    schema_: Literal["kuzet/1"] = Field(default=SCHEMA, alias="schema")
+    id: MessageId = Field(default_factory=new_id)
+    sent_at: datetime = Field(default_factory=utcnow)
+
+    model_config = StrictModel.model_config | {"populate_by_name": True}
+
+    @field_validator("sent_at")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("timestamps must carry a timezone (UTC)")
+        return v
+
+
+class EvidenceRef(StrictModel):
+    evidence_id: MessageId
+    kind: Literal["snapshot", "crop", "clip"]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    size: Annotated[int, Field(ge=0)]
+
+
+class AlertMessage(_Message):
+    """One incident (``alert_id``) is opened once, updated, and closed once."""
+
+    type: Literal["alert"] = "alert"
+    origin: Origin
+    alert_id: MessageId
+    event: AlertEvent
+    rule: Rule
+    advisory: bool
+    seat: Name | None = None          # None for room-level rules
+    session_id: Annotated[str, Field(max_length=64)] | None = None
+    started_at: datetime
+    ended_at: datetime | None = None
+    duration_s: Annotated[float, Field(ge=0)]
+    score: Annotated[float, Field(ge=0, le=1)]
+    detail: dict[str, Any] = Field(default_factory=dict)
+    evidence: list[EvidenceRef] = Field(default_factory=list, max_length=16)
+
+
+class EvidenceMessage(_Message):
+    """One evidence file; ``data`` is base64; ``sha256`` is of the decoded bytes."""
+
+    type: Literal["evidence"] = "evidence"
+    origin: Origin
+    alert_id: MessageId
+    evidence_id: MessageId
+    kind: Literal["snapshot", "crop", "clip"]
+    content_type: Literal["image/jpeg", "video/x-msvideo"]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    size: Annotated[int, Field(ge=0)]
+    captured_at: datetime
+    data: str
+
+    def decoded(self) -> bytes:
+        """The file's bytes, checked against ``size`` and ``sha256`` (ValueError if not)."""
+        raw = base64.b64decode(self.data, validate=True)
+        if len(raw) != self.size or hashlib.sha256(raw).hexdigest() != self.sha256:
+            raise ValueError(f"evidence {self.evidence_id}: size or sha256 does not match")
+        return raw
+
+
+class SourceState(StrictModel):
+    state: Literal["opening", "ok", "failed", "frozen", "dark", "ended"]
+    detail: Annotated[str, Field(max_length=500)] = ""
+    since: datetime
+
+
+class StatusMessage(_Message):
+    """Retained. ``state`` is ``online``, ``degraded`` or ``offline`` (the last will)."""
+
+    type: Literal["status"] = "status"
+    origin: Origin
+    state: Literal["online", "degraded", "offline"]
+    since: datetime
+    reasons: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list)
+    source: SourceState | None = None
+    session_id: Annotated[str, Field(max_length=64)] | None = None
+    version: Annotated[str, Field(max_length=64)] = ""
+
+
+class HeartbeatMessage(_Message):
+    type: Literal["heartbeat"] = "heartbeat"
+    origin: Origin
+    fps: Annotated[float, Field(ge=0)]
+    inference_ms: Annotated[float, Field(ge=0)]
+    worst_seat_revisit_s: Annotated[float, Field(ge=0)] | None
+    cpu_temp_c: float | None
+    disk_free_mb: Annotated[float, Field(ge=0)]
+    outbox_depth: Annotated[int, Field(ge=0)]
+    software_version: Annotated[str, Field(max_length=64)]
+    model_versions: dict[str, Annotated[str, Field(max_length=128)]]
+    uptime_s: Annotated[float, Field(ge=0)]
+
+
+class StartSession(StrictModel):
+    session_id: Annotated[str, Field(min_length=1, max_length=64)]
+    allowed_aids: list[Literal["calculator", "phone", "tablet", "laptop", "book", "notes"]] = []
+    roster_size: Annotated[int, Field(ge=0, le=1000)] | None = None
+    proctors: Annotated[int, Field(ge=0, le=50)] = 1
+
+
+class CommandMessage(_Message):
+    type: Literal["command"] = "command"
+    action: Action
+    session: StartSession | None = None          # for start_session
+    seatmap: dict[str, Any] | None = None        # for reload_seatmap (else re-read the file)
+
+    @model_validator(mode="after")
+    def _session_for_start(self) -> "CommandMessage":
+        if self.action == Action.START_SESSION and self.session is None:
+            raise ValueError("start_session needs a 'session'")
+        return self
+
+
+class CommandReply(_Message):
+    type: Literal["reply"] = "reply"
+    origin: Origin
+    command_id: MessageId
+    ok: bool
+    detail: Annotated[str, Field(max_length=2000)] = ""
+
+
+AnyMessage = Annotated[
+    Union[AlertMessage, EvidenceMessage, StatusMessage, HeartbeatMessage, CommandMessage,
+          CommandReply],
+    Field(discriminator="type"),
+]
+_ADAPTER: TypeAdapter = TypeAdapter(AnyMessage)
+
+TOPIC_KINDS = {
+    "alert": AlertMessage,
+    "evidence": EvidenceMessage,
+    "status": StatusMessage,
+    "heartbeat": HeartbeatMessage,
+    "cmd": CommandMessage,
+    "reply": CommandReply,
+}
+
+
+class ContractError(ValueError):
+    """A message that does not follow the contract; the text says what and where."""
+
+
+def topic(origin: Origin, kind: str) -> str:
+    if kind not in TOPIC_KINDS:
+        raise ValueError(f"unknown topic kind {kind!r}")
+    return f"{TOPIC_ROOT}/{origin.building}/{origin.room}/{origin.node}/{kind}"
+
+
+def parse_topic(name: str) -> tuple[Origin, str]:
+    """``kuzet/v1/b/r/n/kind`` → (Origin, kind); ContractError for anything else."""
+    parts = name.split("/")
+    if len(parts) != 6 or "/".join(parts[:2]) != TOPIC_ROOT or parts[5] not in TOPIC_KINDS:
+        raise ContractError(f"topic {name!r} is not kuzet/v1/<building>/<room>/<node>/<kind>")
+    try:
+        return Origin(building=parts[2], room=parts[3], node=parts[4]), parts[5]
+    except ValidationError as exc:
+        raise ContractError(f"topic {name!r}: bad building/room/node name") from exc
+
+
+def encode(message: _Message) -> bytes:
+    return message.model_dump_json(by_alias=True, exclude_none=False).encode()
+
+
+def decode(payload: bytes, expected_topic: str | None = None) -> _Message:
+    """Validate a payload. With ``expected_topic``, also check that the message type fits the
+    topic and that its origin equals the topic's levels (a node cannot speak for another)."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ContractError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ContractError(f"payload is not UTF-8 (byte {exc.start})") from None
+    try:
+        msg = _ADAPTER.validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(message)"
+        raise ContractError(f"invalid message at {where}: {first['msg']}") from None
+    if expected_topic is not None:
+        origin, kind = parse_topic(expected_topic)
+        if not isinstance(msg, TOPIC_KINDS[kind]):
+            raise ContractError(f"a {msg.type} message on a {kind} topic")
+        msg_origin = getattr(msg, "origin", None)
+        if msg_origin is not None and msg_origin != origin:
+            raise ContractError(f"origin {msg_origin} does not match topic {expected_topic}")
+    return msg

@@ -1,0 +1,33 @@
+"""Shared fixtures: a real mosquitto broker on a free port, temp folders, real footage."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from kuzet.broker import MosquittoBroker
+
+OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A fresh mosquitto (Debian package) for one test, on a free loopback port."""
+    with MosquittoBroker(tmp_path / "mosquitto") as b:
+        yield b
+
+
+@pytest.fixture(scope="session")
+def vtest_avi() -> Path:
+    """Real street footage with walking people, from Debian's opencv-doc."""
+    path = OPENCV_DATA / "vtest.avi"
+    if not path.exists():
+        pytest.fail(f"{path} missing: install Debian opencv-doc (the test command does)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _no_gpio_hardware(monkeypatch):
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", os.environ.get("GPIOZERO_PIN_FACTORY", "mock"))

@@ -1,0 +1,58 @@
+"""The detector interface: an image in, labelled boxes in source pixels out.
+
+Every model sits behind one of these two small interfaces, with a decoder per model, so that
+swapping the model is a config change (in the spirit of Frigate's detector plugins).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One object: COCO label (``person``, ``cell phone``, ``book`` …), score 0..1, and
+    box ``(x1, y1, x2, y2)`` in the pixels of the image that was passed in."""
+
+    label: str
+    score: float
+    box: tuple[float, float, float, float]
+
+    def as_dict(self) -> dict:
+        return {"label": self.label, "score": round(self.score, 4),
+                "box": [round(v, 1) for v in self.box]}
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face: score, box in source pixels, and head yaw in degrees (negative = turned to
+    the image's left, positive = to the right; ``None`` when no mesh was run)."""
+
+    score: float
+    box: tuple[float, float, float, float]
+    yaw: float | None = None
+
+    def as_dict(self) -> dict:
+        return {"score": round(self.score, 4), "box": [round(v, 1) for v in self.box],
+                "yaw": None if self.yaw is None else round(self.yaw, 1)}
+
+
+class Detector(ABC):
+    """Object detector. ``image`` is an ``HxWx3`` uint8 BGR array (OpenCV's order)."""
+
+    name: str
+
+    @abstractmethod
+    def detect(self, image: np.ndarray) -> list[Detection]: ...
+
+
+class FaceDetector(ABC):
+    """Face detector with head yaw. ``image`` is an ``HxWx3`` uint8 BGR array."""
+
+    name: str
+
+    @abstractmethod
+    def detect(self, image: np.ndarray) -> list[Face]: ...

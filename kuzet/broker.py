@@ -34,8 +34,8 @@ class MosquittoBroker:
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
             f"max_queued_messages 100000\n{self.extra_conf}\n"
         )
-        log = open(self.workdir / "mosquitto.log", "ab")
-        self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=log, stderr=log)
+        with open(self.workdir / "mosquitto.log", "ab") as log:
+            self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=log, stderr=log)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:

@@ -1,0 +1,117 @@
+"""``kuzet edge …``: run the node, check a config, run detection on still images."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from kuzet.errors import ConfigError, KuzetError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    edge = sub.add_parser("edge", help="the edge node on a Raspberry Pi")
+    cmds = edge.add_subparsers(dest="edge_command", required=True, metavar="COMMAND")
+
+    run = cmds.add_parser("run", help="run the node (example: kuzet edge run --config "
+                          "/etc/kuzet/node.toml)")
+    run.add_argument("--config", required=True, help="node config file (TOML)")
+    run.add_argument("--stop-at-end", action="store_true",
+                     help="stop when a video file or image folder ends (tests, batch runs)")
+    run.set_defaults(func=_run)
+
+    check = cmds.add_parser("check", help="validate the config, open the source, load the "
+                            "models, reach the broker; print what works (example: kuzet edge "
+                            "check --config node.toml)")
+    check.add_argument("--config", required=True)
+    check.set_defaults(func=_check)
+
+    detect = cmds.add_parser("detect", help="run the detection stack on still images and print "
+                             "JSON (example: kuzet edge detect photo.jpg --json)")
+    detect.add_argument("images", nargs="+", help="image files")
+    detect.add_argument("--json", action="store_true", help="print JSON (the default)")
+    detect.add_argument("--model", default=None, help="detector name (default: the manifest's)")
+    detect.add_argument("--threshold", type=float, default=0.35)
+    detect.add_argument("--tiles", type=int, default=0,
+                        help="also look at an N×N grid of tiles (small objects); 0: off")
+    detect.set_defaults(func=_detect)
+
+
+def _run(args) -> int:
+    from edge.config import load_config
+    from edge.node import EdgeNode
+
+    cfg = load_config(args.config)
+    node = EdgeNode(cfg, stop_at_end=args.stop_at_end)
+    signal.signal(signal.SIGTERM, lambda *_: node.stop_event.set())
+    until = node.source_ended.is_set if args.stop_at_end else None
+    try:
+        node.run(until=until)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.stop()
+    return 0
+
+
+def _check(args) -> int:
+    """Each part on its own line: ok or what is wrong. Exit 1 if anything failed."""
+    from edge.config import load_config
+
+    results: list[tuple[str, bool, str]] = []
+    try:
+        cfg = load_config(args.config)
+        results.append(("config", True, str(args.config)))
+    except ConfigError as exc:
+        print(f"FAIL config: {exc}")
+        return 1
+    try:
+        from edge.seats import load_seat_map
+        spec = load_seat_map(cfg.seat_map)
+        results.append(("seat map", True, f"{len(spec.seats)} seats in {cfg.seat_map}"))
+    except KuzetError as exc:
+        results.append(("seat map", False, str(exc)))
+    try:
+        from edge.capture.config import open_source
+        src = open_source(cfg.source)
+        src.open()
+        frame = src.read()
+        src.close()
+        h, w = frame.image.shape[:2]
+        results.append(("source", True, f"{src.name}: {w}x{h}"))
+    except KuzetError as exc:
+        results.append(("source", False, str(exc)))
+    try:
+        from edge.models.registry import create_detector, create_face_detector
+        import numpy as np
+        det = create_detector(cfg.detection.model, cfg.detection.score_threshold)
+        det.detect(np.zeros((480, 640, 3), np.uint8))
+        msg = cfg.detection.model
+        if cfg.detection.faces:
+            create_face_detector(cfg.detection.face_model).detect(np.zeros((480, 640, 3), np.uint8))
+            msg += f", {cfg.detection.face_model}"
+        results.append(("models", True, msg))
+    except KuzetError as exc:
+        results.append(("models", False, str(exc)))
+    b = cfg.broker
+    try:
+        with socket.create_connection((b.host, b.port), timeout=3):
+            results.append(("broker", True, f"{b.host}:{b.port} reachable"))
+    except OSError as exc:
+        results.append(("broker", False, f"{b.host}:{b.port}: {exc}"))
+    for name, ok, detail in results:
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: {detail}")
+    return 0 if all(ok for _, ok, _ in results) else 1
+
+
+def _detect(args) -> int:
+    from edge.detect import detect_images
+
+    out = detect_images([Path(p) for p in args.images], model=args.model,
+                        threshold=args.threshold, tiles=args.tiles)
+    json.dump(out, sys.stdout, indent=1)
+    sys.stdout.write("\n")
+    return 0 if all("error" not in o for o in out) else 1

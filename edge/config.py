@@ -1,0 +1,209 @@
+"""The node's config file (TOML), validated before anything starts.
+
+An unknown key or a bad value is a ConfigError that names the file and the key. Relative
+paths are resolved against the config file's folder. A secret (the MQTT password) can come
+from a file, e.g. one that systemd puts in ``$CREDENTIALS_DIRECTORY``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from edge.capture.config import FolderConfig, OpenCvConfig, SourceConfig
+from edge.rules import DEFAULT_PARAMS
+from kuzet.contract import NAME_RE, Rule
+from kuzet.errors import ConfigError
+from kuzet.strict import StrictModel
+
+Name = Annotated[str, Field(pattern=NAME_RE.pattern)]
+Aid = Literal["calculator", "phone", "tablet", "laptop", "book", "notes"]
+
+
+class NodeSection(StrictModel):
+    building: Name
+    room: Name
+    name: Name
+    data_dir: Path = Path("/var/lib/kuzet")
+
+
+class BrokerSection(StrictModel):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 1883
+    client_id: str = ""
+    username: str | None = None
+    password: str | None = None
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    keepalive: Annotated[int, Field(ge=5, le=3600)] = 30
+
+    @model_validator(mode="after")
+    def _tls_pairs(self) -> "BrokerSection":
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        if self.cert_file is not None and self.ca_file is None:
+            raise ValueError("a client certificate needs ca_file (TLS)")
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("give password or password_file, not both")
+        return self
+
+    def secret(self) -> str | None:
+        if self.password_file is None:
+            return self.password
+        try:
+            return self.password_file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"broker.password_file: cannot read {self.password_file}: "
+                              f"{exc.strerror}") from None
+
+
+class DetectionSection(StrictModel):
+    model: str = "nanodet-m-416-int8"
+    face_model: str = "blazeface-full-range"
+    faces: bool = True
+    score_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.3
+    face_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    num_threads: Annotated[int, Field(ge=1, le=8)] = 2
+    crop_margin: Annotated[float, Field(ge=0, le=2)] = 0.25
+
+
+class RuleSection(StrictModel):
+    min_score: Annotated[float, Field(ge=0, le=1)] | None = None
+    threshold: Annotated[float, Field(ge=0, le=1)] | None = None
+    window: Annotated[int, Field(ge=1, le=50)] | None = None
+    min_duration_s: Annotated[float, Field(ge=0)] | None = None
+    clear_after_s: Annotated[float, Field(ge=0)] | None = None
+    cooldown_s: Annotated[float, Field(ge=0)] | None = None
+    update_every_s: Annotated[float, Field(gt=0)] | None = None
+
+
+class RulesSection(StrictModel):
+    yaw_limit_deg: Annotated[float, Field(gt=0, le=90)] = 35.0
+    taken_after_s: Annotated[float, Field(ge=0)] = 10.0
+    seat_vacated: RuleSection = RuleSection()
+    extra_person: RuleSection = RuleSection()
+    outsider_near_seat: RuleSection = RuleSection()
+    notes: RuleSection = RuleSection()
+    device: RuleSection = RuleSection()
+    head_turned: RuleSection = RuleSection()
+    room_overcrowded: RuleSection = RuleSection()
+
+    def params(self):
+        out = {}
+        for rule in Rule:
+            override = getattr(self, rule.value).model_dump(exclude_none=True)
+            out[rule] = DEFAULT_PARAMS[rule].__class__(
+                **{**DEFAULT_PARAMS[rule].__dict__, **override})
+        return out
+
+
+class ExamSection(StrictModel):
+    """An exam session that starts with the node (standalone use, the demo). Normally the
+    hub starts and stops sessions over the command topic."""
+
+    session_id: Annotated[str, Field(min_length=1, max_length=64)]
+    allowed_aids: list[Aid] = []
+    roster_size: Annotated[int, Field(ge=0)] | None = None
+    proctors: Annotated[int, Field(ge=0)] = 1
+
+
+class EvidenceSection(StrictModel):
+    max_mb: Annotated[float, Field(gt=0)] = 2048
+    min_free_mb: Annotated[float, Field(ge=0)] = 500
+    clip_before_s: Annotated[float, Field(ge=0, le=60)] = 5
+    clip_after_s: Annotated[float, Field(ge=0, le=60)] = 5
+    clip_fps: Annotated[float, Field(gt=0, le=30)] = 4
+    jpeg_quality: Annotated[int, Field(ge=30, le=100)] = 85
+    max_width: Annotated[int, Field(ge=160)] = 1280
+
+
+class GpioSection(StrictModel):
+    enabled: bool = False
+    led_pin: int | str = 17
+    button_pin: int | str | None = 27
+
+
+class NodeConfig(StrictModel):
+    node: NodeSection
+    source: SourceConfig
+    seat_map: Path
+    broker: BrokerSection = BrokerSection()
+    detection: DetectionSection = DetectionSection()
+    rules: RulesSection = RulesSection()
+    exam: ExamSection | None = None
+    evidence: EvidenceSection = EvidenceSection()
+    gpio: GpioSection = GpioSection()
+    heartbeat_s: Annotated[float, Field(gt=0, le=3600)] = 10.0
+
+    @property
+    def origin(self):
+        from kuzet.contract import Origin
+
+        return Origin(building=self.node.building, room=self.node.room, node=self.node.name)
+
+
+def _resolve(data: dict, base: Path) -> dict:
+    """Make relative paths relative to the config file's folder."""
+    def fix(section: dict, key: str) -> None:
+        v = section.get(key)
+        if isinstance(v, str) and v and not os.path.isabs(v) and "://" not in v:
+            section[key] = str(base / v)
+
+    fix(data, "seat_map")
+    for key in ("data_dir",):
+        fix(data.get("node", {}), key)
+    for key in ("password_file", "ca_file", "cert_file", "key_file"):
+        fix(data.get("broker", {}), key)
+    src = data.get("source", {})
+    if src.get("type") == "folder":
+        fix(src, "path")
+    elif src.get("type") == "opencv" and isinstance(src.get("uri"), str) \
+            and not src["uri"].isdigit() and not src["uri"].startswith("/dev/"):
+        fix(src, "uri")
+    return data
+
+
+def load_config(path: str | Path) -> NodeConfig:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(_resolve(data, path.resolve().parent), str(path))
+
+
+def parse_config(data: dict, where: str = "config") -> NodeConfig:
+    try:
+        cfg = NodeConfig.model_validate(data)
+    except ValidationError as exc:
+        msgs = []
+        for err in exc.errors()[:5]:
+            loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+            msgs.append(f"{where}: {loc or '(top level)'}: {err['msg']}")
+        raise ConfigError("\n".join(msgs)) from None
+    _check_models(cfg, where)
+    return cfg
+
+
+def _check_models(cfg: NodeConfig, where: str) -> None:
+    from edge.models.registry import DETECTORS, FACE_DETECTORS
+
+    if cfg.detection.model not in DETECTORS:
+        raise ConfigError(f"{where}: detection.model: unknown model {cfg.detection.model!r}; "
+                          f"valid: {', '.join(sorted(DETECTORS))}")
+    if cfg.detection.face_model not in FACE_DETECTORS:
+        raise ConfigError(f"{where}: detection.face_model: unknown model "
+                          f"{cfg.detection.face_model!r}; valid: {', '.join(sorted(FACE_DETECTORS))}")
+
+
+__all__ = ["NodeConfig", "load_config", "parse_config", "FolderConfig", "OpenCvConfig"]

@@ -1,0 +1,66 @@
+"""From detections to looks: which person, object and face belongs to which seat.
+
+A person or object belongs to the seat whose polygon holds the centre of its box. A person
+centred in no seat whose box covers part of a seat is someone standing by that seat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from edge.models.base import Detection, Face
+from edge.rules import RoomLook, SeatLook
+from edge.seats import Seat, SeatMap
+
+
+def _centre(box) -> tuple[float, float]:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+
+
+def _overlap_fraction(box, seat: Seat) -> float:
+    """How much of the seat's bounding box the person's box covers (0..1)."""
+    sx1, sy1 = seat.polygon.min(axis=0)
+    sx2, sy2 = seat.polygon.max(axis=0)
+    w = min(box[2], sx2) - max(box[0], sx1)
+    h = min(box[3], sy2) - max(box[1], sy1)
+    area = max(1e-6, (sx2 - sx1) * (sy2 - sy1))
+    return max(0.0, w) * max(0.0, h) / area
+
+
+def seat_look(seat: Seat, seats: SeatMap, detections: Sequence[Detection],
+              faces: Sequence[Face], t: float, *, outsider_overlap: float = 0.2) -> SeatLook:
+    """What a look at ``seat`` found; boxes are in frame pixels."""
+    persons, outsiders, objects = [], [], []
+    for d in detections:
+        cx, cy = _centre(d.box)
+        home = seats.seat_at(cx, cy)
+        if d.label == "person":
+            if home is seat:
+                persons.append(d.score)
+            elif home is None and _overlap_fraction(d.box, seat) >= outsider_overlap:
+                outsiders.append(d.score)
+        elif home is seat:
+            objects.append((d.label, d.score))
+    yaw = None
+    mine = [f for f in faces if f.yaw is not None and seat.contains(*_centre(f.box))]
+    if mine:
+        biggest = max(mine, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+        yaw = biggest.yaw
+    return SeatLook(seat=seat.id, t=t, persons=tuple(persons), outsiders=tuple(outsiders),
+                    objects=tuple(objects), yaw=yaw)
+
+
+def room_look(detections: Sequence[Detection], t: float, min_score: float = 0.35) -> RoomLook:
+    return RoomLook(t=t, persons=sum(1 for d in detections
+                                     if d.label == "person" and d.score >= min_score))
+
+
+def shift(detections: Sequence[Detection], dx: float, dy: float) -> list[Detection]:
+    """Crop pixels → frame pixels."""
+    return [Detection(d.label, d.score, (d.box[0] + dx, d.box[1] + dy, d.box[2] + dx,
+                                         d.box[3] + dy)) for d in detections]
+
+
+def shift_faces(faces: Sequence[Face], dx: float, dy: float) -> list[Face]:
+    return [Face(f.score, (f.box[0] + dx, f.box[1] + dy, f.box[2] + dx, f.box[3] + dy), f.yaw)
+            for f in faces]

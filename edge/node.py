@@ -1,0 +1,512 @@
+"""The edge node's composition root: wires capture, detection, rules, evidence and MQTT.
+
+Threads (named, all waiting on one stop event):
+
+* ``capture``  reads frames (ResilientSource), keeps the latest and feeds the clip ring;
+* ``detect``   runs the detector on the next job of the look schedule (room, then each seat's
+  crop) on the latest frame, and hands the result on. Nothing else runs on this thread, so
+  it stays as close to the model's own rate as the CPU allows;
+* ``rules``    turns results into looks, runs the rules core, writes evidence and messages to
+  the durable outbox, runs commands from the hub;
+* paho's network thread and the outbox pump (``MqttPublisher``);
+* the caller's thread runs ``run()``: status, heartbeats, LED, disk budget, systemd watchdog.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from edge.capture.base import Frame
+from edge.capture.config import open_source
+from edge.capture.supervisor import ResilientSource, SourceStatus
+from edge.config import NodeConfig
+from edge.evidence import EvidenceFile, EvidenceStore, FrameRing
+from edge.looks import room_look, seat_look, shift, shift_faces
+from edge.outbox import Outbox
+from edge.publisher import BrokerSettings, MqttPublisher
+from edge.rules import Policy, RuleEvent, RulesEngine
+from edge.schedule import LookScheduler
+from edge.seats import SeatMap, load_seat_map, parse_seat_map
+from edge.state import NodeState
+from edge.system import cpu_temp_c, disk_free_mb, sd_notify, watchdog_interval_s
+from kuzet import __version__, contract
+
+log = logging.getLogger(__name__)
+OUTBOX_GROWING = 200
+
+
+def _utc(wall: float) -> datetime:
+    return datetime.fromtimestamp(wall, timezone.utc)
+
+
+class EdgeNode:
+    def __init__(self, cfg: NodeConfig, *, detector=None, face_detector=None,
+                 source_factory: Callable | None = None, pin_factory=None,
+                 stop_at_end: bool = False) -> None:
+        self.cfg = cfg
+        self.origin = cfg.origin
+        data = Path(cfg.node.data_dir)
+        data.mkdir(parents=True, exist_ok=True)
+        self.stop_event = threading.Event()
+        self.outbox = Outbox(data / "outbox.db")
+        self.state = NodeState(data / "state.json")
+        ev = cfg.evidence
+        self.evidence = EvidenceStore(
+            data / "evidence", max_bytes=int(ev.max_mb * 2**20),
+            min_free_bytes=int(ev.min_free_mb * 2**20), quality=ev.jpeg_quality,
+            max_width=ev.max_width, delivered=self.outbox.delivered)
+        self.ring = FrameRing(ev.clip_before_s + ev.clip_after_s + 2, ev.clip_fps)
+        self.seat_spec = load_seat_map(cfg.seat_map)
+        if detector is None or (face_detector is None and cfg.detection.faces):
+            from edge.models.registry import create_detector, create_face_detector
+            d = cfg.detection
+            detector = detector or create_detector(d.model, d.score_threshold, d.num_threads)
+            if d.faces and face_detector is None:
+                face_detector = create_face_detector(d.face_model, d.face_threshold,
+                                                     num_threads=d.num_threads)
+        self.detector = detector
+        self.face_detector = face_detector if cfg.detection.faces else None
+        self.engine = RulesEngine(cfg.rules.params())
+        b = cfg.broker
+        self.publisher = MqttPublisher(
+            BrokerSettings(host=b.host, port=b.port, client_id=b.client_id,
+                           username=b.username, password=b.secret(),
+                           ca_file=str(b.ca_file) if b.ca_file else None,
+                           cert_file=str(b.cert_file) if b.cert_file else None,
+                           key_file=str(b.key_file) if b.key_file else None,
+                           keepalive=b.keepalive),
+            self.origin, self.outbox, on_command=self._commands_put)
+        factory = source_factory or (lambda: open_source(cfg.source, sleep=self.stop_event.wait))
+        self.source = ResilientSource(factory, wait=self.stop_event.wait, stop_at_end=stop_at_end,
+                                      on_status=self._on_source_status)
+        self.indicator = None
+        if cfg.gpio.enabled:
+            from edge.gpio import Indicator
+            self.indicator = Indicator(cfg.gpio.led_pin, cfg.gpio.button_pin,
+                                       pin_factory=pin_factory, on_press=self._on_button)
+        self._latest: Frame | None = None
+        self._frame_cond = threading.Condition()
+        self._results: queue.Queue = queue.Queue(maxsize=32)
+        self._commands: queue.Queue = queue.Queue()
+        self._unsaved: list[tuple[str, str, bytes, int]] = []   # disk full: kept in memory
+        self._pending_clips: list[tuple[str, float, float]] = []
+        self._seats: SeatMap | None = None
+        self._scheduler: LookScheduler | None = None
+        self._seats_dirty = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._started_wall = time.time()
+        self._started_mono = time.monotonic()
+        self.source_ended = threading.Event()
+        # measurements (read by heartbeats and the benchmark)
+        self.frames_in = 0
+        self.looks = 0
+        self.model_s = 0.0          # seconds spent in the detector
+        self.stage_s = {"detect": 0.0, "faces": 0.0, "rules": 0.0, "evidence": 0.0}
+        self.alerts_emitted = 0
+        self.last_detect_beat = time.monotonic()
+        self._status_reasons: list[str] = []
+
+    # -- start-up -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._close_stale_alerts()
+        if self.state.session:
+            self._start_session(contract.StartSession.model_validate(self.state.session))
+        elif self.cfg.exam is not None:
+            e = self.cfg.exam
+            self._start_session(contract.StartSession(
+                session_id=e.session_id, allowed_aids=e.allowed_aids,
+                roster_size=e.roster_size, proctors=e.proctors))
+        self.publisher.set_status(self._status_message())
+        self.publisher.start()
+        for name, target in (("capture", self._capture_loop), ("detect", self._detect_loop),
+                             ("rules", self._rules_loop)):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+        sd_notify("READY=1")
+
+    def _close_stale_alerts(self) -> None:
+        """Alerts left open by a crash or power cut are closed now, saying so."""
+        for alert_id, info in list(self.state.open_alerts.items()):
+            msg = contract.AlertMessage(
+                origin=self.origin, alert_id=alert_id, event=contract.AlertEvent.CLOSE,
+                rule=info["rule"], advisory=info["rule"] in contract.ADVISORY_RULES,
+                seat=info.get("seat"), session_id=info.get("session_id"),
+                started_at=info["started_at"], ended_at=contract.utcnow(),
+                duration_s=max(0.0, time.time() - datetime.fromisoformat(
+                    info["started_at"]).timestamp()),
+                score=info.get("score", 0.0), detail={"closed_by": "node restart"})
+            self._queue(msg, "alert")
+            self.evidence.close_alert(alert_id)
+            del self.state.open_alerts[alert_id]
+        self.state.save()
+
+    # -- capture --------------------------------------------------------------------------------
+    def _capture_loop(self) -> None:
+        for frame in self.source.frames():
+            with self._frame_cond:
+                self._latest = frame
+                self.frames_in += 1
+                self._frame_cond.notify_all()
+            self.ring.add(frame.t_mono, frame.evidence)
+            if self.stop_event.is_set():
+                break
+        self.source_ended.set()
+
+    def _on_source_status(self, status: SourceStatus) -> None:
+        log.info("source %s: %s", status.state, status.detail)
+
+    # -- detection ------------------------------------------------------------------------------
+    def _seat_plan(self, frame: Frame) -> tuple[SeatMap, LookScheduler]:
+        h, w = frame.image.shape[:2]
+        if self._seats is None or self._seats.size != (w, h) or self._seats_dirty.is_set():
+            self._seats_dirty.clear()
+            self._seats = SeatMap(self.seat_spec, w, h, margin=self.cfg.detection.crop_margin)
+            self._scheduler = LookScheduler(self._seats)
+        assert self._scheduler is not None
+        return self._seats, self._scheduler
+
+    def _detect_loop(self) -> None:
+        last_seq = -1
+        while not self.stop_event.is_set():
+            with self._frame_cond:
+                if self._latest is None:
+                    self._frame_cond.wait(0.5)
+                frame = self._latest
+            self.last_detect_beat = time.monotonic()
+            if frame is None:
+                continue
+            seats, scheduler = self._seat_plan(frame)
+            job = scheduler.next()
+            if job.seat is None and frame.seq == last_seq and self.source_ended.is_set():
+                self.stop_event.wait(0.2)   # the source ended: do not spin on its last frame
+            last_seq = frame.seq
+            if job.seat is None:
+                x1 = y1 = 0
+                crop = frame.image
+            else:
+                x1, y1, x2, y2 = job.seat.crop
+                crop = frame.image[y1:y2, x1:x2]
+            t0 = time.perf_counter()
+            dets = self.detector.detect(crop)
+            t1 = time.perf_counter()
+            faces = self.face_detector.detect(crop) if (job.seat and self.face_detector) else []
+            t2 = time.perf_counter()
+            self.model_s += t2 - t0
+            self.stage_s["detect"] += t1 - t0
+            self.stage_s["faces"] += t2 - t1
+            self.looks += 1
+            if job.seat is not None:
+                scheduler.looked(job.seat.id, time.monotonic())
+            item = (job, frame, shift(dets, x1, y1), shift_faces(faces, x1, y1), seats)
+            while not self.stop_event.is_set():
+                try:
+                    self._results.put(item, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
+
+    # -- rules, evidence, messages ---------------------------------------------------------------
+    def _rules_loop(self) -> None:
+        while not (self.stop_event.is_set() and self._results.empty()):
+            self._run_commands()
+            try:
+                job, frame, dets, faces, seats = self._results.get(timeout=0.2)
+            except queue.Empty:
+                job = None
+            t0 = time.perf_counter()
+            events: list[RuleEvent] = []
+            if job is not None:
+                if job.seat is not None:
+                    events = self.engine.observe_seat(seat_look(job.seat, seats, dets, faces,
+                                                                frame.t_mono))
+                else:
+                    events = self.engine.observe_room(room_look(dets, frame.t_mono))
+            events += self.engine.tick(time.monotonic())
+            t1 = time.perf_counter()
+            for ev in events:
+                self._emit(ev, frame if job is not None else self._latest, seats
+                           if job is not None else self._seats)
+            self._finish_clips(time.monotonic())
+            self._retry_unsaved()
+            self.stage_s["rules"] += t1 - t0
+            self.stage_s["evidence"] += time.perf_counter() - t1
+
+    def _wall_of(self, mono: float) -> float:
+        return time.time() - (time.monotonic() - mono)
+
+    def _emit(self, ev: RuleEvent, frame: Frame | None, seats: SeatMap | None) -> None:
+        session = self.engine.policy.session_id if self.engine.policy else None
+        info = self.state.open_alerts.get(ev.alert_id, {})
+        session = info.get("session_id", session)
+        refs: list[contract.EvidenceRef] = []
+        if ev.event == contract.AlertEvent.OPEN and frame is not None:
+            refs = self._snapshot(ev, frame, seats)
+            self._pending_clips.append((ev.alert_id, frame.t_mono, frame.t_wall))
+        started = _utc(self._wall_of(ev.started))
+        msg = contract.AlertMessage(
+            origin=self.origin, alert_id=ev.alert_id, event=ev.event, rule=ev.rule,
+            advisory=ev.advisory, seat=ev.seat, session_id=session, started_at=started,
+            ended_at=_utc(self._wall_of(ev.t)) if ev.event == contract.AlertEvent.CLOSE else None,
+            duration_s=ev.duration_s, score=min(1.0, ev.score), detail=ev.detail, evidence=refs)
+        self._queue(msg, "alert")
+        self.alerts_emitted += 1
+        if ev.event == contract.AlertEvent.OPEN:
+            self.state.open_alerts[ev.alert_id] = {
+                "rule": ev.rule.value, "seat": ev.seat, "session_id": session,
+                "started_at": started.isoformat(), "score": min(1.0, ev.score)}
+            self.state.save()
+        elif ev.event == contract.AlertEvent.CLOSE:
+            self.state.open_alerts.pop(ev.alert_id, None)
+            self.state.save()
+            if not any(a == ev.alert_id for a, _, _ in self._pending_clips):
+                self.evidence.close_alert(ev.alert_id)
+
+    def _snapshot(self, ev: RuleEvent, frame: Frame, seats: SeatMap | None
+                  ) -> list[contract.EvidenceRef]:
+        image = frame.evidence
+        fx = image.shape[1] / frame.image.shape[1]
+        fy = image.shape[0] / frame.image.shape[0]
+        seat = seats.by_id.get(ev.seat) if (seats and ev.seat) else None
+        polygon = crop = None
+        if seat is not None:
+            polygon = seat.polygon * [fx, fy]
+            x1, y1, x2, y2 = seat.crop
+            crop = (int(x1 * fx), int(y1 * fy), int(x2 * fx), int(y2 * fy))
+        try:
+            files = self.evidence.snapshot(ev.alert_id, image, polygon, crop, frame.t_wall)
+        except OSError as exc:
+            self._warn(f"evidence not saved for alert {ev.alert_id}: {exc.strerror}")
+            return []
+        return [self._send_evidence(f) for f in files]
+
+    def _send_evidence(self, f: EvidenceFile) -> contract.EvidenceRef:
+        msg = contract.EvidenceMessage(
+            origin=self.origin, alert_id=f.alert_id, evidence_id=f.evidence_id, kind=f.kind,
+            content_type=f.content_type, sha256=f.sha256, size=f.size,
+            captured_at=_utc(f.captured_wall),
+            data=base64.b64encode(f.path.read_bytes()).decode())
+        self._queue(msg, "evidence")
+        self.evidence.set_message(f.evidence_id, msg.id)
+        return contract.EvidenceRef(evidence_id=f.evidence_id, kind=f.kind, sha256=f.sha256,
+                                    size=f.size)
+
+    def _finish_clips(self, now: float) -> None:
+        after, before = self.cfg.evidence.clip_after_s, self.cfg.evidence.clip_before_s
+        done = [c for c in self._pending_clips
+                if self.ring.newest >= c[1] + after or now >= c[1] + after + 5
+                or self.stop_event.is_set()]
+        for alert_id, t_mono, t_wall in done:
+            self._pending_clips.remove((alert_id, t_mono, t_wall))
+            try:
+                f = self.evidence.clip(alert_id, self.ring.between(t_mono - before, t_mono + after),
+                                       self.cfg.evidence.clip_fps, t_wall)
+                if f is not None:
+                    self._send_evidence(f)
+            except OSError as exc:
+                self._warn(f"clip not saved for alert {alert_id}: {exc.strerror}")
+            if alert_id not in self.state.open_alerts:
+                self.evidence.close_alert(alert_id)
+
+    def _queue(self, msg, kind: str) -> None:
+        """Into the durable outbox; if the disk is full, held in memory and retried."""
+        item = (msg.id, contract.topic(self.origin, kind), contract.encode(msg), 1)
+        try:
+            self.outbox.add(*item)
+        except sqlite3.Error as exc:
+            self._warn(f"outbox write failed ({exc}); holding {len(self._unsaved) + 1} "
+                       "messages in memory")
+            self._unsaved.append(item)
+
+    def _retry_unsaved(self) -> None:
+        while self._unsaved:
+            try:
+                self.outbox.add(*self._unsaved[0])
+            except sqlite3.Error:
+                return
+            self._unsaved.pop(0)
+
+    def _warn(self, text: str) -> None:
+        log.warning(text)
+        self._status_reasons = [*self._status_reasons[-4:], text]
+
+    # -- commands -------------------------------------------------------------------------------
+    def _commands_put(self, cmd) -> None:
+        self._commands.put(cmd)
+
+    def _on_button(self) -> None:
+        self._commands.put("button")
+
+    def _run_commands(self) -> None:
+        while True:
+            try:
+                cmd = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            if cmd == "button":
+                self._toggle_session()
+                continue
+            ok, detail = True, ""
+            try:
+                detail = self._run_command(cmd)
+            except Exception as exc:  # reported to the hub, never fatal
+                ok, detail = False, str(exc)
+                log.warning("command %s failed: %s", cmd.action, exc)
+            self.publisher.send_now("reply", contract.CommandReply(
+                origin=self.origin, command_id=cmd.id, ok=ok, detail=detail[:2000]))
+
+    def _run_command(self, cmd: contract.CommandMessage) -> str:
+        A = contract.Action
+        if cmd.action == A.START_SESSION:
+            assert cmd.session is not None
+            self._start_session(cmd.session)
+            return f"session {cmd.session.session_id} started"
+        if cmd.action == A.STOP_SESSION:
+            self._stop_session()
+            return "session stopped"
+        if cmd.action == A.SNAPSHOT:
+            frame = self._latest
+            if frame is None:
+                raise RuntimeError("no frame yet: the camera is not delivering")
+            files = self.evidence.snapshot(cmd.id, frame.evidence, None, None, frame.t_wall)
+            ref = self._send_evidence(files[0])
+            self.evidence.close_alert(cmd.id)
+            return ref.evidence_id
+        if cmd.action == A.RELOAD_SEATMAP:
+            if cmd.seatmap is not None:
+                spec = parse_seat_map(cmd.seatmap, "seatmap in command")
+                path = Path(self.cfg.seat_map)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(spec.model_dump_json(indent=1))
+                tmp.replace(path)
+            else:
+                spec = load_seat_map(self.cfg.seat_map)
+            self.seat_spec = spec
+            self._seats_dirty.set()
+            return f"{len(spec.seats)} seats"
+        raise ValueError(f"unknown action {cmd.action}")
+
+    def _start_session(self, s: contract.StartSession) -> None:
+        for ev in self.engine.start_session(Policy(
+                session_id=s.session_id, allowed_aids=frozenset(s.allowed_aids),
+                roster_size=s.roster_size, proctors=s.proctors,
+                yaw_limit_deg=self.cfg.rules.yaw_limit_deg,
+                taken_after_s=self.cfg.rules.taken_after_s), time.monotonic()):
+            self._emit(ev, self._latest, self._seats)
+        self.state.session = s.model_dump(mode="json")
+        self.state.save()
+        self.publisher.set_status(self._status_message())
+
+    def _stop_session(self) -> None:
+        for ev in self.engine.stop_session(time.monotonic()):
+            self._emit(ev, self._latest, self._seats)
+        self.state.session = None
+        self.state.save()
+        self.publisher.set_status(self._status_message())
+
+    def _toggle_session(self) -> None:
+        if self.engine.policy is not None:
+            self._stop_session()
+            return
+        e = self.cfg.exam
+        sid = time.strftime("local-%Y%m%d-%H%M%S")
+        self._start_session(contract.StartSession(
+            session_id=e.session_id if e else sid, allowed_aids=e.allowed_aids if e else [],
+            roster_size=e.roster_size if e else None, proctors=e.proctors if e else 1))
+
+    # -- status and heartbeats -----------------------------------------------------------------
+    def _status_message(self, reasons: list[str] | None = None) -> contract.StatusMessage:
+        src = self.source.status
+        reasons = list(reasons or [])
+        state = "degraded" if reasons else "online"
+        return contract.StatusMessage(
+            origin=self.origin, state=state, since=contract.utcnow(), reasons=reasons[:10],
+            source=contract.SourceState(state=src.state, detail=src.detail[:500],
+                                        since=_utc(src.since)),
+            session_id=self.engine.policy.session_id if self.engine.policy else None,
+            version=__version__)
+
+    def health(self) -> list[str]:
+        reasons = []
+        src = self.source.status
+        if src.state != "ok":
+            reasons.append(f"camera {src.state}: {src.detail}"[:200])
+        depth = self.outbox.depth()
+        if depth > OUTBOX_GROWING:
+            reasons.append(f"outbox growing: {depth} messages not yet delivered")
+        reasons += self.evidence.warnings
+        if self._unsaved:
+            reasons.append(f"disk full: {len(self._unsaved)} messages held in memory")
+        return [r[:200] for r in reasons]
+
+    def heartbeat(self, interval: float, prev: tuple[float, int, int, float]) -> tuple:
+        now = time.monotonic()
+        dt = max(1e-6, now - prev[0])
+        looks = self.looks - prev[2]
+        msg = contract.HeartbeatMessage(
+            origin=self.origin, fps=(self.frames_in - prev[1]) / dt,
+            inference_ms=1000 * (self.model_s - prev[3]) / looks if looks else 0.0,
+            worst_seat_revisit_s=(self._scheduler.worst_revisit() if self._scheduler else None),
+            cpu_temp_c=cpu_temp_c(), disk_free_mb=disk_free_mb(Path(self.cfg.node.data_dir)),
+            outbox_depth=self.outbox.depth(), software_version=__version__,
+            model_versions={"detector": getattr(self.detector, "name", "?"),
+                            "faces": getattr(self.face_detector, "name", "off")},
+            uptime_s=now - self._started_mono)
+        self.publisher.send_now("heartbeat", msg)
+        return (now, self.frames_in, self.looks, self.model_s)
+
+    def run(self, until: Callable[[], bool] | None = None) -> None:
+        """Start, then supervise until ``stop()`` (or ``until()`` is true)."""
+        self.start()
+        beat = (time.monotonic(), 0, 0, 0.0)
+        next_beat = time.monotonic() + self.cfg.heartbeat_s
+        watchdog = watchdog_interval_s()
+        last_reasons: list[str] | None = None
+        try:
+            while not self.stop_event.wait(min(1.0, watchdog or 1.0)):
+                if until is not None and until():
+                    break
+                self.evidence.enforce_budget()
+                reasons = self.health()
+                if reasons != last_reasons:
+                    self.publisher.set_status(self._status_message(reasons))
+                    last_reasons = reasons
+                if time.monotonic() >= next_beat:
+                    beat = self.heartbeat(self.cfg.heartbeat_s, beat)
+                    next_beat = time.monotonic() + self.cfg.heartbeat_s
+                if self.indicator is not None:
+                    self.indicator.show(self.engine.policy is not None,
+                                        self.publisher.connected.is_set())
+                if watchdog and self._alive():
+                    sd_notify("WATCHDOG=1")
+        finally:
+            self.stop()
+
+    def _alive(self) -> bool:
+        """The threads run and detection has moved within the last 30 s."""
+        return all(t.is_alive() for t in self._threads) and \
+            time.monotonic() - self.last_detect_beat < 30
+
+    def stop(self) -> None:
+        if self.stop_event.is_set() and not self._threads:
+            return
+        self.stop_event.set()
+        self.source.stop()
+        for t in self._threads:
+            t.join(timeout=10)
+        self._threads = []
+        offline = contract.StatusMessage(origin=self.origin, state="offline",
+                                         since=contract.utcnow(), reasons=["stopped"],
+                                         version=__version__)
+        self.publisher.stop(final_status=offline)
+        if self.indicator is not None:
+            self.indicator.close()
+        sd_notify("STOPPING=1")

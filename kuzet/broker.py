@@ -17,21 +17,26 @@ def free_port() -> int:
 
 class MosquittoBroker:
     """A mosquitto process with its own config. ``stop()``/``start()`` simulate an outage on
-    the same port; persistence is off so a restart is a broker that forgot every session."""
+    the same port. Without ``persistence`` a restart is a broker that forgot every session;
+    with it, sessions and their queued QoS 1 messages survive (as on the hub's broker)."""
 
-    def __init__(self, workdir: Path, port: int | None = None, extra_conf: str = "") -> None:
+    def __init__(self, workdir: Path, port: int | None = None, extra_conf: str = "",
+                 persistence: bool = False) -> None:
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self.extra_conf = extra_conf
+        self.persistence = persistence
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.workdir.mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "mosquitto.conf"
+        persist = (f"persistence true\npersistence_location {self.workdir}/\n"
+                   if self.persistence else "persistence false\n")
         conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{persist}"
             f"max_queued_messages 100000\n{self.extra_conf}\n"
         )
         with open(self.workdir / "mosquitto.log", "ab") as log:

@@ -7,16 +7,28 @@ import time
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 
 class Recorder:
-    def __init__(self, host: str, port: int, topic: str = "kuzet/#") -> None:
+    """Subscribes to ``topic``. With ``client_id`` the session is persistent (the broker keeps
+    QoS 1 messages for it while it is away, across broker restarts if the broker persists)."""
+
+    def __init__(self, host: str, port: int, topic: str = "kuzet/#",
+                 client_id: str | None = None) -> None:
         self.messages: list[tuple[str, bytes, bool]] = []
         self._cond = threading.Condition()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or "",
+                                  protocol=mqtt.MQTTv5)
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, *a: c.subscribe(topic, qos=1)
-        self.client.connect(host, port)
+        self.client.reconnect_delay_set(0.2, 1)
+        props = None
+        if client_id:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = 3600
+        self.client.connect(host, port, clean_start=not client_id, properties=props)
         self.client.loop_start()
 
     def _on_message(self, client, userdata, msg) -> None:

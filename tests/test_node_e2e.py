@@ -1,0 +1,191 @@
+"""The whole node on real footage: ``kuzet edge run`` as a process, a real mosquitto, a real
+subscriber. Nothing the node accepted may be lost: not across a broker outage, not across a
+``kill -9``."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.examples import write_vtest_node
+from kuzet.broker import MosquittoBroker, free_port
+from tests.support.subscriber import Recorder
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def start_node(config: Path, log: Path, *extra: str) -> subprocess.Popen:
+    with open(log, "ab") as fh:
+        return subprocess.Popen([sys.executable, "-m", "kuzet.cli", "edge", "run", "--config",
+                                 str(config), *extra], cwd=ROOT, stdout=fh, stderr=fh)
+
+
+def journal(data_dir: Path, kinds=("alert", "evidence")) -> dict[str, str]:
+    """msg_id -> kind of everything the node accepted (read-only, while it may run)."""
+    db = data_dir / "outbox.db"
+    if not db.exists():
+        return {}
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = con.execute("SELECT msg_id, topic FROM journal").fetchall()
+    except sqlite3.OperationalError:
+        return {}
+    finally:
+        con.close()
+    return {m: t.rsplit("/", 1)[1] for m, t in rows if t.rsplit("/", 1)[1] in kinds}
+
+
+def received(rec: Recorder) -> tuple[dict[str, dict], int]:
+    """Messages by id, and how many arrived more than once."""
+    by_id: dict[str, dict] = {}
+    dupes = 0
+    for topic, payload, _ in list(rec.messages):
+        if topic.endswith(("/alert", "/evidence")):
+            msg = json.loads(payload)
+            if msg["id"] in by_id:
+                assert by_id[msg["id"]] == msg, "a duplicate id with other content"
+                dupes += 1
+            by_id[msg["id"]] = msg
+    return by_id, dupes
+
+
+def wait_until(predicate, timeout: float, step: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def check_evidence(msgs: dict[str, dict]) -> None:
+    evidence = {m["evidence_id"]: m for m in msgs.values() if m["type"] == "evidence"}
+    opened = [m for m in msgs.values() if m["type"] == "alert" and m["event"] == "open"]
+    assert opened, "no alert was opened"
+    for alert in opened:
+        kinds = {ref["kind"] for ref in alert["evidence"]}
+        assert "snapshot" in kinds
+        if alert["seat"]:
+            assert "crop" in kinds
+        for ref in alert["evidence"]:
+            ev = evidence[ref["evidence_id"]]          # every referenced file arrived
+            raw = base64.b64decode(ev["data"])
+            assert hashlib.sha256(raw).hexdigest() == ref["sha256"] == ev["sha256"]
+    snap = next(e for e in evidence.values() if e["kind"] == "snapshot")
+    img = cv2.imdecode(np.frombuffer(base64.b64decode(snap["data"]), np.uint8), cv2.IMREAD_COLOR)
+    assert img is not None and img.shape[1] >= 640
+    assert any(e["kind"] == "clip" for e in evidence.values())
+
+
+def test_real_video_alerts_arrive_exactly_once_across_a_broker_outage(tmp_path, vtest_avi):
+    broker = MosquittoBroker(tmp_path / "mq", persistence=True)
+    broker.start()
+    rec = Recorder(broker.host, broker.port, client_id="test-hub")
+    cfg = write_vtest_node(tmp_path / "node", broker_port=broker.port, fps=20)
+    data = tmp_path / "node" / "data"
+    proc = start_node(cfg, tmp_path / "node.log", "--stop-at-end")
+    try:
+        assert wait_until(lambda: any(t.endswith("/alert") for t, _, _ in rec.messages), 40), \
+            (tmp_path / "node.log").read_text()[-3000:]
+        broker.stop()
+        before = set(journal(data))
+        time.sleep(8)                                     # the node keeps detecting
+        during = set(journal(data)) - before
+        broker.start()
+        assert proc.wait(timeout=150) == 0, (tmp_path / "node.log").read_text()[-3000:]
+        accepted = journal(data)
+        assert wait_until(lambda: set(accepted) <= set(received(rec)[0]), 30)
+        msgs, dupes = received(rec)
+        assert set(msgs) == set(accepted)                 # every one, and nothing else
+        assert during, "no alert was accepted during the outage: the test proved nothing"
+        assert during <= set(msgs)
+        check_evidence(msgs)
+        statuses = [json.loads(p) for t, p, _ in rec.messages if t.endswith("/status")]
+        assert statuses[-1]["state"] == "offline"         # said so when it stopped
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        rec.close()
+        broker.stop()
+
+
+def test_kill_9_loses_nothing_queued(tmp_path, vtest_avi):
+    port = free_port()                                   # no broker yet: all stays queued
+    cfg = write_vtest_node(tmp_path / "node", broker_port=port, fps=20)
+    data = tmp_path / "node" / "data"
+    proc = start_node(cfg, tmp_path / "node.log")
+    try:
+        assert wait_until(lambda: sum(1 for k in journal(data).values() if k == "alert") >= 3,
+                          60), (tmp_path / "node.log").read_text()[-3000:]
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    accepted = journal(data)
+    con = sqlite3.connect(data / "outbox.db")
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert con.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == len(
+        con.execute("SELECT msg_id FROM journal").fetchall())   # nothing was sent
+    con.close()
+    state = json.loads((data / "state.json").read_text())
+    left_open = set(state["open_alerts"])
+
+    with MosquittoBroker(tmp_path / "mq", port=port, persistence=True) as broker:
+        rec = Recorder(broker.host, broker.port, client_id="test-hub")
+        proc = start_node(cfg, tmp_path / "node2.log")
+        try:
+            assert wait_until(lambda: set(accepted) <= set(received(rec)[0]), 60), \
+                (tmp_path / "node2.log").read_text()[-3000:]
+        finally:
+            proc.terminate()
+            assert proc.wait(timeout=30) == 0
+            rec.close()
+    msgs, _ = received(rec)
+    alerts = [m for m in msgs.values() if m["type"] == "alert"]
+    closed_by_restart = {m["alert_id"] for m in alerts
+                         if m["event"] == "close" and m["detail"].get("closed_by") == "node restart"}
+    assert left_open and left_open <= closed_by_restart
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("[node]\nbuilding='main'\nroom='a101'\nname='cam1'\ncolour='red'\n", "node.colour"),
+    ("[node]\nbuilding='main'\nroom='a 101'\nname='cam1'\n", "node.room"),
+    ("not = [valid", "not valid TOML"),
+])
+def test_a_bad_config_names_the_file_and_key(tmp_path, bad, message):
+    path = tmp_path / "node.toml"
+    path.write_text(bad + "\nseat_map='s.json'\n[source]\ntype='opencv'\nuri='x.avi'\n"
+                    if "[node]" in bad else bad)
+    out = subprocess.run([sys.executable, "-m", "kuzet.cli", "edge", "run", "--config",
+                          str(path)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert str(path) in out.stderr and message in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_edge_check_reports_each_part(tmp_path, broker, vtest_avi):
+    cfg = write_vtest_node(tmp_path / "node", broker_port=broker.port)
+    out = subprocess.run([sys.executable, "-m", "kuzet.cli", "edge", "check", "--config",
+                          str(cfg)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for part in ("config", "seat map", "source", "models", "broker"):
+        assert f"ok   {part}:" in out.stdout
+    broken = write_vtest_node(tmp_path / "b", broker_port=free_port(),
+                              video=tmp_path / "missing.avi")
+    out = subprocess.run([sys.executable, "-m", "kuzet.cli", "edge", "check", "--config",
+                          str(broken)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert "FAIL source" in out.stdout and "missing.avi" in out.stdout
+    assert "FAIL broker" in out.stdout
+    assert "ok   models" in out.stdout

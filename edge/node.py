@@ -94,7 +94,8 @@ class EdgeNode:
                                        pin_factory=pin_factory, on_press=self._on_button)
         self._latest: Frame | None = None
         self._frame_cond = threading.Condition()
-        self._results: queue.Queue = queue.Queue(maxsize=32)
+        self._prepared: queue.Queue = queue.Queue(maxsize=2)
+        self._results: queue.Queue = queue.Queue(maxsize=8)
         self._commands: queue.Queue = queue.Queue()
         self._unsaved: list[tuple[str, str, bytes, int]] = []   # disk full: kept in memory
         self._pending_clips: list[tuple[str, float, float]] = []
@@ -108,8 +109,8 @@ class EdgeNode:
         # measurements (read by heartbeats and the benchmark)
         self.frames_in = 0
         self.looks = 0
-        self.model_s = 0.0          # seconds spent in the detector
-        self.stage_s = {"detect": 0.0, "faces": 0.0, "rules": 0.0, "evidence": 0.0}
+        self.model_s = 0.0          # seconds spent running the models (infer)
+        self.stage_s = {"prepare": 0.0, "decode": 0.0, "rules": 0.0, "evidence": 0.0}
         self.alerts_emitted = 0
         self.last_detect_beat = time.monotonic()
         self._status_reasons: list[str] = []
@@ -126,8 +127,8 @@ class EdgeNode:
                 roster_size=e.roster_size, proctors=e.proctors))
         self.publisher.set_status(self._status_message())
         self.publisher.start()
-        for name, target in (("capture", self._capture_loop), ("detect", self._detect_loop),
-                             ("rules", self._rules_loop)):
+        for name, target in (("capture", self._capture_loop), ("prepare", self._prepare_loop),
+                             ("detect", self._detect_loop), ("rules", self._rules_loop)):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
@@ -174,16 +175,18 @@ class EdgeNode:
         assert self._scheduler is not None
         return self._seats, self._scheduler
 
-    def _detect_loop(self) -> None:
+    def _prepare_loop(self) -> None:
+        """Crop the next job from the latest frame and prepare the models' inputs, so that
+        the detect thread never waits for pre-processing."""
         last_seq = -1
         while not self.stop_event.is_set():
             with self._frame_cond:
                 if self._latest is None:
                     self._frame_cond.wait(0.5)
                 frame = self._latest
-            self.last_detect_beat = time.monotonic()
             if frame is None:
                 continue
+            t0 = time.perf_counter()
             seats, scheduler = self._seat_plan(frame)
             job = scheduler.next()
             if job.seat is None and frame.seq == last_seq and self.source_ended.is_set():
@@ -195,36 +198,55 @@ class EdgeNode:
             else:
                 x1, y1, x2, y2 = job.seat.crop
                 crop = frame.image[y1:y2, x1:x2]
+            prepared = self.detector.prepare(crop)
+            faces = self.face_detector.prepare(crop) if (job.seat and self.face_detector) else None
+            self.stage_s["prepare"] += time.perf_counter() - t0
+            self._put(self._prepared, (job, frame, seats, scheduler, (x1, y1), prepared, faces))
+
+    def _detect_loop(self) -> None:
+        """Only the models run here: the pipeline's rate is the models' rate."""
+        while not self.stop_event.is_set():
+            try:
+                job, frame, seats, scheduler, offset, prepared, faces = \
+                    self._prepared.get(timeout=0.5)
+            except queue.Empty:
+                self.last_detect_beat = time.monotonic()
+                continue
+            self.last_detect_beat = time.monotonic()
             t0 = time.perf_counter()
-            dets = self.detector.detect(crop)
-            t1 = time.perf_counter()
-            faces = self.face_detector.detect(crop) if (job.seat and self.face_detector) else []
-            t2 = time.perf_counter()
-            self.model_s += t2 - t0
-            self.stage_s["detect"] += t1 - t0
-            self.stage_s["faces"] += t2 - t1
+            raw = self.detector.infer(prepared)
+            raw_faces = self.face_detector.infer(faces) if faces is not None else None
+            self.model_s += time.perf_counter() - t0
             self.looks += 1
             if job.seat is not None:
                 scheduler.looked(job.seat.id, time.monotonic())
-            item = (job, frame, shift(dets, x1, y1), shift_faces(faces, x1, y1), seats)
-            while not self.stop_event.is_set():
-                try:
-                    self._results.put(item, timeout=0.5)
-                    break
-                except queue.Full:
-                    continue
+            self._put(self._results, (job, frame, seats, offset, prepared, raw, faces, raw_faces))
+
+    def _put(self, q: queue.Queue, item) -> None:
+        while not self.stop_event.is_set():
+            try:
+                q.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
 
     # -- rules, evidence, messages ---------------------------------------------------------------
     def _rules_loop(self) -> None:
         while not (self.stop_event.is_set() and self._results.empty()):
             self._run_commands()
             try:
-                job, frame, dets, faces, seats = self._results.get(timeout=0.2)
+                job, frame, seats, (dx, dy), prepared, raw, fprep, fraw = \
+                    self._results.get(timeout=0.2)
             except queue.Empty:
                 job = None
             t0 = time.perf_counter()
             events: list[RuleEvent] = []
             if job is not None:
+                dets = shift(self.detector.decode(raw, prepared), dx, dy)
+                faces = (shift_faces(self.face_detector.decode(fraw, fprep), dx, dy)
+                         if fraw is not None else [])
+                self.stage_s["decode"] += time.perf_counter() - t0
+                t0 = time.perf_counter()
                 if job.seat is not None:
                     events = self.engine.observe_seat(seat_look(job.seat, seats, dets, faces,
                                                                 frame.t_mono))

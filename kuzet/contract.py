@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError, model_validator
 
 from kuzet.strict import StrictModel
 
@@ -89,16 +89,9 @@ class Origin(StrictModel):
 class _Message(StrictModel):
     schema_: Literal["kuzet/1"] = Field(default=SCHEMA, alias="schema")
     id: MessageId = Field(default_factory=new_id)
-    sent_at: datetime = Field(default_factory=utcnow)
+    sent_at: AwareDatetime = Field(default_factory=utcnow)
 
     model_config = StrictModel.model_config | {"populate_by_name": True}
-
-    @field_validator("sent_at")
-    @classmethod
-    def _aware(cls, v: datetime) -> datetime:
-        if v.tzinfo is None:
-            raise ValueError("timestamps must carry a timezone (UTC)")
-        return v
 
 
 class EvidenceRef(StrictModel):
@@ -119,8 +112,8 @@ class AlertMessage(_Message):
     advisory: bool
     seat: Name | None = None          # None for room-level rules
     session_id: Annotated[str, Field(max_length=64)] | None = None
-    started_at: datetime
-    ended_at: datetime | None = None
+    started_at: AwareDatetime
+    ended_at: AwareDatetime | None = None
     duration_s: Annotated[float, Field(ge=0)]
     score: Annotated[float, Field(ge=0, le=1)]
     detail: dict[str, Any] = Field(default_factory=dict)
@@ -138,7 +131,7 @@ class EvidenceMessage(_Message):
     content_type: Literal["image/jpeg", "video/x-msvideo"]
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     size: Annotated[int, Field(ge=0)]
-    captured_at: datetime
+    captured_at: AwareDatetime
     data: str
 
     def decoded(self) -> bytes:
@@ -152,7 +145,7 @@ class EvidenceMessage(_Message):
 class SourceState(StrictModel):
     state: Literal["opening", "ok", "failed", "frozen", "dark", "ended"]
     detail: Annotated[str, Field(max_length=500)] = ""
-    since: datetime
+    since: AwareDatetime
 
 
 class StatusMessage(_Message):
@@ -161,7 +154,7 @@ class StatusMessage(_Message):
     type: Literal["status"] = "status"
     origin: Origin
     state: Literal["online", "degraded", "offline"]
-    since: datetime
+    since: AwareDatetime
     reasons: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list)
     source: SourceState | None = None
     session_id: Annotated[str, Field(max_length=64)] | None = None

@@ -40,19 +40,50 @@ class Face:
                 "yaw": None if self.yaw is None else round(self.yaw, 1)}
 
 
-class Detector(ABC):
+@dataclass(frozen=True)
+class Prepared:
+    """A model's input for one image, made by ``prepare`` on any thread.
+
+    Detectors run in three stages so that the node can keep the model busy: ``prepare`` (resize
+    and normalise: any thread), ``infer`` (the interpreter: one thread only) and ``decode``
+    (outputs to boxes in source pixels: any thread). ``detect`` runs all three in a row.
+    """
+
+    tensor: np.ndarray
+    scale: float
+    width: int
+    height: int
+    image: np.ndarray | None = None     # kept for decoders that need the pixels again
+
+
+class _Staged(ABC):
+    name: str
+    input_size: int
+
+    @abstractmethod
+    def prepare(self, image: np.ndarray) -> Prepared: ...
+
+    @abstractmethod
+    def infer(self, prepared: Prepared) -> list[np.ndarray]: ...
+
+
+class Detector(_Staged):
     """Object detector. ``image`` is an ``HxWx3`` uint8 BGR array (OpenCV's order)."""
 
-    name: str
-
     @abstractmethod
-    def detect(self, image: np.ndarray) -> list[Detection]: ...
+    def decode(self, raw: list[np.ndarray], prepared: Prepared) -> list[Detection]: ...
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        prepared = self.prepare(image)
+        return self.decode(self.infer(prepared), prepared)
 
 
-class FaceDetector(ABC):
+class FaceDetector(_Staged):
     """Face detector with head yaw. ``image`` is an ``HxWx3`` uint8 BGR array."""
 
-    name: str
-
     @abstractmethod
-    def detect(self, image: np.ndarray) -> list[Face]: ...
+    def decode(self, raw: list[np.ndarray], prepared: Prepared) -> list[Face]: ...
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        prepared = self.prepare(image)
+        return self.decode(self.infer(prepared), prepared)

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.models.base import Face, FaceDetector
+from edge.models.base import Face, FaceDetector, Prepared
 from edge.models.facemesh import FaceMesh
 from edge.models.manifest import open_model
 from edge.models.nms import nms
@@ -48,12 +48,12 @@ class BlazeFaceDetector(FaceDetector):
         ys, xs = np.mgrid[0:GRID, 0:GRID].astype(np.float32)
         stride = self.input_size / GRID
         self._anchors = np.stack([(xs.ravel() + 0.5) * stride, (ys.ravel() + 0.5) * stride], 1)
-        self._input = np.zeros(self.INPUT_SHAPE, dtype=np.float32)
         # logit threshold: sigmoid(x) >= t  <=>  x >= log(t / (1 - t))
         t = min(max(score_threshold, 1e-6), 1 - 1e-6)
         self._logit_threshold = float(np.log(t / (1 - t)))
 
-    def _prepare(self, image: np.ndarray) -> float:
+    def prepare(self, image: np.ndarray) -> Prepared:
+        """The model's input for ``image`` (a new array: thread-safe, see ``Prepared``)."""
         h, w = image.shape[:2]
         scale = self.input_size / max(h, w)
         nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
@@ -61,21 +61,25 @@ class BlazeFaceDetector(FaceDetector):
         rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB).astype(np.float32)
         rgb *= 1.0 / 127.5
         rgb -= 1.0
-        self._input.fill(0.0)  # grey padding
-        self._input[0, :nh, :nw] = rgb
-        return scale
+        tensor = np.zeros(self.INPUT_SHAPE, dtype=np.float32)  # grey padding
+        tensor[0, :nh, :nw] = rgb
+        return Prepared(tensor, scale, w, h, image)
 
-    def detect_raw(self, image: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray]]:
-        """``(score, box x1y1x2y2, keypoints (6, 2))`` per face, in source pixels."""
-        h, w = image.shape[:2]
-        scale = self._prepare(image)
-        self._interp.set_tensor(self._input_index, self._input)
+    def infer(self, prepared: Prepared) -> list[np.ndarray]:
+        self._interp.set_tensor(self._input_index, prepared.tensor)
         self._interp.invoke()
-        logits = self._interp.get_tensor(self._score_index)[0, :, 0]
+        return [self._interp.get_tensor(self._score_index),
+                self._interp.get_tensor(self._reg_index)]
+
+    def decode_raw(self, raw: list[np.ndarray], prepared: Prepared
+                   ) -> list[tuple[float, np.ndarray, np.ndarray]]:
+        """``(score, box x1y1x2y2, keypoints (6, 2))`` per face, in source pixels."""
+        w, h, scale = prepared.width, prepared.height, prepared.scale
+        logits = raw[0][0, :, 0]
         idx = np.nonzero(logits >= self._logit_threshold)[0]
         if idx.size == 0:
             return []
-        reg = self._interp.get_tensor(self._reg_index)[0][idx]
+        reg = raw[1][0][idx]
         centre = self._anchors[idx] + reg[:, 0:2]
         half = reg[:, 2:4] / 2
         boxes = np.concatenate([centre - half, centre + half], axis=1) / scale
@@ -85,10 +89,20 @@ class BlazeFaceDetector(FaceDetector):
         keep = nms(boxes, scores, self.iou_threshold, max_out=self.max_faces)
         return [(float(scores[i]), boxes[i], keypoints[i]) for i in keep]
 
-    def detect(self, image: np.ndarray) -> list[Face]:
-        """Faces in ``image`` (HxWx3 uint8 BGR), best first, with yaw when a mesh is set."""
+    def detect_raw(self, image: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray]]:
+        prepared = self.prepare(image)
+        return self.decode_raw(self.infer(prepared), prepared)
+
+    def decode(self, raw: list[np.ndarray], prepared: Prepared) -> list[Face]:
+        """Faces, best first, with yaw from the mesh (which runs here) when a mesh is set."""
         faces = []
-        for score, box, keypoints in self.detect_raw(image):
+        image = prepared.image
+        for score, box, keypoints in self.decode_raw(raw, prepared):
             yaw = None if self.mesh is None else self.mesh.yaw(image, box, keypoints)
             faces.append(Face(score, tuple(float(v) for v in box), yaw))
         return faces
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Faces in ``image`` (HxWx3 uint8 BGR), best first, with yaw when a mesh is set."""
+        prepared = self.prepare(image)
+        return self.decode(self.infer(prepared), prepared)

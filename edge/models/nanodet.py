@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.models.base import Detection, Detector
+from edge.models.base import Detection, Detector, Prepared
 from edge.models.coco import COCO_LABELS
 from edge.models.manifest import open_model
 from edge.models.nms import nms
@@ -46,7 +46,6 @@ class NanoDetDetector(Detector):
         self._interp = open_model(self.path, self.INPUT_SHAPE, sha256, num_threads)
         self._input_index = self._interp.get_input_details()[0]["index"]
         self._outputs = self._map_outputs()
-        self._input = np.zeros(self.INPUT_SHAPE, dtype=np.float32)
         self._centres = {s: self._grid(s) for s in STRIDES}
         self._bins = np.arange(BINS, dtype=np.float32)
         self._scale_std = (1.0 / STD).astype(np.float32)
@@ -69,32 +68,37 @@ class NanoDetDetector(Detector):
         ys, xs = np.mgrid[0:cells, 0:cells].astype(np.float32)
         return np.stack([(xs.ravel() + 0.5) * stride, (ys.ravel() + 0.5) * stride], axis=1)
 
-    def _prepare(self, image: np.ndarray) -> float:
-        """Write the letterboxed, normalised image into the input buffer; return the scale."""
+    def prepare(self, image: np.ndarray) -> Prepared:
+        """The letterboxed, normalised input tensor for ``image`` (a new array each call, so
+        another thread may prepare the next look while the model runs)."""
         h, w = image.shape[:2]
         scale = self.input_size / max(h, w)
         nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
         resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
-        pixels = resized.astype(np.float32)
-        pixels -= MEAN
-        pixels *= self._scale_std
-        self._input.fill(0.0)  # zero is the mean colour after normalisation
-        self._input[0, :, :nh, :nw] = pixels.transpose(2, 0, 1)
-        return scale
+        tensor = np.zeros(self.INPUT_SHAPE, dtype=np.float32)  # zero = the mean colour
+        for c, channel in enumerate(cv2.split(resized)):       # per plane: NCHW, no transpose
+            plane = tensor[0, c, :nh, :nw]
+            plane[...] = channel
+            plane *= self._scale_std[c]
+            plane -= MEAN[c] * self._scale_std[c]
+        return Prepared(tensor, scale, w, h)
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Objects in ``image`` (HxWx3 uint8 BGR), best first, boxes in source pixels."""
-        h, w = image.shape[:2]
-        scale = self._prepare(image)
-        self._interp.set_tensor(self._input_index, self._input)
+    def infer(self, prepared: Prepared) -> list[np.ndarray]:
+        """Run the model; the raw outputs (copies) in ``_outputs`` order."""
+        self._interp.set_tensor(self._input_index, prepared.tensor)
         self._interp.invoke()
+        return [self._interp.get_tensor(i) for pair in self._outputs.values() for i in pair]
+
+    def decode(self, raw: list[np.ndarray], prepared: Prepared) -> list[Detection]:
+        """Boxes in source pixels, best first, after per-class NMS."""
+        w, h, scale = prepared.width, prepared.height, prepared.scale
         boxes, scores, classes = [], [], []
-        for stride, (score_idx, box_idx) in self._outputs.items():
-            cls = self._interp.get_tensor(score_idx)[0]
+        for k, stride in enumerate(self._outputs):
+            cls = raw[2 * k][0]
             anchor, label = np.nonzero(cls >= self.score_threshold)
             if anchor.size == 0:
                 continue
-            dist = self._interp.get_tensor(box_idx)[0][anchor].reshape(-1, 4, BINS)
+            dist = raw[2 * k + 1][0][anchor].reshape(-1, 4, BINS)
             dist = np.exp(dist - dist.max(axis=2, keepdims=True))
             dist = (dist @ self._bins) / dist.sum(axis=2) * stride
             centre = self._centres[stride][anchor]
@@ -110,3 +114,8 @@ class NanoDetDetector(Detector):
         keep = nms(box, score, self.iou_threshold, label, self.max_detections)
         return [Detection(COCO_LABELS[label[i]], float(score[i]),
                           tuple(float(v) for v in box[i])) for i in keep]
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Objects in ``image`` (HxWx3 uint8 BGR), best first, boxes in source pixels."""
+        prepared = self.prepare(image)
+        return self.decode(self.infer(prepared), prepared)

@@ -1,0 +1,142 @@
+"""``kuzet bench``: benchmarks measured in one run on this machine, printed as JSON, each
+figure compared with its target in the same run.
+
+``kuzet bench edge --json`` runs the bare models, then the whole node on real footage
+(vtest.avi with a 30-seat map, a real mosquitto) and prints::
+
+    {"model_fps", "pipeline_fps", "ratio", "worst_seat_revisit_s", "peak_rss_mb", "stages_ms",
+     "targets", "pass"}
+
+* ``model_fps``: looks per second the models alone manage (object detector + face detector on
+  one seat crop, back to back, inputs prepared beforehand): the limit.
+* ``pipeline_fps``: looks per second the running node achieves (capture, crops, pre-processing,
+  rules, evidence and MQTT all running).
+* ``ratio``: seconds the node spent running the models per second of wall time (equal to
+  ``pipeline_fps / model_fps`` when the models run at their bare speed); target ≥ 0.9.
+* ``worst_seat_revisit_s``: the longest time between two looks at one seat; target ≤ 2 s.
+* ``peak_rss_mb``: peak resident memory of the node's process; target ≤ 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGETS = {"ratio": 0.9, "worst_seat_revisit_s": 2.0, "peak_rss_mb": 300.0}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    bench = sub.add_parser("bench", help="benchmarks, printed as JSON (example: kuzet bench "
+                           "edge --json)")
+    bench.add_argument("target", nargs="?", default="edge", choices=["edge"],
+                       help="what to measure (default: edge)")
+    bench.add_argument("--json", action="store_true", help="print JSON (the default)")
+    bench.add_argument("--seconds", type=float, default=40.0,
+                       help="how long the pipeline runs (default 40)")
+    bench.set_defaults(func=_bench)
+
+
+def _bench(args) -> int:
+    result = {"edge": bench_edge(args.seconds)}[args.target]
+    json.dump(result, sys.stdout, indent=1)
+    sys.stdout.write("\n")
+    return 0 if all(result["pass"].values()) else 1
+
+
+def _seat_inputs(detector, faces, n: int = 30):
+    """Prepared inputs for every seat crop of the 30-seat map on a real frame."""
+    import cv2
+
+    from edge.examples import VTEST, VTEST_REGION
+    from edge.seats import SeatMap, grid_seat_map
+
+    cap = cv2.VideoCapture(str(VTEST))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 300)
+    ok, frame = cap.read()
+    cap.release()
+    if not ok:
+        raise RuntimeError(f"cannot read {VTEST}")
+    seats = SeatMap(grid_seat_map(6, 5, 768, 576, region=VTEST_REGION), 768, 576)
+    crops = [frame[s.crop[1]:s.crop[3], s.crop[0]:s.crop[2]] for s in seats.seats][:n]
+    return [(detector.prepare(c), faces.prepare(c)) for c in crops]
+
+
+def bench_models(detector, faces, seconds: float = 5.0) -> dict:
+    inputs = _seat_inputs(detector, faces)
+    for p, f in inputs[:3]:                      # warm-up
+        detector.infer(p)
+        faces.infer(f)
+    n, det_s, face_s = 0, 0.0, 0.0
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        p, f = inputs[n % len(inputs)]
+        t0 = time.perf_counter()
+        detector.infer(p)
+        t1 = time.perf_counter()
+        faces.infer(f)
+        det_s += t1 - t0
+        face_s += time.perf_counter() - t1
+        n += 1
+    return {"model_fps": n / (det_s + face_s), "detector_invoke_ms": 1000 * det_s / n,
+            "face_invoke_ms": 1000 * face_s / n}
+
+
+def bench_edge(seconds: float = 40.0) -> dict:
+    from edge.config import load_config
+    from edge.examples import write_vtest_node
+    from edge.models.registry import create_detector, create_face_detector
+    from edge.node import EdgeNode
+    from kuzet.broker import MosquittoBroker
+
+    with tempfile.TemporaryDirectory(prefix="kuzet-bench-") as tmp:
+        tmp = Path(tmp)
+        detector = create_detector()
+        faces = create_face_detector()
+        models = bench_models(detector, faces)
+        with MosquittoBroker(tmp / "mq") as broker:
+            path = write_vtest_node(tmp / "node", broker_port=broker.port, loop=True)
+            node = EdgeNode(load_config(path), detector=detector, face_detector=faces)
+            node.start()
+            try:
+                while node.looks < 10:           # warm-up: first frames, first looks
+                    time.sleep(0.05)
+                looks0, model0 = node.looks, node.model_s
+                stages0 = dict(node.stage_s)
+                t0 = time.perf_counter()
+                node.stop_event.wait(seconds)
+                wall = time.perf_counter() - t0
+                looks, model_s = node.looks - looks0, node.model_s - model0
+                stages = {k: 1000 * (node.stage_s[k] - stages0[k]) / max(1, looks)
+                          for k in node.stage_s}
+                worst = node._scheduler.worst_revisit() if node._scheduler else None
+                alerts = node.alerts_emitted
+            finally:
+                node.stop()
+        stages["infer"] = 1000 * model_s / max(1, looks)
+        pipeline_fps = looks / wall
+        result = {
+            "model_fps": round(models["model_fps"], 2),
+            "pipeline_fps": round(pipeline_fps, 2),
+            "ratio": round(model_s / wall, 3),
+            "rate_ratio": round(pipeline_fps / models["model_fps"], 3),
+            "worst_seat_revisit_s": round(worst, 3) if worst is not None else None,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "stages_ms": {k: round(v, 2) for k, v in stages.items()},
+            "detector_invoke_ms": round(models["detector_invoke_ms"], 2),
+            "face_invoke_ms": round(models["face_invoke_ms"], 2),
+            "seats": 30,
+            "seconds": round(wall, 1),
+            "alerts": alerts,
+        }
+        result["targets"] = TARGETS
+        result["pass"] = {
+            "ratio": result["ratio"] >= TARGETS["ratio"],
+            "worst_seat_revisit_s": worst is not None and worst <= TARGETS["worst_seat_revisit_s"],
+            "peak_rss_mb": result["peak_rss_mb"] <= TARGETS["peak_rss_mb"],
+        }
+        return result

@@ -1,0 +1,80 @@
+"""The wire format, pinned by golden JSON files, and what the contract refuses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kuzet import contract as c
+
+GOLDEN = Path(__file__).parent / "data" / "contract"
+ORIGIN = c.Origin(building="main", room="a101", node="cam1")
+TOPICS = {"alert_open": "alert", "evidence": "evidence", "status": "status",
+          "heartbeat": "heartbeat", "command_start": "cmd", "reply": "reply"}
+
+
+@pytest.mark.parametrize("name", sorted(TOPICS))
+def test_golden_messages_round_trip_unchanged(name):
+    raw = (GOLDEN / f"{name}.json").read_bytes()
+    msg = c.decode(raw, expected_topic=c.topic(ORIGIN, TOPICS[name]))
+    assert json.loads(c.encode(msg)) == json.loads(raw)
+
+
+def test_evidence_bytes_are_checked_against_their_hash():
+    msg = c.decode((GOLDEN / "evidence.json").read_bytes())
+    assert msg.decoded().startswith(b"\xff\xd8")
+    forged = msg.model_copy(update={"sha256": "0" * 64})
+    with pytest.raises(ValueError, match="sha256"):
+        forged.decoded()
+
+
+def _golden(name: str) -> dict:
+    return json.loads((GOLDEN / f"{name}.json").read_text())
+
+
+@pytest.mark.parametrize("mutate, where", [
+    (lambda m: m.update(schema="kuzet/2"), "schema"),
+    (lambda m: m.pop("alert_id"), "alert_id"),
+    (lambda m: m.update(rule="smoking"), "rule"),
+    (lambda m: m.update(score=1.5), "score"),
+    (lambda m: m.update(id="../../etc"), "id"),
+    (lambda m: m.update(colour="red"), "colour"),
+    (lambda m: m.update(started_at="2026-11-26T09:14:03"), "started_at"),
+    (lambda m: m["origin"].update(node="cam/1"), "origin.node"),
+])
+def test_invalid_alerts_are_refused_with_the_place(mutate, where):
+    msg = _golden("alert_open")
+    mutate(msg)
+    with pytest.raises(c.ContractError, match=where.split(".")[0]):
+        c.decode(json.dumps(msg).encode())
+
+
+@pytest.mark.parametrize("payload, reason", [
+    (b"\xff\xfe\x00garbage", "not UTF-8"),
+    (b"{not json", "invalid"),
+    (b"[]", "invalid"),
+    (b"x" * (c.MAX_PAYLOAD_BYTES + 1), "exceeds"),
+])
+def test_garbage_is_refused(payload, reason):
+    with pytest.raises(c.ContractError, match=reason):
+        c.decode(payload)
+
+
+def test_a_node_cannot_speak_for_another_or_on_the_wrong_topic():
+    raw = (GOLDEN / "alert_open.json").read_bytes()
+    other = c.Origin(building="main", room="a102", node="cam9")
+    with pytest.raises(c.ContractError, match="does not match"):
+        c.decode(raw, expected_topic=c.topic(other, "alert"))
+    with pytest.raises(c.ContractError, match="on a status topic"):
+        c.decode(raw, expected_topic=c.topic(ORIGIN, "status"))
+    with pytest.raises(c.ContractError, match="is not kuzet/v1"):
+        c.decode(raw, expected_topic="kuzet/v1/main/a101/cam1/alert/extra")
+
+
+def test_start_session_needs_its_session():
+    with pytest.raises(c.ContractError, match="session"):
+        c.decode(json.dumps({"schema": "kuzet/1", "id": c.new_id(), "type": "command",
+                             "sent_at": "2026-11-26T09:00:00Z",
+                             "action": "start_session"}).encode())

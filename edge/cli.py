@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     detect.add_argument("images", nargs="+", help="image files")
     detect.add_argument("--json", action="store_true", help="print JSON (the default)")
     detect.add_argument("--model", default=None, help="detector name (default: the manifest's)")
-    detect.add_argument("--threshold", type=float, default=0.35)
+    detect.add_argument("--threshold", type=float, default=0.3,
+                        help="minimum score (default 0.3, as the node)")
     detect.add_argument("--tiles", type=int, default=0,
                         help="also look at an N×N grid of tiles (small objects); 0: off")
     detect.set_defaults(func=_detect)

@@ -41,7 +41,7 @@ def detect_with_tiles(detector, image: np.ndarray, n: int) -> list[Detection]:
     return [dets[i] for i in nms(boxes, scores, 0.5, cls, 300)]
 
 
-def detect_images(paths: list[Path], model: str | None = None, threshold: float = 0.35,
+def detect_images(paths: list[Path], model: str | None = None, threshold: float = 0.3,
                   tiles: int = 0) -> list[dict]:
     from edge.models.registry import DEFAULT_DETECTOR, create_detector, create_face_detector
 

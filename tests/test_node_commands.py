@@ -1,0 +1,139 @@
+"""The node in-process against a real broker: commands from the hub, status that tells the
+truth, and a camera that fails without taking the node down."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge.config import load_config
+from edge.examples import write_vtest_node
+from edge.node import EdgeNode
+from kuzet import contract
+from tests.support.subscriber import Recorder
+
+ORIGIN = contract.Origin(building="main", room="a101", node="cam1")
+
+
+def wait_until(predicate, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def hub_client(broker):
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    c.connect(broker.host, broker.port)
+    c.loop_start()
+    yield c
+    c.loop_stop()
+    c.disconnect()
+
+
+def send(client, cmd: contract.CommandMessage) -> None:
+    client.publish(contract.topic(ORIGIN, "cmd"), contract.encode(cmd), qos=1).wait_for_publish(5)
+
+
+def replies(rec: Recorder) -> dict[str, dict]:
+    return {m["command_id"]: m for m in map(json.loads, rec.on("reply"))}
+
+
+def last_status(rec: Recorder) -> dict | None:
+    s = rec.on("status")
+    return json.loads(s[-1]) if s else None
+
+
+def test_commands_start_stop_snapshot_and_reload_the_seat_map(tmp_path, broker, hub_client,
+                                                             vtest_avi):
+    cfg = load_config(write_vtest_node(tmp_path / "n", broker_port=broker.port, loop=True))
+    cfg = cfg.model_copy(update={"exam": None})          # no session until the hub starts one
+    rec = Recorder(broker.host, broker.port)
+    node = EdgeNode(cfg)
+    node.start()
+    try:
+        assert wait_until(lambda: node.looks > 5 and node.publisher.connected.is_set())
+        assert node.engine.policy is None
+        start = contract.CommandMessage(action="start_session", session=contract.StartSession(
+            session_id="math-1", allowed_aids=["calculator"], roster_size=20))
+        send(hub_client, start)
+        assert wait_until(lambda: start.id in replies(rec))
+        assert replies(rec)[start.id]["ok"]
+        assert node.engine.policy.session_id == "math-1"
+        assert wait_until(lambda: (last_status(rec) or {}).get("session_id") == "math-1")
+
+        snap = contract.CommandMessage(action="snapshot")
+        send(hub_client, snap)
+        assert wait_until(lambda: snap.id in replies(rec))
+        evidence_id = replies(rec)[snap.id]["detail"]
+        assert wait_until(lambda: any(json.loads(p)["evidence_id"] == evidence_id
+                                      for p in rec.on("evidence")))
+
+        seatmap = {"room": "a101", "frame_size": [768, 576],
+                   "seats": [{"id": "front", "polygon": [[0, 130], [768, 130], [768, 330],
+                                                          [0, 330]]}]}
+        reload = contract.CommandMessage(action="reload_seatmap", seatmap=seatmap)
+        send(hub_client, reload)
+        assert wait_until(lambda: reload.id in replies(rec))
+        assert replies(rec)[reload.id] | {"ok": True, "detail": "1 seats"} == replies(rec)[reload.id]
+        assert json.loads(cfg.seat_map.read_text())["seats"][0]["id"] == "front"
+        assert wait_until(lambda: node._seats is not None and list(node._seats.by_id) == ["front"])
+
+        bad = contract.CommandMessage(action="reload_seatmap", seatmap={"frame_size": [1, 1]})
+        send(hub_client, bad)
+        assert wait_until(lambda: bad.id in replies(rec))
+        assert not replies(rec)[bad.id]["ok"] and "seats" in replies(rec)[bad.id]["detail"]
+
+        hub_client.publish(contract.topic(ORIGIN, "cmd"), b"{garbage", qos=1)  # ignored
+        stop = contract.CommandMessage(action="stop_session")
+        send(hub_client, stop)
+        assert wait_until(lambda: stop.id in replies(rec))
+        assert node.engine.policy is None and node.state.session is None
+        assert all(t.is_alive() for t in node._threads)
+    finally:
+        node.stop()
+        rec.close()
+
+
+def test_a_session_survives_a_restart(tmp_path, broker, vtest_avi):
+    cfg = load_config(write_vtest_node(tmp_path / "n", broker_port=broker.port, loop=True))
+    cfg = cfg.model_copy(update={"exam": None})
+    node = EdgeNode(cfg)
+    node._start_session(contract.StartSession(session_id="physics-2"))
+    node.outbox.close()
+    again = EdgeNode(cfg)
+    again.start()
+    try:
+        assert again.engine.policy is not None and again.engine.policy.session_id == "physics-2"
+    finally:
+        again.stop()
+
+
+def test_a_missing_camera_is_reported_and_the_node_keeps_running(tmp_path, broker):
+    cfg = load_config(write_vtest_node(tmp_path / "n", broker_port=broker.port,
+                                       video=tmp_path / "unplugged.avi"))
+    rec = Recorder(broker.host, broker.port)
+    node = EdgeNode(cfg)
+    stopper = None
+    try:
+        import threading
+        stopper = threading.Thread(target=node.run, daemon=True)
+        stopper.start()
+        assert wait_until(lambda: (last_status(rec) or {}).get("state") == "degraded", 20)
+        status = last_status(rec)
+        assert status["source"]["state"] == "failed"
+        assert any("unplugged.avi" in r for r in status["reasons"])
+        assert stopper.is_alive()
+    finally:
+        node.stop_event.set()
+        if stopper is not None:
+            stopper.join(15)
+        rec.close()
+    assert last_status(rec)["state"] == "offline"

@@ -189,3 +189,13 @@ def test_edge_check_reports_each_part(tmp_path, broker, vtest_avi):
     assert "FAIL source" in out.stdout and "missing.avi" in out.stdout
     assert "FAIL broker" in out.stdout
     assert "ok   models" in out.stdout
+
+
+def test_the_example_pi_config_is_valid():
+    from edge.config import load_config
+    from kuzet.contract import Rule
+
+    cfg = load_config(ROOT / "provisioning" / "node.example.toml")
+    assert cfg.source.type == "picamera2" and cfg.gpio.enabled
+    assert cfg.rules.params()[Rule.SEAT_VACATED].min_duration_s == 30
+    assert cfg.rules.params()[Rule.DEVICE].cooldown_s == 30       # the default stays

@@ -137,3 +137,44 @@ def test_a_missing_camera_is_reported_and_the_node_keeps_running(tmp_path, broke
             stopper.join(15)
         rec.close()
     assert last_status(rec)["state"] == "offline"
+
+
+def test_heartbeats_and_the_led_and_button(tmp_path, broker, vtest_avi):
+    import threading
+
+    from gpiozero.pins.mock import MockFactory
+
+    factory = MockFactory()
+    cfg = load_config(write_vtest_node(tmp_path / "n", broker_port=broker.port, loop=True,
+                                       extra={"gpio": {"enabled": True, "led_pin": 17,
+                                                       "button_pin": 27}}))
+    cfg = cfg.model_copy(update={"exam": None})
+    rec = Recorder(broker.host, broker.port)
+    node = EdgeNode(cfg, pin_factory=factory)
+    runner = threading.Thread(target=node.run, daemon=True)
+    runner.start()
+    try:
+        assert wait_until(lambda: len(rec.on("heartbeat")) >= 2, 20)
+        beat = json.loads(rec.on("heartbeat")[-1])
+        assert beat["fps"] > 0 and beat["inference_ms"] > 0
+        assert 0 < beat["worst_seat_revisit_s"] < 10
+        assert beat["model_versions"] == {"detector": "nanodet-m-416-int8",
+                                          "faces": "blazeface-full-range"}
+        assert beat["disk_free_mb"] > 0 and beat["outbox_depth"] >= 0
+        led, button = factory.pin(17), factory.pin(27)
+        assert led.state is False                          # no exam: the LED is off
+        button.drive_low()
+        button.drive_high()                                # the proctor presses the button
+        assert wait_until(lambda: node.engine.policy is not None)
+        assert wait_until(lambda: led.state is True)       # watching
+        assert wait_until(lambda: (last_status(rec) or {}).get("session_id", "").startswith(
+            "local-"))
+        button.drive_low()
+        button.drive_high()
+        assert wait_until(lambda: node.engine.policy is None)
+        assert wait_until(lambda: led.state is False)
+    finally:
+        node.stop_event.set()
+        runner.join(15)
+        rec.close()
+        factory.reset()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -35,8 +37,11 @@ class MosquittoBroker:
         conf = self.workdir / "mosquitto.conf"
         persist = (f"persistence true\npersistence_location {self.workdir}/\n"
                    if self.persistence else "persistence false\n")
+        # Started as root, mosquitto drops to the "mosquitto" user unless told otherwise, and
+        # could then not write its persistence file in our folder.
+        user = f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
         conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{persist}"
+            f"{user}listener {self.port} 127.0.0.1\nallow_anonymous true\n{persist}"
             f"max_queued_messages 100000\n{self.extra_conf}\n"
         )
         with open(self.workdir / "mosquitto.log", "ab") as log:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -23,12 +24,13 @@ class MosquittoBroker:
     with it, sessions and their queued QoS 1 messages survive (as on the hub's broker)."""
 
     def __init__(self, workdir: Path, port: int | None = None, extra_conf: str = "",
-                 persistence: bool = False) -> None:
+                 persistence: bool = False, conf_text: str | None = None) -> None:
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self.extra_conf = extra_conf
         self.persistence = persistence
+        self.conf_text = conf_text          # a whole config of one's own (TLS tests)
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -40,10 +42,13 @@ class MosquittoBroker:
         # Started as root, mosquitto drops to the "mosquitto" user unless told otherwise, and
         # could then not write its persistence file in our folder.
         user = f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
-        conf.write_text(
-            f"{user}listener {self.port} 127.0.0.1\nallow_anonymous true\n{persist}"
-            f"max_queued_messages 100000\n{self.extra_conf}\n"
-        )
+        if self.conf_text is not None:
+            conf.write_text(f"{user}{self.conf_text}\n")
+        else:
+            conf.write_text(
+                f"{user}listener {self.port} 127.0.0.1\nallow_anonymous true\n{persist}"
+                f"max_queued_messages 100000\n{self.extra_conf}\n"
+            )
         with open(self.workdir / "mosquitto.log", "ab") as log:
             self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=log, stderr=log)
         deadline = time.monotonic() + 10
@@ -56,6 +61,11 @@ class MosquittoBroker:
                     raise RuntimeError(f"mosquitto exited: {(self.workdir / 'mosquitto.log').read_text()}")
                 time.sleep(0.05)
         raise RuntimeError("mosquitto did not open its port within 10 s")
+
+    def reload(self) -> None:
+        """SIGHUP: mosquitto re-reads its config, ACLs and CRL."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGHUP)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -18,8 +18,10 @@ from kuzet.errors import KuzetError
 AREAS = (
     "edge.cli",
     "edge.models.cli",
+    "hub.cli",
     "kuzet.bench",
     "kuzet.demo",
+    "provisioning.cli",
 )
 
 

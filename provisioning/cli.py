@@ -1,0 +1,115 @@
+"""``kuzet provision …``: the technician's commands for the PKI, the broker and enrolment."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+from pathlib import Path
+
+from kuzet.errors import KuzetError
+
+DEFAULT_DIR = "/etc/kuzet/pki"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("provision", help="PKI, broker config and node enrolment (example: "
+                       "kuzet provision enrol main/a101/cam1 --hub-host hub.local)")
+    p.add_argument("--dir", default=DEFAULT_DIR, help=f"provisioning folder ({DEFAULT_DIR})")
+    p.add_argument("--broker-host", default="127.0.0.1", help="the broker, for live changes")
+    p.add_argument("--broker-port", type=int, default=8883)
+    p.add_argument("--reload-cmd", default="systemctl reload mosquitto",
+                   help="how to make the broker re-read its CRL")
+    cmds = p.add_subparsers(dest="provision_command", required=True, metavar="COMMAND")
+
+    c = cmds.add_parser("init", help="new CA, broker and hub certificates, mosquitto.conf "
+                        "(example: kuzet provision init --broker-name hub.local)")
+    c.add_argument("--broker-name", action="append", required=True,
+                   help="a DNS name or IP the nodes use for the broker (repeatable)")
+    c.set_defaults(func=_init)
+
+    c = cmds.add_parser("add", help="register a node: kuzet provision add main/a101/cam1")
+    c.add_argument("node")
+    c.set_defaults(func=_add)
+
+    c = cmds.add_parser("enrol", help="issue a node's certificate and write its one-time "
+                        "bundle (example: kuzet provision enrol main/a101/cam1 --hub-host "
+                        "hub.local --out cam1.tar.gz)")
+    c.add_argument("node")
+    c.add_argument("--hub-host", required=True, help="the broker's name as the node sees it")
+    c.add_argument("--out", help="bundle file (default: kuzet-<building>-<room>-<name>.tar.gz)")
+    c.add_argument("--offline", action="store_true",
+                   help="the broker is not running: it picks the node up from its next start")
+    c.set_defaults(func=_enrol)
+
+    c = cmds.add_parser("revoke", help="cut a node off at once: kuzet provision revoke "
+                        "main/a101/cam1")
+    c.add_argument("node")
+    c.add_argument("--offline", action="store_true")
+    c.set_defaults(func=_revoke)
+
+    c = cmds.add_parser("list", help="the registered nodes and their state")
+    c.set_defaults(func=_list)
+
+    c = cmds.add_parser("install", help="on the Pi: unpack an enrolment bundle (example: "
+                        "kuzet provision install cam1.tar.gz --to /etc/kuzet)")
+    c.add_argument("bundle")
+    c.add_argument("--to", default="/etc/kuzet")
+    c.set_defaults(func=_install)
+
+
+def _prov(args):
+    from provisioning.service import Provisioner
+
+    def reload() -> None:
+        out = subprocess.run(shlex.split(args.reload_cmd), capture_output=True, text=True)
+        if out.returncode != 0:
+            raise KuzetError(f"`{args.reload_cmd}` failed: {out.stderr.strip()}")
+
+    return Provisioner(args.dir, broker_host=args.broker_host, broker_port=args.broker_port,
+                       reload_broker=reload)
+
+
+def _init(args) -> int:
+    from provisioning.service import Provisioner
+
+    Provisioner.init(args.dir, broker_names=args.broker_name, broker_port=args.broker_port)
+    print(f"made {args.dir}: CA, broker and hub certificates, dynsec.json, mosquitto.conf")
+    print(f"next: link {Path(args.dir) / 'mosquitto.conf'} into /etc/mosquitto/conf.d/ "
+          "and restart mosquitto")
+    return 0
+
+
+def _add(args) -> int:
+    d = _prov(args).add_node(args.node)
+    print(f"added {d.node_id} ({d.common_name})")
+    return 0
+
+
+def _enrol(args) -> int:
+    bundle = _prov(args).enrol(args.node, hub_host=args.hub_host, live=not args.offline)
+    out = Path(args.out or bundle.filename)
+    out.write_bytes(bundle.data)
+    out.chmod(0o600)
+    print(f"enrolled {bundle.device.node_id}; bundle (holds the node's private key): {out}")
+    return 0
+
+
+def _revoke(args) -> int:
+    d = _prov(args).revoke(args.node, live=not args.offline)
+    print(f"revoked {d.node_id}")
+    return 0
+
+
+def _list(args) -> int:
+    for d in _prov(args).registry.all():
+        print(f"{d.node_id:30} {d.status:9} serial {d.serial or '-'}")
+    return 0
+
+
+def _install(args) -> int:
+    from provisioning.service import install_bundle
+
+    for path in install_bundle(Path(args.bundle).read_bytes(), args.to):
+        print(f"wrote {path}")
+    return 0

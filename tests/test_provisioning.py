@@ -1,0 +1,234 @@
+"""Provisioning against a real mosquitto configured by the provisioning code: TLS with client
+certificates, per-device ACLs, enrolment and revocation."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from kuzet.broker import MosquittoBroker, free_port
+from provisioning.ca import CertificateAuthority
+from provisioning.registry import RegistryError
+from provisioning.service import Provisioner, install_bundle
+
+
+class Client:
+    """A paho client with a certificate, recording what happens to it."""
+
+    def __init__(self, port: int, ca: str, cert: str | None, key: str | None,
+                 client_id: str = "") -> None:
+        self.events: list[tuple] = []
+        self.connected = threading.Event()
+        self.disconnected = threading.Event()
+        self.acks: dict[int, int] = {}
+        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                             protocol=mqtt.MQTTv5)
+        if ca:
+            self.c.tls_set(ca_certs=ca, certfile=cert, keyfile=key,
+                           tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        self.c.on_connect = self._on_connect
+        self.c.on_disconnect = lambda c, u, f, rc, p: self.disconnected.set()
+        self.c.on_publish = lambda c, u, mid, rc, p: self.acks.__setitem__(mid, rc.value)
+        self.c.reconnect_delay_set(0.2, 0.5)
+        self.port = port
+
+    def _on_connect(self, c, u, f, rc, p) -> None:
+        if not rc.is_failure:
+            self.connected.set()
+
+    def start(self) -> "Client":
+        try:
+            self.c.connect("127.0.0.1", self.port)
+        except (ssl.SSLError, OSError) as exc:
+            self.events.append(("error", str(exc)))
+            return self
+        self.c.loop_start()
+        return self
+
+    def publish(self, topic: str) -> int:
+        info = self.c.publish(topic, b"{}", qos=1)
+        deadline = time.monotonic() + 5
+        while info.mid not in self.acks and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.acks.get(info.mid, -1)
+
+    def subscribe(self, topic: str) -> int:
+        """The SUBACK's reason code: the granted QoS, or 135 when not authorised."""
+        got: list[int] = []
+        done = threading.Event()
+
+        def on_subscribe(c, u, mid, codes, p):
+            got.extend(code.value for code in codes)
+            done.set()
+
+        self.c.on_subscribe = on_subscribe
+        self.c.subscribe(topic, qos=1)
+        return got[0] if done.wait(5) else -1
+
+    def stop(self) -> None:
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+@pytest.fixture
+def pki(tmp_path):
+    port = free_port()
+    folder = tmp_path / "pki"
+    prov = Provisioner.init(folder, broker_names=["localhost", "127.0.0.1"], broker_port=port)
+    conf = (folder / "mosquitto.conf").read_text().replace(f"listener {port}",
+                                                           f"listener {port} 127.0.0.1")
+    broker = MosquittoBroker(tmp_path / "mq", port=port, conf_text=conf)
+    broker.start()
+    prov.reload_broker = broker.reload
+    yield prov, broker, tmp_path
+    broker.stop()
+
+
+def enrol(prov: Provisioner, tmp_path, node_id: str):
+    prov.add_node(node_id)
+    bundle = prov.enrol(node_id, hub_host="127.0.0.1")
+    dest = tmp_path / node_id.replace("/", "-")
+    install_bundle(bundle.data, dest)
+    return dest
+
+
+def node_client(prov, dest, client_id="") -> Client:
+    return Client(prov.broker_port, str(dest / "ca.crt"), str(dest / "node.crt"),
+                  str(dest / "node.key"), client_id).start()
+
+
+OK, DENIED = 0, 135       # PUBACK reason codes: success (no subscribers is 16), not authorised
+
+
+def test_an_enrolled_node_publishes_only_under_its_own_topics(pki):
+    prov, broker, tmp = pki
+    a = enrol(prov, tmp, "main/a101/cam1")
+    enrol(prov, tmp, "main/a102/cam1")
+    node = node_client(prov, a)
+    assert node.connected.wait(10), node.events
+    assert node.publish("kuzet/v1/main/a101/cam1/alert") in (0, 16)
+    assert node.publish("kuzet/v1/main/a102/cam1/alert") == DENIED     # another node's topic
+    assert node.publish("kuzet/v1/main/a101/cam1/cmd") == DENIED       # only the hub commands
+    assert node.subscribe("kuzet/v1/main/a101/cam1/cmd") == 1          # granted QoS 1
+    assert node.subscribe("kuzet/v1/#") == DENIED                      # no reading the others
+    node.stop()
+
+
+def test_plain_tcp_and_foreign_certificates_are_refused(pki, tmp_path):
+    prov, broker, tmp = pki
+    plain = Client(prov.broker_port, "", None, None)
+    plain.start()
+    assert not plain.connected.wait(3)
+    plain.stop()
+    other_ca = CertificateAuthority.create(tmp_path / "rogue")
+    issued = other_ca.issue("node.main.a101.cam1")           # the right name, the wrong CA
+    (tmp_path / "rogue.crt").write_bytes(issued.cert_pem)
+    (tmp_path / "rogue.key").write_bytes(issued.key_pem)
+    rogue = Client(prov.broker_port, str(tmp_path / "pki" / "ca.crt"),
+                   str(tmp_path / "rogue.crt"), str(tmp_path / "rogue.key")).start()
+    assert not rogue.connected.wait(3)
+    rogue.stop()
+
+
+def test_a_node_cannot_take_over_another_nodes_session(pki):
+    prov, broker, tmp = pki
+    a = enrol(prov, tmp, "main/a101/cam1")
+    b = enrol(prov, tmp, "main/a102/cam1")
+    victim = node_client(prov, b)
+    assert victim.connected.wait(10)
+    thief = node_client(prov, a, client_id="node.main.a102.cam1")   # the victim's client id
+    assert thief.connected.wait(10)
+    time.sleep(1)
+    assert not victim.disconnected.is_set()        # the broker used the thief's own name
+    assert thief.publish("kuzet/v1/main/a102/cam1/alert") == DENIED
+    victim.stop()
+    thief.stop()
+
+
+def test_a_revoked_node_is_cut_off_at_once_and_cannot_reconnect(pki):
+    prov, broker, tmp = pki
+    a = enrol(prov, tmp, "main/a101/cam1")
+    node = node_client(prov, a)
+    assert node.connected.wait(10)
+    node.connected.clear()
+    prov.revoke("main/a101/cam1")
+    assert node.disconnected.wait(5)                # dropped at once
+    assert not node.connected.wait(3)               # and its reconnects are refused
+    node.stop()
+    again = node_client(prov, a)
+    assert not again.connected.wait(3)
+    again.stop()
+    assert prov.registry.get("main/a101/cam1").status == "revoked"
+
+
+def test_re_enrolment_revokes_the_old_certificate(pki):
+    prov, broker, tmp = pki
+    old = enrol(prov, tmp, "main/a101/cam1")
+    bundle = prov.enrol("main/a101/cam1", hub_host="127.0.0.1")
+    new = tmp / "new"
+    install_bundle(bundle.data, new)
+    fresh = node_client(prov, new)
+    assert fresh.connected.wait(10)
+    assert fresh.publish("kuzet/v1/main/a101/cam1/status") in (0, 16)
+    stale = node_client(prov, old)
+    assert not stale.connected.wait(3)
+    fresh.stop()
+    stale.stop()
+
+
+def test_the_bundle_is_a_valid_node_config_with_a_private_key(pki):
+    from edge.config import load_config
+
+    prov, broker, tmp = pki
+    dest = enrol(prov, tmp, "main/a101/cam1")
+    assert (dest / "node.key").stat().st_mode & 0o777 == 0o600
+    cfg = load_config(dest / "node.toml")
+    assert cfg.broker.cert_file == dest / "node.crt" and cfg.broker.port == prov.broker_port
+    assert cfg.origin.room == "a101"
+
+
+def test_enrolment_codes_are_single_use_and_expire(pki):
+    prov, broker, tmp = pki
+    prov.add_node("main/a101/cam1")
+    code = prov.registry.new_code("main/a101/cam1")
+    assert prov.registry.redeem_code(code).name == "cam1"
+    with pytest.raises(RegistryError, match="already used"):
+        prov.registry.redeem_code(code)
+    late = prov.registry.new_code("main/a101/cam1", ttl_s=-1)
+    with pytest.raises(RegistryError, match="expired"):
+        prov.registry.redeem_code(late)
+
+
+def test_the_technicians_commands(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    pki_dir = tmp_path / "pki"
+
+    def kuzet(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "kuzet.cli", "provision", "--dir",
+                               str(pki_dir), *args], cwd=root, capture_output=True, text=True,
+                              timeout=60)
+
+    assert kuzet("init", "--broker-name", "hub.local").returncode == 0
+    assert "refusing to replace" in kuzet("init", "--broker-name", "x").stderr
+    assert kuzet("add", "main/a101/cam1").returncode == 0
+    bad = kuzet("add", "main/a 101/cam1")
+    assert bad.returncode == 2 and "building/room/name" in bad.stderr
+    bundle = tmp_path / "cam1.tar.gz"
+    out = kuzet("enrol", "main/a101/cam1", "--hub-host", "hub.local", "--out", str(bundle),
+                "--offline")
+    assert out.returncode == 0, out.stderr
+    assert "main/a101/cam1" in kuzet("list").stdout and "enrolled" in kuzet("list").stdout
+    assert kuzet("install", str(bundle), "--to", str(tmp_path / "etc")).returncode == 0
+    assert (tmp_path / "etc" / "node.key").stat().st_mode & 0o777 == 0o600
+    unreachable = kuzet("--broker-port", "1", "--reload-cmd", "true", "revoke",
+                        "main/a101/cam1")
+    assert unreachable.returncode == 2 and "cannot reach the broker" in unreachable.stderr

@@ -120,6 +120,7 @@ class EvidenceSection(StrictModel):
     clip_after_s: Annotated[float, Field(ge=0, le=60)] = 5
     clip_fps: Annotated[float, Field(gt=0, le=30)] = 4
     jpeg_quality: Annotated[int, Field(ge=30, le=100)] = 85
+    ballast_mb: Annotated[float, Field(ge=0, le=1024)] = 16   # reserve freed when the disk fills
     max_width: Annotated[int, Field(ge=160)] = 1280
 
 

@@ -82,6 +82,37 @@ def mark_seat(image: np.ndarray, polygon: np.ndarray | None) -> np.ndarray:
     return out
 
 
+class Ballast:
+    """A reserve file kept on the node's disk. When the disk is full, releasing it gives the
+    outbox room to store alerts and to delete what the broker acknowledged; it is refilled
+    once there is room again."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        self.path = Path(path)
+        self.size = size
+        self.refill(0)
+
+    def release(self) -> bool:
+        """Delete the reserve; True if there was one to give up."""
+        if self.size and self.path.exists():
+            self.path.unlink()
+            log.warning("disk full: released the %d kB reserve", self.size // 1024)
+            return True
+        return False
+
+    def refill(self, keep_free: int) -> None:
+        if not self.size or self.path.exists():
+            return
+        try:
+            if shutil.disk_usage(self.path.parent).free < self.size + keep_free:
+                return
+            with open(self.path, "wb") as fh:
+                fh.write(b"\0" * self.size)
+                fh.flush()
+        except OSError:
+            self.path.unlink(missing_ok=True)
+
+
 class EvidenceStore:
     def __init__(self, folder: str | Path, *, max_bytes: int, min_free_bytes: int,
                  quality: int = 85, max_width: int = 1280,
@@ -177,6 +208,13 @@ class EvidenceStore:
     def close_alert(self, alert_id: str) -> None:
         with self._lock:
             self._db.execute("UPDATE evidence SET closed=1 WHERE alert_id=?", (alert_id,))
+
+    def space_ok(self) -> bool:
+        """Is there room for more evidence (the disk's free space above its floor)?"""
+        try:
+            return self._disk_free(self.folder) >= self.min_free_bytes
+        except OSError:
+            return False
 
     def used_bytes(self) -> int:
         with self._lock:

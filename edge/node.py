@@ -14,7 +14,6 @@ Threads (named, all waiting on one stop event):
 
 from __future__ import annotations
 
-import base64
 import logging
 import queue
 import sqlite3
@@ -28,7 +27,7 @@ from edge.capture.base import Frame
 from edge.capture.config import open_source
 from edge.capture.supervisor import ResilientSource, SourceStatus
 from edge.config import NodeConfig
-from edge.evidence import EvidenceFile, EvidenceStore, FrameRing
+from edge.evidence import Ballast, EvidenceFile, EvidenceStore, FrameRing
 from edge.looks import room_look, seat_look, shift, shift_faces
 from edge.outbox import Outbox
 from edge.publisher import BrokerSettings, MqttPublisher
@@ -63,6 +62,7 @@ class EdgeNode:
             data / "evidence", max_bytes=int(ev.max_mb * 2**20),
             min_free_bytes=int(ev.min_free_mb * 2**20), quality=ev.jpeg_quality,
             max_width=ev.max_width, delivered=self.outbox.delivered)
+        self.ballast = Ballast(data / ".ballast", int(ev.ballast_mb * 2**20))
         self.ring = FrameRing(ev.clip_before_s + ev.clip_after_s + 2, ev.clip_fps)
         self.seat_spec = load_seat_map(cfg.seat_map)
         if detector is None or (face_detector is None and cfg.detection.faces):
@@ -84,6 +84,7 @@ class EdgeNode:
                            key_file=str(b.key_file) if b.key_file else None,
                            keepalive=b.keepalive),
             self.origin, self.outbox, on_command=self._commands_put)
+        self.publisher.on_disk_full = self.ballast.release
         factory = source_factory or (lambda: open_source(cfg.source, sleep=self.stop_event.wait))
         self.source = ResilientSource(factory, wait=self.stop_event.wait, stop_at_end=stop_at_end,
                                       on_status=self._on_source_status)
@@ -102,6 +103,7 @@ class EdgeNode:
         self._seats: SeatMap | None = None
         self._scheduler: LookScheduler | None = None
         self._seats_dirty = threading.Event()
+        self._last_seq = -1
         self._threads: list[threading.Thread] = []
         self._started_wall = time.time()
         self._started_mono = time.monotonic()
@@ -113,7 +115,7 @@ class EdgeNode:
         self.stage_s = {"prepare": 0.0, "decode": 0.0, "rules": 0.0, "evidence": 0.0}
         self.alerts_emitted = 0
         self.last_detect_beat = time.monotonic()
-        self._status_reasons: list[str] = []
+        self._recent: list[tuple[float, str]] = []   # (monotonic time, warning)
 
     # -- start-up -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -127,12 +129,25 @@ class EdgeNode:
                 roster_size=e.roster_size, proctors=e.proctors))
         self.publisher.set_status(self._status_message())
         self.publisher.start()
-        for name, target in (("capture", self._capture_loop), ("prepare", self._prepare_loop),
-                             ("detect", self._detect_loop), ("rules", self._rules_loop)):
-            t = threading.Thread(target=target, name=name, daemon=True)
+        for name, target in (("capture", self._capture_loop), ("prepare", self._prepare_step),
+                             ("detect", self._detect_step), ("rules", self._rules_step)):
+            t = threading.Thread(target=self._guarded, args=(name, target), name=name,
+                                 daemon=True)
             t.start()
             self._threads.append(t)
         sd_notify("READY=1")
+
+    def _guarded(self, name: str, step: Callable[[], None]) -> None:
+        """Run a thread's step until stop; an unexpected error is logged, shown in the status
+        and the step goes on, so one bad frame or a full disk never ends a thread."""
+        while not self.stop_event.is_set():
+            try:
+                if step() is StopIteration:
+                    return
+            except Exception as exc:  # the node must keep watching
+                log.exception("%s: unexpected error", name)
+                self._warn(f"{name}: {type(exc).__name__}: {exc}"[:200])
+                self.stop_event.wait(0.5)
 
     def _close_stale_alerts(self) -> None:
         """Alerts left open by a crash or power cut are closed now, saying so."""
@@ -151,7 +166,7 @@ class EdgeNode:
         self.state.save()
 
     # -- capture --------------------------------------------------------------------------------
-    def _capture_loop(self) -> None:
+    def _capture_loop(self):
         for frame in self.source.frames():
             with self._frame_cond:
                 self._latest = frame
@@ -161,6 +176,7 @@ class EdgeNode:
             if self.stop_event.is_set():
                 break
         self.source_ended.set()
+        return StopIteration
 
     def _on_source_status(self, status: SourceStatus) -> None:
         log.info("source %s: %s", status.state, status.detail)
@@ -175,52 +191,48 @@ class EdgeNode:
         assert self._scheduler is not None
         return self._seats, self._scheduler
 
-    def _prepare_loop(self) -> None:
+    def _prepare_step(self) -> None:
         """Crop the next job from the latest frame and prepare the models' inputs, so that
         the detect thread never waits for pre-processing."""
-        last_seq = -1
-        while not self.stop_event.is_set():
-            with self._frame_cond:
-                if self._latest is None:
-                    self._frame_cond.wait(0.5)
-                frame = self._latest
-            if frame is None:
-                continue
-            t0 = time.perf_counter()
-            seats, scheduler = self._seat_plan(frame)
-            job = scheduler.next()
-            if job.seat is None and frame.seq == last_seq and self.source_ended.is_set():
-                self.stop_event.wait(0.2)   # the source ended: do not spin on its last frame
-            last_seq = frame.seq
-            if job.seat is None:
-                x1 = y1 = 0
-                crop = frame.image
-            else:
-                x1, y1, x2, y2 = job.seat.crop
-                crop = frame.image[y1:y2, x1:x2]
-            prepared = self.detector.prepare(crop)
-            faces = self.face_detector.prepare(crop) if (job.seat and self.face_detector) else None
-            self.stage_s["prepare"] += time.perf_counter() - t0
-            self._put(self._prepared, (job, frame, seats, scheduler, (x1, y1), prepared, faces))
+        with self._frame_cond:
+            if self._latest is None:
+                self._frame_cond.wait(0.5)
+            frame = self._latest
+        if frame is None:
+            return
+        t0 = time.perf_counter()
+        seats, scheduler = self._seat_plan(frame)
+        job = scheduler.next()
+        if job.seat is None and frame.seq == self._last_seq and self.source_ended.is_set():
+            self.stop_event.wait(0.2)       # the source ended: do not spin on its last frame
+        self._last_seq = frame.seq
+        if job.seat is None:
+            x1 = y1 = 0
+            crop = frame.image
+        else:
+            x1, y1, x2, y2 = job.seat.crop
+            crop = frame.image[y1:y2, x1:x2]
+        prepared = self.detector.prepare(crop)
+        faces = self.face_detector.prepare(crop) if (job.seat and self.face_detector) else None
+        self.stage_s["prepare"] += time.perf_counter() - t0
+        self._put(self._prepared, (job, frame, seats, scheduler, (x1, y1), prepared, faces))
 
-    def _detect_loop(self) -> None:
+    def _detect_step(self) -> None:
         """Only the models run here: the pipeline's rate is the models' rate."""
-        while not self.stop_event.is_set():
-            try:
-                job, frame, seats, scheduler, offset, prepared, faces = \
-                    self._prepared.get(timeout=0.5)
-            except queue.Empty:
-                self.last_detect_beat = time.monotonic()
-                continue
-            self.last_detect_beat = time.monotonic()
-            t0 = time.perf_counter()
-            raw = self.detector.infer(prepared)
-            raw_faces = self.face_detector.infer(faces) if faces is not None else None
-            self.model_s += time.perf_counter() - t0
-            self.looks += 1
-            if job.seat is not None:
-                scheduler.looked(job.seat.id, time.monotonic())
-            self._put(self._results, (job, frame, seats, offset, prepared, raw, faces, raw_faces))
+        self.last_detect_beat = time.monotonic()
+        try:
+            job, frame, seats, scheduler, offset, prepared, faces = \
+                self._prepared.get(timeout=0.5)
+        except queue.Empty:
+            return
+        t0 = time.perf_counter()
+        raw = self.detector.infer(prepared)
+        raw_faces = self.face_detector.infer(faces) if faces is not None else None
+        self.model_s += time.perf_counter() - t0
+        self.looks += 1
+        if job.seat is not None:
+            scheduler.looked(job.seat.id, time.monotonic())
+        self._put(self._results, (job, frame, seats, offset, prepared, raw, faces, raw_faces))
 
     def _put(self, q: queue.Queue, item) -> None:
         while not self.stop_event.is_set():
@@ -231,36 +243,36 @@ class EdgeNode:
                 continue
 
     # -- rules, evidence, messages ---------------------------------------------------------------
-    def _rules_loop(self) -> None:
-        while not (self.stop_event.is_set() and self._results.empty()):
-            self._run_commands()
-            try:
-                job, frame, seats, (dx, dy), prepared, raw, fprep, fraw = \
-                    self._results.get(timeout=0.2)
-            except queue.Empty:
-                job = None
+    def _rules_step(self) -> None:
+        self._retry_unsaved()               # alerts held in memory go first
+        self._run_commands()
+        try:
+            job, frame, seats, (dx, dy), prepared, raw, fprep, fraw = \
+                self._results.get(timeout=0.2)
+        except queue.Empty:
+            job = frame = seats = None
+        t0 = time.perf_counter()
+        events: list[RuleEvent] = []
+        if job is not None:
+            dets = shift(self.detector.decode(raw, prepared), dx, dy)
+            faces = (shift_faces(self.face_detector.decode(fraw, fprep), dx, dy)
+                     if fraw is not None else [])
+            self.stage_s["decode"] += time.perf_counter() - t0
             t0 = time.perf_counter()
-            events: list[RuleEvent] = []
-            if job is not None:
-                dets = shift(self.detector.decode(raw, prepared), dx, dy)
-                faces = (shift_faces(self.face_detector.decode(fraw, fprep), dx, dy)
-                         if fraw is not None else [])
-                self.stage_s["decode"] += time.perf_counter() - t0
-                t0 = time.perf_counter()
-                if job.seat is not None:
-                    events = self.engine.observe_seat(seat_look(job.seat, seats, dets, faces,
-                                                                frame.t_mono))
-                else:
-                    events = self.engine.observe_room(room_look(dets, frame.t_mono))
-            events += self.engine.tick(time.monotonic())
-            t1 = time.perf_counter()
-            for ev in events:
-                self._emit(ev, frame if job is not None else self._latest, seats
-                           if job is not None else self._seats)
-            self._finish_clips(time.monotonic())
-            self._retry_unsaved()
-            self.stage_s["rules"] += t1 - t0
-            self.stage_s["evidence"] += time.perf_counter() - t1
+            if job.seat is not None:
+                events = self.engine.observe_seat(seat_look(job.seat, seats, dets, faces,
+                                                            frame.t_mono))
+            else:
+                events = self.engine.observe_room(room_look(dets, frame.t_mono))
+        else:
+            frame, seats = self._latest, self._seats
+        events += self.engine.tick(time.monotonic())
+        t1 = time.perf_counter()
+        for ev in events:
+            self._emit(ev, frame, seats)
+        self._finish_clips(time.monotonic())
+        self.stage_s["rules"] += t1 - t0
+        self.stage_s["evidence"] += time.perf_counter() - t1
 
     def _wall_of(self, mono: float) -> float:
         return time.time() - (time.monotonic() - mono)
@@ -285,15 +297,36 @@ class EdgeNode:
             self.state.open_alerts[ev.alert_id] = {
                 "rule": ev.rule.value, "seat": ev.seat, "session_id": session,
                 "started_at": started.isoformat(), "score": min(1.0, ev.score)}
-            self.state.save()
+            self._save_state()
         elif ev.event == contract.AlertEvent.CLOSE:
             self.state.open_alerts.pop(ev.alert_id, None)
-            self.state.save()
+            self._save_state()
             if not any(a == ev.alert_id for a, _, _ in self._pending_clips):
-                self.evidence.close_alert(ev.alert_id)
+                self._close_evidence(ev.alert_id)
+
+    def _save_state(self) -> None:
+        try:
+            self.state.save()
+        except OSError as exc:          # kept in memory; saved again on the next change
+            self._warn(f"state not saved: {exc.strerror}")
+
+    def _close_evidence(self, alert_id: str) -> None:
+        try:
+            self.evidence.close_alert(alert_id)
+        except sqlite3.Error as exc:
+            self._warn(f"evidence index not updated: {exc}")
+
+    def _evidence_room(self, what: str) -> bool:
+        """Evidence only while the disk has its reserve: alerts come first."""
+        if self.evidence.space_ok() and not self._unsaved:
+            return True
+        self._warn(f"{what} skipped: disk low ({disk_free_mb(self.evidence.folder):.0f} MB free)")
+        return False
 
     def _snapshot(self, ev: RuleEvent, frame: Frame, seats: SeatMap | None
                   ) -> list[contract.EvidenceRef]:
+        if not self._evidence_room(f"evidence for alert {ev.alert_id}"):
+            return []
         image = frame.evidence
         fx = image.shape[1] / frame.image.shape[1]
         fy = image.shape[0] / frame.image.shape[0]
@@ -305,19 +338,24 @@ class EdgeNode:
             crop = (int(x1 * fx), int(y1 * fy), int(x2 * fx), int(y2 * fy))
         try:
             files = self.evidence.snapshot(ev.alert_id, image, polygon, crop, frame.t_wall)
-        except OSError as exc:
-            self._warn(f"evidence not saved for alert {ev.alert_id}: {exc.strerror}")
+        except (OSError, sqlite3.Error) as exc:
+            self._warn(f"evidence not saved for alert {ev.alert_id}: {exc}")
             return []
-        return [self._send_evidence(f) for f in files]
+        return [ref for ref in map(self._send_evidence, files) if ref is not None]
 
-    def _send_evidence(self, f: EvidenceFile) -> contract.EvidenceRef:
+    def _send_evidence(self, f: EvidenceFile) -> contract.EvidenceRef | None:
+        """The evidence message goes into the outbox without its bytes: the publisher reads
+        the file when it sends it (the file is not stored twice)."""
         msg = contract.EvidenceMessage(
             origin=self.origin, alert_id=f.alert_id, evidence_id=f.evidence_id, kind=f.kind,
             content_type=f.content_type, sha256=f.sha256, size=f.size,
             captured_at=_utc(f.captured_wall),
-            data=base64.b64encode(f.path.read_bytes()).decode())
-        self._queue(msg, "evidence")
-        self.evidence.set_message(f.evidence_id, msg.id)
+            data="")
+        self._queue(msg, "evidence", attachment=str(f.path))
+        try:
+            self.evidence.set_message(f.evidence_id, msg.id)
+        except sqlite3.Error as exc:
+            self._warn(f"evidence index not updated: {exc}")
         return contract.EvidenceRef(evidence_id=f.evidence_id, kind=f.kind, sha256=f.sha256,
                                     size=f.size)
 
@@ -328,21 +366,28 @@ class EdgeNode:
                 or self.stop_event.is_set()]
         for alert_id, t_mono, t_wall in done:
             self._pending_clips.remove((alert_id, t_mono, t_wall))
+            if not self._evidence_room(f"clip for alert {alert_id}"):
+                continue
             try:
                 f = self.evidence.clip(alert_id, self.ring.between(t_mono - before, t_mono + after),
                                        self.cfg.evidence.clip_fps, t_wall)
                 if f is not None:
                     self._send_evidence(f)
-            except OSError as exc:
-                self._warn(f"clip not saved for alert {alert_id}: {exc.strerror}")
+            except (OSError, sqlite3.Error, ValueError) as exc:
+                self._warn(f"clip not saved for alert {alert_id}: {exc}")
             if alert_id not in self.state.open_alerts:
-                self.evidence.close_alert(alert_id)
+                self._close_evidence(alert_id)
 
-    def _queue(self, msg, kind: str) -> None:
+    def _queue(self, msg, kind: str, attachment: str | None = None) -> None:
         """Into the durable outbox; if the disk is full, held in memory and retried."""
-        item = (msg.id, contract.topic(self.origin, kind), contract.encode(msg), 1)
+        item = (msg.id, contract.topic(self.origin, kind), contract.encode(msg), 1, attachment)
         try:
-            self.outbox.add(*item)
+            try:
+                self.outbox.add(*item)
+            except sqlite3.OperationalError:
+                if not self.ballast.release():   # room for alerts: give up the reserve
+                    raise
+                self.outbox.add(*item)
         except sqlite3.Error as exc:
             self._warn(f"outbox write failed ({exc}); holding {len(self._unsaved) + 1} "
                        "messages in memory")
@@ -357,8 +402,11 @@ class EdgeNode:
             self._unsaved.pop(0)
 
     def _warn(self, text: str) -> None:
+        """Log a problem and show it in the status for the next minute."""
         log.warning(text)
-        self._status_reasons = [*self._status_reasons[-4:], text]
+        now = time.monotonic()
+        self._recent = [(t, m) for t, m in self._recent[-4:] if now - t < 60 and m != text]
+        self._recent.append((now, text))
 
     # -- commands -------------------------------------------------------------------------------
     def _commands_put(self, cmd) -> None:
@@ -424,14 +472,14 @@ class EdgeNode:
                 taken_after_s=self.cfg.rules.taken_after_s), time.monotonic()):
             self._emit(ev, self._latest, self._seats)
         self.state.session = s.model_dump(mode="json")
-        self.state.save()
+        self._save_state()
         self.publisher.set_status(self._status_message())
 
     def _stop_session(self) -> None:
         for ev in self.engine.stop_session(time.monotonic()):
             self._emit(ev, self._latest, self._seats)
         self.state.session = None
-        self.state.save()
+        self._save_state()
         self.publisher.set_status(self._status_message())
 
     def _toggle_session(self) -> None:
@@ -467,6 +515,8 @@ class EdgeNode:
         reasons += self.evidence.warnings
         if self._unsaved:
             reasons.append(f"disk full: {len(self._unsaved)} messages held in memory")
+        now = time.monotonic()
+        reasons += [m for t, m in self._recent if now - t < 60]
         return [r[:200] for r in reasons]
 
     def heartbeat(self, interval: float, prev: tuple[float, int, int, float]) -> tuple:
@@ -496,7 +546,11 @@ class EdgeNode:
             while not self.stop_event.wait(min(1.0, watchdog or 1.0)):
                 if until is not None and until():
                     break
-                self.evidence.enforce_budget()
+                try:
+                    self.evidence.enforce_budget()
+                    self.ballast.refill(self.evidence.min_free_bytes)
+                except (OSError, sqlite3.Error) as exc:
+                    self._warn(f"evidence budget: {exc}")
                 reasons = self.health()
                 if reasons != last_reasons:
                     self.publisher.set_status(self._status_message(reasons))
@@ -525,6 +579,10 @@ class EdgeNode:
         for t in self._threads:
             t.join(timeout=10)
         self._threads = []
+        try:
+            self._finish_clips(time.monotonic())   # clips of alerts just opened
+        except Exception:
+            log.exception("could not finish clips at stop")
         offline = contract.StatusMessage(origin=self.origin, state="offline",
                                          since=contract.utcnow(), reasons=["stopped"],
                                          version=__version__)

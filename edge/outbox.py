@@ -22,6 +22,7 @@ class OutboxItem:
     topic: str
     payload: bytes
     qos: int
+    attachment: str | None = None     # a file whose bytes go into the payload when sent
 
 
 class Outbox:
@@ -34,6 +35,7 @@ class Outbox:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA journal_size_limit=1048576")   # the WAL shrinks back
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS outbox ("
             " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -43,6 +45,9 @@ class Outbox:
             " qos INTEGER NOT NULL,"
             " created REAL NOT NULL)"
         )
+        cols = [r[1] for r in self._db.execute("PRAGMA table_info(outbox)")]
+        if "attachment" not in cols:
+            self._db.execute("ALTER TABLE outbox ADD COLUMN attachment TEXT")
         # What the node accepted, kept after delivery (pruned after ``journal_days``): lets a
         # test or a technician check that everything accepted reached the hub.
         self._db.execute(
@@ -50,21 +55,27 @@ class Outbox:
             " created REAL NOT NULL)")
         self._added = threading.Condition(self._lock)
 
-    def add(self, msg_id: str, topic: str, payload: bytes, qos: int = 1) -> int:
+    def add(self, msg_id: str, topic: str, payload: bytes, qos: int = 1,
+            attachment: str | None = None) -> int:
         """Store one message durably; returns its sequence number. Adding the same id twice
-        keeps the first (idempotent). Raises sqlite3.Error when the disk is full."""
+        keeps the first (idempotent). Raises sqlite3.Error when the disk is full.
+
+        ``attachment``: a file (evidence) that the publisher puts into the payload when it
+        sends it, so that the file is not stored twice."""
         now = time.time()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 cur = self._db.execute(
-                    "INSERT OR IGNORE INTO outbox (msg_id, topic, payload, qos, created)"
-                    " VALUES (?, ?, ?, ?, ?)", (msg_id, topic, payload, qos, now))
+                    "INSERT OR IGNORE INTO outbox (msg_id, topic, payload, qos, created,"
+                    " attachment) VALUES (?, ?, ?, ?, ?, ?)",
+                    (msg_id, topic, payload, qos, now, attachment))
                 self._db.execute("INSERT OR IGNORE INTO journal VALUES (?, ?, ?)",
                                  (msg_id, topic, now))
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:   # SQLite may have rolled back already (disk full)
+                    self._db.execute("ROLLBACK")
                 raise
             self._added.notify_all()
             return cur.lastrowid or 0
@@ -84,14 +95,19 @@ class Outbox:
         """Messages not yet acknowledged, oldest first, with ``seq > after``."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, msg_id, topic, payload, qos FROM outbox WHERE seq > ?"
+                "SELECT seq, msg_id, topic, payload, qos, attachment FROM outbox WHERE seq > ?"
                 " ORDER BY seq LIMIT ?", (after, limit)).fetchall()
-        return [OutboxItem(r[0], r[1], r[2], bytes(r[3]), r[4]) for r in rows]
+        return [OutboxItem(r[0], r[1], r[2], bytes(r[3]), r[4], r[5]) for r in rows]
 
     def ack(self, seq: int) -> None:
-        """The broker has it: forget the message."""
+        """The broker has it: forget the message. On a full disk the delete itself needs
+        room in the WAL: a checkpoint that truncates the WAL is tried first."""
         with self._lock:
-            self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+            try:
+                self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+            except sqlite3.OperationalError:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
 
     def delivered(self, msg_id: str) -> bool:
         """True once the message is acknowledged (no longer in the outbox)."""

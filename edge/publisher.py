@@ -7,10 +7,14 @@ from the oldest row, so nothing written to the outbox is lost across outages or 
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
+import sqlite3
 import ssl
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import paho.mqtt.client as mqtt
@@ -18,7 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
 
-from edge.outbox import Outbox
+from edge.outbox import Outbox, OutboxItem
 from kuzet import contract
 
 log = logging.getLogger(__name__)
@@ -53,6 +57,8 @@ class MqttPublisher:
         self._lock = threading.Lock()
         self._inflight: dict[int, int] = {}   # paho mid -> outbox seq
         self._early: dict[int, object] = {}   # mid -> reason code of a PUBACK seen too early
+        self._undeleted: set[int] = set()     # acknowledged, but the delete failed (disk full)
+        self.on_disk_full: Callable[[], None] | None = None
         self._cursor = 0                      # highest seq sent on this connection
         self._generation = 0                  # bumps on every (re)connect
         self._status: contract.StatusMessage | None = None
@@ -153,7 +159,15 @@ class MqttPublisher:
         if reason_code.is_failure:
             log.error("broker rejected outbox message %s: %s", seq, reason_code)
             return                       # kept; retried on the next connection
-        self.outbox.ack(seq)
+        try:
+            self.outbox.ack(seq)
+        except sqlite3.Error as exc:      # disk full: the delete itself needs space
+            log.warning("could not delete acknowledged message %s: %s", seq, exc)
+            with self._lock:
+                self._undeleted.add(seq)
+            if self.on_disk_full is not None:
+                self.on_disk_full()
+            return
         self.acked += 1
         self.outbox.notify()
 
@@ -170,8 +184,22 @@ class MqttPublisher:
                 log.exception("command %s failed", getattr(cmd, "id", "?"))
 
     # -- the pump ---------------------------------------------------------------------------
+    def _retry_deletes(self) -> None:
+        with self._lock:
+            seqs = sorted(self._undeleted)
+        for seq in seqs:
+            try:
+                self.outbox.ack(seq)
+            except sqlite3.Error:
+                return
+            with self._lock:
+                self._undeleted.discard(seq)
+            self.acked += 1
+
     def _pump_loop(self) -> None:
         while not self._stop.is_set():
+            if self._undeleted:
+                self._retry_deletes()
             if not self.connected.wait(timeout=0.5):
                 continue
             with self._lock:
@@ -189,7 +217,11 @@ class MqttPublisher:
                     break                 # reconnected meanwhile: start over from the oldest
                 # Never hold our lock while calling paho: its network thread holds paho's
                 # lock while it calls _on_publish, which takes ours.
-                info = self.client.publish(item.topic, item.payload, qos=item.qos)
+                payload = self._render(item)
+                if payload is None:
+                    self._settle_missing(item)
+                    continue
+                info = self.client.publish(item.topic, payload, qos=item.qos)
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
                     break
                 with self._lock:
@@ -202,6 +234,31 @@ class MqttPublisher:
                     self.sent += 1
                 if early is not None:
                     self._settle(item.seq, early)
+
+    def _render(self, item: OutboxItem) -> bytes | None:
+        """The payload to send: with an attachment, its file's bytes go into ``data``."""
+        if item.attachment is None:
+            return item.payload
+        try:
+            raw = Path(item.attachment).read_bytes()
+        except OSError as exc:
+            log.error("outbox message %s: attachment %s unreadable: %s", item.seq,
+                      item.attachment, exc)
+            return None
+        msg = json.loads(item.payload)
+        msg["data"] = base64.b64encode(raw).decode()
+        return json.dumps(msg, separators=(",", ":")).encode()
+
+    def _settle_missing(self, item: OutboxItem) -> None:
+        """An evidence file that is gone cannot be sent: drop it rather than block the queue
+        (the hub sees the alert's evidence reference without its file)."""
+        try:
+            self.outbox.ack(item.seq)
+        except sqlite3.Error:
+            with self._lock:
+                self._undeleted.add(item.seq)
+        with self._lock:
+            self._cursor = max(self._cursor, item.seq)
 
     # -- direct (not queued) messages ---------------------------------------------------------
     def set_status(self, status: contract.StatusMessage) -> None:

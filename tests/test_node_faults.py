@@ -1,0 +1,82 @@
+"""Faults on the node itself: a full disk, a wall clock that jumps."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+
+from edge.config import load_config
+from edge.examples import write_vtest_node
+from edge.node import EdgeNode
+from kuzet.broker import MosquittoBroker, free_port
+from tests.support.subscriber import Recorder
+
+
+def wait_until(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 3 MB filesystem (tmpfs) for the node's data: it fills within seconds."""
+    if os.getuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3M", "tmpfs", str(mnt)], check=True)
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_full_disk_is_reported_and_nothing_accepted_is_lost(tmp_path, small_disk, vtest_avi):
+    port = free_port()
+    cfg = load_config(write_vtest_node(
+        tmp_path / "n", broker_port=port, fps=20,
+        extra={"node": {"data_dir": str(small_disk)},
+               "evidence": {"max_mb": 1, "min_free_mb": 0.5, "ballast_mb": 0.25}}))
+    node = EdgeNode(cfg)
+    runner = threading.Thread(target=node.run, daemon=True)
+    runner.start()
+    filler = small_disk / "filler"
+    try:
+        # 1. Space runs low: evidence stops (alerts come first), and the status says so.
+        assert wait_until(lambda: any("disk low" in r for r in node.health()), 60), \
+            node.health()
+        # 2. Something else fills the disk to the last byte.
+        with open(filler, "wb") as fh:
+            try:
+                while True:
+                    fh.write(b"\0" * 65536)
+                    fh.flush()
+            except OSError:
+                pass
+        # 3. Alerts that cannot be written are held in memory, and the status says so.
+        assert wait_until(lambda: node._unsaved and any("disk full" in r
+                                                        for r in node.health()), 90), \
+            node.health()
+        assert all(t.is_alive() for t in node._threads), "a thread died on the full disk"
+        # 4. The technician frees space and the hub comes back: everything arrives.
+        filler.unlink()
+        with MosquittoBroker(tmp_path / "mq", port=port, persistence=True) as broker:
+            rec = Recorder(broker.host, broker.port, client_id="test-hub")
+            assert wait_until(lambda: node.outbox.depth() == 0 and not node._unsaved, 60), \
+                (node.outbox.depth(), len(node._unsaved), node.health())
+            accepted = {m for m, t in node.outbox.journal() if t.endswith("/alert")}
+            assert wait_until(lambda: accepted <= {json.loads(p)["id"]
+                                                   for p in rec.on("alert")}, 30)
+            assert len(accepted) >= 5
+            rec.close()
+        assert all(t.is_alive() for t in node._threads)
+    finally:
+        node.stop_event.set()
+        runner.join(20)

@@ -36,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     detect.add_argument("--model", default=None, help="detector name (default: the manifest's)")
     detect.add_argument("--threshold", type=float, default=0.3,
                         help="minimum score (default 0.3, as the node)")
+    detect.add_argument("--phones", choices=["off", "remote", "hands"], default="remote",
+                        help="phone finding (docs/detection.md; default remote)")
     detect.add_argument("--tiles", type=int, default=0,
                         help="also look at an N×N grid of tiles (small objects); 0: off")
     detect.set_defaults(func=_detect)
@@ -112,7 +114,7 @@ def _detect(args) -> int:
     from edge.detect import detect_images
 
     out = detect_images([Path(p) for p in args.images], model=args.model,
-                        threshold=args.threshold, tiles=args.tiles)
+                        threshold=args.threshold, tiles=args.tiles, phones=args.phones)
     json.dump(out, sys.stdout, indent=1)
     sys.stdout.write("\n")
     return 0 if all("error" not in o for o in out) else 1

@@ -67,6 +67,9 @@ class DetectionSection(StrictModel):
     model: str = "nanodet-m-416-int8"
     face_model: str = "blazeface-full-range"
     faces: bool = True
+    # phones: "remote" maps a desk's "remote" to a phone and settles phone-vs-book ties;
+    # "hands" adds a second look at each hand; "off" is the stock detector (docs/detection.md)
+    phones: Literal["off", "remote", "hands"] = "remote"
     score_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.3
     face_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
     num_threads: Annotated[int, Field(ge=1, le=8)] = 2

@@ -1,4 +1,9 @@
-"""The detection stack on still images (``kuzet edge detect``): objects, faces and yaw."""
+"""The detection stack on still images (``kuzet edge detect``): objects, faces and yaw.
+
+Phones are reported as ``cell phone`` with the phone's own box (``edge/models/phones.py``):
+by default ``remote`` counts as a phone and a phone on a book's box is a book (``"remote"``);
+``phones="hands"`` adds the second look at each hand, ``phones="off"`` is the stock detector.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.models.base import Detection
+from edge.models.base import Detection, Detector
 from edge.models.nms import nms
 
 
@@ -22,7 +27,7 @@ def tiles(w: int, h: int, n: int, overlap: float = 0.2) -> list[tuple[int, int, 
     return out
 
 
-def detect_with_tiles(detector, image: np.ndarray, n: int) -> list[Detection]:
+def detect_with_tiles(detector: Detector, image: np.ndarray, n: int) -> list[Detection]:
     """The whole image, plus an n×n grid of tiles, merged with class-wise NMS."""
     dets = list(detector.detect(image))
     if n > 1:
@@ -41,11 +46,22 @@ def detect_with_tiles(detector, image: np.ndarray, n: int) -> list[Detection]:
     return [dets[i] for i in nms(boxes, scores, 0.5, cls, 300)]
 
 
+PHONE_MODES = ("off", "remote", "hands")
+
+
 def detect_images(paths: list[Path], model: str | None = None, threshold: float = 0.3,
-                  tiles: int = 0) -> list[dict]:
+                  tiles: int = 0, phones: str = "remote") -> list[dict]:
+    """Objects (phones as ``cell phone``) and faces with yaw for each image, as dicts."""
+    from edge.models.phones import create_phone_detector
     from edge.models.registry import DEFAULT_DETECTOR, create_detector, create_face_detector
 
-    detector = create_detector(model or DEFAULT_DETECTOR, score_threshold=threshold)
+    if phones not in PHONE_MODES:
+        raise ValueError(f"phones must be one of {', '.join(PHONE_MODES)}, not {phones!r}")
+    if phones == "off":
+        detector = create_detector(model or DEFAULT_DETECTOR, score_threshold=threshold)
+    else:
+        detector = create_phone_detector(model, score_threshold=threshold,
+                                         hands=phones == "hands")
     faces = create_face_detector()
     out = []
     for path in paths:

@@ -68,6 +68,10 @@ class EdgeNode:
         if detector is None or (face_detector is None and cfg.detection.faces):
             from edge.models.registry import create_detector, create_face_detector
             d = cfg.detection
+            if detector is None and d.phones != "off":
+                from edge.models.phones import create_phone_detector
+                detector = create_phone_detector(d.model, d.score_threshold, d.num_threads,
+                                                 hands=d.phones == "hands")
             detector = detector or create_detector(d.model, d.score_threshold, d.num_threads)
             if d.faces and face_detector is None:
                 face_detector = create_face_detector(d.face_model, d.face_threshold,

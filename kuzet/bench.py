@@ -1,6 +1,9 @@
 """``kuzet bench``: benchmarks measured in one run on this machine, printed as JSON, each
 figure compared with its target in the same run.
 
+``kuzet bench hub --json`` measures the hub (ingest rate, publish-to-page latency); see
+hub/bench.py.
+
 ``kuzet bench edge --json`` runs the bare models, then the whole node on real footage
 (vtest.avi with a 30-seat map, a real mosquitto) and prints::
 
@@ -33,16 +36,21 @@ TARGETS = {"ratio": 0.9, "worst_seat_revisit_s": 2.0, "peak_rss_mb": 300.0}
 def register(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser("bench", help="benchmarks, printed as JSON (example: kuzet bench "
                            "edge --json)")
-    bench.add_argument("target", nargs="?", default="edge", choices=["edge"],
-                       help="what to measure (default: edge)")
+    bench.add_argument("target", nargs="?", default="edge", choices=["edge", "hub"],
+                       help="what to measure (default: edge); hub: see hub/bench.py")
     bench.add_argument("--json", action="store_true", help="print JSON (the default)")
-    bench.add_argument("--seconds", type=float, default=40.0,
-                       help="how long the pipeline runs (default 40)")
+    bench.add_argument("--seconds", type=float, default=None,
+                       help="how long the pipeline runs (default 40; hub: latency phase, 10)")
     bench.set_defaults(func=_bench)
 
 
 def _bench(args) -> int:
-    result = {"edge": bench_edge(args.seconds)}[args.target]
+    if args.target == "hub":
+        from hub.bench import bench_hub
+
+        result = bench_hub(seconds=args.seconds or 10.0)
+    else:
+        result = bench_edge(args.seconds or 40.0)
     json.dump(result, sys.stdout, indent=1)
     sys.stdout.write("\n")
     return 0 if all(result["pass"].values()) else 1
@@ -89,13 +97,14 @@ def bench_models(detector, faces, seconds: float = 5.0) -> dict:
 def bench_edge(seconds: float = 40.0) -> dict:
     from edge.config import load_config
     from edge.examples import write_vtest_node
-    from edge.models.registry import create_detector, create_face_detector
+    from edge.models.phones import create_phone_detector
+    from edge.models.registry import create_face_detector
     from edge.node import EdgeNode
     from kuzet.broker import MosquittoBroker
 
     with tempfile.TemporaryDirectory(prefix="kuzet-bench-") as tmp:
         tmp = Path(tmp)
-        detector = create_detector()
+        detector = create_phone_detector()           # the node's default (phones="remote")
         faces = create_face_detector()
         models = bench_models(detector, faces)
         with MosquittoBroker(tmp / "mq") as broker:

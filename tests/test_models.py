@@ -61,7 +61,7 @@ def model_copy(tmp_path: Path) -> Path:
 def test_verify_passes_for_every_model() -> None:
     results = verify()
     assert {r.name for r in results} == {*registry.DETECTORS, *registry.FACE_DETECTORS,
-                                        registry.FACE_MESH}
+                                        registry.FACE_MESH, "palm-detection-lite"}
     assert all(r.ok for r in results), [r.error for r in results if not r.ok]
 
 
@@ -211,7 +211,7 @@ def test_eval_reaches_the_floors(name: str, eval_images: dict,
 def test_verify_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models", "verify", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["ok"] and len(report["models"]) == 4
+    assert report["ok"] and len(report["models"]) == 5
 
 
 def test_verify_command_fails_on_a_broken_model(model_copy: Path,

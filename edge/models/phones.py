@@ -1,0 +1,253 @@
+"""Phones in hands: the COCO detector, plus a second look at every hand (issue 9).
+
+Stock NanoDet finds a phone lying flat (often calling it ``remote``) but not one held low in a
+hand. :class:`PhoneAwareDetector` wraps the object detector and adds, for each image (a seat
+crop on the node):
+
+1. **relabelling**: ``remote`` becomes ``cell phone`` (an exam-room desk holds no remote), with
+   the score it had, and a phone on the box of a book is a book (:func:`book_tiebreak`);
+2. **hands** (optional): MediaPipe's palm detector (``palm_detection_lite``, a few ms) finds
+   the palms; the square around each hand and what it holds
+   (:func:`edge.models.palm.hand_region`: 6x the palm, shifted towards the fingers) is cut
+   from the image, enlarged at most 2.5x, and up to four such squares are packed into one
+   416x416 mosaic (one square fills it, two to four share a 2x2 grid), so that the second
+   look costs **one** more detector run however many hands there are;
+3. the second look's ``cell phone`` / ``remote`` boxes (score ≥ ``hand_threshold``) are mapped
+   back to image pixels and merged with the first look's by NMS. The box is the phone's own
+   box, never the hand's or the person's.
+
+It is a :class:`~edge.models.base.Detector` with the same three stages, so the node runs it in
+place of the plain detector: ``prepare`` (any thread: both models' inputs), ``infer`` (the
+detect thread: detector, palm model, then — only when a hand was found — the palm decode, the
+mosaic and the second detector run; the dependent step costs about 1 ms of numpy/OpenCV) and
+``decode`` (any thread).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.models.base import Detection, Detector, Prepared
+from edge.models.nms import iou, nms
+from edge.models.palm import PalmDetector, hand_region
+
+PHONE = "cell phone"
+PHONE_LIKE = frozenset({PHONE, "remote"})
+MEAN_BGR = (104, 116, 124)   # NanoDet's mean colour: zero after normalisation
+
+
+@dataclass(frozen=True)
+class PhonePrepared(Prepared):
+    """The object detector's input plus the palm model's, and the image for the mosaic."""
+
+    palms: Prepared | None = None
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One hand region pasted into the mosaic: source box, mosaic offset and scale."""
+
+    region: tuple[int, int, int, int]
+    x0: int
+    y0: int
+    scale: float
+
+
+def mosaic(image: np.ndarray, regions: list[tuple[int, int, int, int]], size: int,
+           max_zoom: float = 2.5) -> tuple[np.ndarray, list[Tile]]:
+    """Pack up to four regions of ``image`` into one ``size``x``size`` BGR picture: one region
+    fills it, two to four share a 2x2 grid. Each keeps its aspect ratio (top-left aligned) and
+    is enlarged at most ``max_zoom`` times: NanoDet calls a held bottle enlarged 6x a
+    "parking meter", the same bottle enlarged 2.5x a bottle (0.75)."""
+    canvas = np.empty((size, size, 3), dtype=np.uint8)
+    canvas[:] = MEAN_BGR
+    cell = size if len(regions) == 1 else size // 2
+    tiles = []
+    for k, (x1, y1, x2, y2) in enumerate(regions[:4]):
+        x0, y0 = (k % 2) * cell, (k // 2) * cell
+        w, h = x2 - x1, y2 - y1
+        if w < 2 or h < 2:
+            continue
+        scale = min(cell / max(w, h), max_zoom)
+        nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+        canvas[y0:y0 + nh, x0:x0 + nw] = cv2.resize(image[y1:y2, x1:x2], (nw, nh),
+                                                   interpolation=cv2.INTER_LINEAR)
+        tiles.append(Tile((x1, y1, x2, y2), x0, y0, scale))
+    return canvas, tiles
+
+
+def from_mosaic(dets: list[Detection], tiles: list[Tile], cell: int) -> list[Detection]:
+    """Mosaic detections back in source pixels; one whose centre is in no tile is dropped."""
+    out = []
+    for d in dets:
+        cx, cy = (d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2
+        for t in tiles:
+            x1, y1, x2, y2 = t.region
+            if not (t.x0 <= cx < t.x0 + cell and t.y0 <= cy < t.y0 + cell):
+                continue
+            box = [x1 + (d.box[0] - t.x0) / t.scale, y1 + (d.box[1] - t.y0) / t.scale,
+                   x1 + (d.box[2] - t.x0) / t.scale, y1 + (d.box[3] - t.y0) / t.scale]
+            box = [min(max(box[0], x1), x2), min(max(box[1], y1), y2),
+                   min(max(box[2], x1), x2), min(max(box[3], y1), y2)]
+            if box[2] - box[0] >= 2 and box[3] - box[1] >= 2:
+                out.append(Detection(d.label, d.score, tuple(float(v) for v in box)))
+            break
+    return out
+
+
+def relabel(dets: list[Detection], remote_as_phone: bool = True) -> list[Detection]:
+    """``remote`` becomes ``cell phone`` (same score and box) when ``remote_as_phone``."""
+    if not remote_as_phone:
+        return list(dets)
+    return [Detection(PHONE, d.score, d.box) if d.label == "remote" else d for d in dets]
+
+
+def book_tiebreak(dets: list[Detection], min_iou: float = 0.7) -> list[Detection]:
+    """A phone candidate (``cell phone`` / ``remote``) on the same box as a ``book`` candidate
+    (IoU ≥ ``min_iou``, any score the detector kept) is taken for a book, with the phone's
+    score: NanoDet calls upright books phones (0.43–0.48 on the eval set) and says ``book``
+    for the same box at a lower score. Both are forbidden objects; the label goes to the
+    larger one. ``min_iou`` above 1 turns this off."""
+    books = np.array([d.box for d in dets if d.label == "book"], np.float32).reshape(-1, 4)
+    if not len(books):
+        return list(dets)
+    out = []
+    for d in dets:
+        if d.label in PHONE_LIKE and float(iou(np.asarray(d.box, np.float32), books).max()) \
+                >= min_iou:
+            d = Detection("book", d.score, d.box)
+        out.append(d)
+    return out
+
+
+def _seen_before(d: Detection, first: list[Detection], min_iou: float = 0.3) -> bool:
+    """Whether the first look already has ``d``'s object (same label, IoU ≥ ``min_iou``): the
+    second look sees it closer, with a box that differs more than NMS's 0.5 allows."""
+    same = np.array([f.box for f in first if f.label == d.label], np.float32).reshape(-1, 4)
+    return bool(len(same)) and float(iou(np.asarray(d.box, np.float32), same).max()) >= min_iou
+
+
+def merge(dets: list[Detection], iou_threshold: float = 0.5) -> list[Detection]:
+    """Class-wise NMS over detections from several looks, best first."""
+    if not dets:
+        return []
+    labels = sorted({d.label for d in dets})
+    boxes = np.array([d.box for d in dets], np.float32)
+    scores = np.array([d.score for d in dets], np.float32)
+    classes = np.array([labels.index(d.label) for d in dets])
+    return [dets[i] for i in nms(boxes, scores, iou_threshold, classes, 300)]
+
+
+class PhoneAwareDetector(Detector):
+    """The object detector with ``remote`` -> ``cell phone`` and a second look at the hands.
+
+    ``detector`` must have been built with a score threshold at most the lowest of the three
+    thresholds (``decode`` applies them). With ``palms=None`` only the relabelling is done.
+    """
+
+    def __init__(self, detector: Detector, palms: PalmDetector | None, *,
+                 score_threshold: float = 0.35, phone_threshold: float | None = None,
+                 hand_threshold: float = 0.3, remote_as_phone: bool = True,
+                 book_iou: float = 0.7, max_hands: int = 4, hand_scale: float = 6.0,
+                 max_zoom: float = 2.5,
+                 hand_classes: frozenset[str] = PHONE_LIKE) -> None:
+        self.detector = detector
+        self.palms = palms
+        self.name = detector.name + ("+hands" if palms is not None else "+remote")
+        self.input_size = detector.input_size
+        self.score_threshold = score_threshold
+        self.phone_threshold = score_threshold if phone_threshold is None else phone_threshold
+        self.hand_threshold = hand_threshold
+        self.remote_as_phone = remote_as_phone
+        self.book_iou = book_iou
+        self.max_hands = max_hands
+        self.hand_scale = hand_scale
+        self.max_zoom = max_zoom
+        self.hand_classes = hand_classes
+        self.hand_looks = 0          # second looks run (for benchmarks)
+
+    def prepare(self, image: np.ndarray) -> PhonePrepared:
+        p = self.detector.prepare(image)
+        palms = self.palms.prepare(image) if self.palms is not None else None
+        return PhonePrepared(p.tensor, p.scale, p.width, p.height, image, palms)
+
+    def hand_regions(self, raw_palms: list[np.ndarray], prepared: PhonePrepared
+                     ) -> list[tuple[int, int, int, int]]:
+        """The hand squares (best palms first, at most ``max_hands``) in image pixels."""
+        assert self.palms is not None and prepared.palms is not None
+        found = self.palms.decode(raw_palms, prepared.palms)[: self.max_hands]
+        return [hand_region(p, prepared.width, prepared.height, self.hand_scale) for p in found]
+
+    def infer(self, prepared: Prepared) -> list[np.ndarray]:
+        """First look and palms; then, if any hand was found, the mosaic's look. The raw list
+        is ``first-look outputs + [tiles (K, 7)] + mosaic outputs`` (tiles empty: no hands)."""
+        raw = self.detector.infer(prepared)
+        if self.palms is None or not isinstance(prepared, PhonePrepared) or \
+                prepared.palms is None or prepared.image is None:
+            return raw + [np.zeros((0, 7), np.float32)]
+        regions = self.hand_regions(self.palms.infer(prepared.palms), prepared)
+        if not regions:
+            return raw + [np.zeros((0, 7), np.float32)]
+        picture, tiles = mosaic(prepared.image, regions, self.input_size, self.max_zoom)
+        second = self.detector.infer(self.detector.prepare(picture))
+        self.hand_looks += 1
+        table = np.array([[*t.region, t.x0, t.y0, t.scale] for t in tiles], np.float32)
+        return raw + [table.reshape(-1, 7)] + second
+
+    def decode(self, raw: list[np.ndarray], prepared: Prepared) -> list[Detection]:
+        """Both looks' detections in image pixels, phones labelled ``cell phone``, best
+        first. First-look phones need ``phone_threshold``, other classes ``score_threshold``,
+        second-look phones ``hand_threshold``."""
+        n = next(i for i, a in enumerate(raw) if a.ndim == 2)   # the tile table
+        candidates = self.detector.decode(raw[:n], prepared)
+        found = [d for d in book_tiebreak(candidates, self.book_iou)
+                 if d.score >= (self.phone_threshold if d.label in PHONE_LIKE
+                                else self.score_threshold)]
+        table = raw[n]
+        if len(table):
+            tiles = [Tile(tuple(int(v) for v in row[:4]), int(row[4]), int(row[5]),
+                          float(row[6])) for row in table]
+            cell = self.input_size if len(tiles) == 1 else self.input_size // 2
+            square = Prepared(np.zeros(0), 1.0, self.input_size, self.input_size)
+            seen = [d for d in self.detector.decode(raw[n + 1:], square)
+                    if d.label in self.hand_classes and d.score >= self.hand_threshold]
+            found += [d for d in from_mosaic(seen, tiles, cell) if not _seen_before(d, found)]
+        return merge(relabel(found, self.remote_as_phone))
+
+
+def create_phone_detector(name: str | None = None, score_threshold: float = 0.35,
+                          num_threads: int = 2, *, hands: bool = False,
+                          hand_threshold: float = 0.3, phone_threshold: float | None = None,
+                          remote_as_phone: bool = True, palm_threshold: float = 0.5,
+                          manifest: str | Path | None = None) -> PhoneAwareDetector:
+    """The object detector ``name`` (default: the registry's) wrapped for phones: ``remote``
+    is a phone, a phone on a book's box is a book, and with ``hands`` the second look at the
+    hands runs too (off by default: docs/detection.md has the figures). Book candidates for
+    the tie-break are those above the lowest threshold given.
+
+    Example: ``create_phone_detector().detect(seat_crop)`` ->
+    ``[Detection("cell phone", 0.41, (x1, y1, x2, y2)), Detection("person", ...), ...]``.
+    """
+    from edge.models.registry import DEFAULT_DETECTOR, create_detector
+
+    base = create_detector(name or DEFAULT_DETECTOR,
+                           min(score_threshold, hand_threshold, phone_threshold or 1.0),
+                           num_threads, manifest)
+    palms = create_palm_detector(palm_threshold, num_threads=num_threads) if hands else None
+    return PhoneAwareDetector(base, palms, score_threshold=score_threshold,
+                              phone_threshold=phone_threshold, hand_threshold=hand_threshold,
+                              remote_as_phone=remote_as_phone)
+
+
+def create_palm_detector(score_threshold: float = 0.5, num_threads: int = 2,
+                         manifest: str | Path | None = None) -> PalmDetector:
+    """MediaPipe's palm detector from the manifest."""
+    from edge.models.manifest import get_entry
+
+    entry = get_entry("palm-detection-lite", manifest)
+    return PalmDetector(entry.path, name=entry.name, sha256=entry.sha256,
+                        score_threshold=score_threshold, num_threads=num_threads)

@@ -88,8 +88,9 @@ def _check(args) -> int:
     except KuzetError as exc:
         results.append(("source", False, str(exc)))
     try:
-        from edge.models.registry import create_detector, create_face_detector
         import numpy as np
+
+        from edge.models.registry import create_detector, create_face_detector
         det = create_detector(cfg.detection.model, cfg.detection.score_threshold)
         det.detect(np.zeros((480, 640, 3), np.uint8))
         msg = cfg.detection.model

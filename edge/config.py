@@ -8,17 +8,16 @@ from a file, e.g. one that systemd puts in ``$CREDENTIALS_DIRECTORY``.
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from edge.capture.config import FolderConfig, OpenCvConfig, SourceConfig
 from edge.rules import DEFAULT_PARAMS
 from kuzet.contract import NAME_RE, Rule
 from kuzet.errors import ConfigError
-from kuzet.strict import StrictModel
+from kuzet.strict import StrictModel, read_toml, validate
 
 Name = Annotated[str, Field(pattern=NAME_RE.pattern)]
 Aid = Literal["calculator", "phone", "tablet", "laptop", "book", "notes"]
@@ -44,7 +43,7 @@ class BrokerSection(StrictModel):
     keepalive: Annotated[int, Field(ge=5, le=3600)] = 30
 
     @model_validator(mode="after")
-    def _tls_pairs(self) -> "BrokerSection":
+    def _tls_pairs(self) -> BrokerSection:
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError("cert_file and key_file go together")
         if self.cert_file is not None and self.ca_file is None:
@@ -175,26 +174,11 @@ def _resolve(data: dict, base: Path) -> dict:
 
 def load_config(path: str | Path) -> NodeConfig:
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(_resolve(data, path.resolve().parent), str(path))
+    return parse_config(_resolve(read_toml(path), path.resolve().parent), str(path))
 
 
 def parse_config(data: dict, where: str = "config") -> NodeConfig:
-    try:
-        cfg = NodeConfig.model_validate(data)
-    except ValidationError as exc:
-        msgs = []
-        for err in exc.errors()[:5]:
-            loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-            msgs.append(f"{where}: {loc or '(top level)'}: {err['msg']}")
-        raise ConfigError("\n".join(msgs)) from None
+    cfg = validate(NodeConfig, data, where)
     _check_models(cfg, where)
     return cfg
 
@@ -206,8 +190,9 @@ def _check_models(cfg: NodeConfig, where: str) -> None:
         raise ConfigError(f"{where}: detection.model: unknown model {cfg.detection.model!r}; "
                           f"valid: {', '.join(sorted(DETECTORS))}")
     if cfg.detection.face_model not in FACE_DETECTORS:
+        valid = ", ".join(sorted(FACE_DETECTORS))
         raise ConfigError(f"{where}: detection.face_model: unknown model "
-                          f"{cfg.detection.face_model!r}; valid: {', '.join(sorted(FACE_DETECTORS))}")
+                          f"{cfg.detection.face_model!r}; valid: {valid}")
 
 
 __all__ = ["NodeConfig", "load_config", "parse_config", "FolderConfig", "OpenCvConfig"]

@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from edge.capture.base import Frame
@@ -43,7 +43,7 @@ OUTBOX_GROWING = 200
 
 
 def _utc(wall: float) -> datetime:
-    return datetime.fromtimestamp(wall, timezone.utc)
+    return datetime.fromtimestamp(wall, UTC)
 
 
 class EdgeNode:

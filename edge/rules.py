@@ -15,8 +15,8 @@ from __future__ import annotations
 import statistics
 import uuid
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from kuzet.contract import ADVISORY_RULES, AlertEvent, Rule
 
@@ -167,7 +167,8 @@ class RulesEngine:
         """Close alerts whose condition has not held for ``clear_after_s``."""
         events = []
         for key, tr in self._tracks.items():
-            if tr.alert_id and tr.last_true is not None and t - tr.last_true >= tr.params.clear_after_s:
+            if tr.alert_id and tr.last_true is not None \
+                    and t - tr.last_true >= tr.params.clear_after_s:
                 events.append(self._close(key, tr, t))
         return events
 

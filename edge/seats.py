@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from kuzet.contract import NAME_RE
 from kuzet.errors import ConfigError
-from kuzet.strict import StrictModel
+from kuzet.strict import StrictModel, validate
 
 Point = tuple[float, float]
 
@@ -38,7 +38,7 @@ class SeatMapSpec(StrictModel):
     seats: Annotated[list[SeatSpec], Field(max_length=500)]
 
     @model_validator(mode="after")
-    def _unique_ids(self) -> "SeatMapSpec":
+    def _unique_ids(self) -> SeatMapSpec:
         ids = [s.id for s in self.seats]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
@@ -119,12 +119,7 @@ def load_seat_map(path: str | Path) -> SeatMapSpec:
 
 
 def parse_seat_map(data: object, where: str = "seat map") -> SeatMapSpec:
-    try:
-        return SeatMapSpec.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise ConfigError(f"{where}: {loc}: {err['msg']}") from None
+    return validate(SeatMapSpec, data, where)
 
 
 def grid_seat_map(cols: int, rows: int, frame_w: int, frame_h: int, *,

@@ -58,7 +58,8 @@ class MosquittoBroker:
                     return
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"mosquitto exited: {(self.workdir / 'mosquitto.log').read_text()}")
+                    log = (self.workdir / "mosquitto.log").read_text()
+                    raise RuntimeError(f"mosquitto exited: {log}") from None
                 time.sleep(0.05)
         raise RuntimeError("mosquitto did not open its port within 10 s")
 
@@ -73,7 +74,7 @@ class MosquittoBroker:
             self.proc.wait(timeout=10)
         self.proc = None
 
-    def __enter__(self) -> "MosquittoBroker":
+    def __enter__(self) -> MosquittoBroker:
         self.start()
         return self
 

@@ -23,9 +23,9 @@ import base64
 import hashlib
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError, model_validator
 
@@ -75,7 +75,7 @@ def new_id() -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Origin(StrictModel):
@@ -189,7 +189,7 @@ class CommandMessage(_Message):
     seatmap: dict[str, Any] | None = None        # for reload_seatmap (else re-read the file)
 
     @model_validator(mode="after")
-    def _session_for_start(self) -> "CommandMessage":
+    def _session_for_start(self) -> CommandMessage:
         if self.action == Action.START_SESSION and self.session is None:
             raise ValueError("start_session needs a 'session'")
         return self
@@ -204,8 +204,8 @@ class CommandReply(_Message):
 
 
 AnyMessage = Annotated[
-    Union[AlertMessage, EvidenceMessage, StatusMessage, HeartbeatMessage, CommandMessage,
-          CommandReply],
+    AlertMessage | EvidenceMessage | StatusMessage | HeartbeatMessage | CommandMessage
+    | CommandReply,
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter = TypeAdapter(AnyMessage)

@@ -12,7 +12,6 @@ import argparse
 import json
 import logging
 import shutil
-import sys
 import tempfile
 import threading
 import time

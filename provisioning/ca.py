@@ -36,7 +36,7 @@ class Issued:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _key_pem(key) -> bytes:
@@ -63,7 +63,7 @@ class CertificateAuthority:
 
     @classmethod
     def create(cls, folder: str | Path, name: str = "Kuzet CA", days: int = 3650
-               ) -> "CertificateAuthority":
+               ) -> CertificateAuthority:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         if (folder / "ca.key").exists():

@@ -21,7 +21,7 @@ from pathlib import Path
 import tomli_w
 
 from kuzet.errors import KuzetError
-from provisioning.broker import (HUB_CN, DynsecAdmin, dynsec_config, mosquitto_conf)
+from provisioning.broker import HUB_CN, DynsecAdmin, dynsec_config, mosquitto_conf
 from provisioning.ca import CertificateAuthority, _write_private
 from provisioning.registry import Device, DeviceRegistry
 
@@ -52,7 +52,7 @@ class Provisioner:
 
     @classmethod
     def init(cls, folder: str | Path, *, broker_names: list[str], broker_port: int = 8883,
-             **kw) -> "Provisioner":
+             **kw) -> Provisioner:
         """A new CA, the broker's and the hub's certificates, dynsec state, mosquitto.conf."""
         folder = Path(folder)
         ca = CertificateAuthority.create(folder)

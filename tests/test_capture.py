@@ -102,7 +102,7 @@ def test_vtest_avi_every_frame_in_order(vtest_avi):
         while True:
             f = source.read()
             seen.append((f.seq, f.t_mono, f.image.shape, f.image.dtype, f.main))
-    seqs, times, shapes, dtypes, mains = zip(*seen)
+    seqs, times, shapes, dtypes, mains = zip(*seen, strict=True)
     assert list(seqs) == list(range(1, VTEST_FRAMES + 1))
     assert list(times) == sorted(times)
     assert set(shapes) == {(576, 768, 3)} and set(dtypes) == {np.dtype(np.uint8)}

@@ -40,7 +40,7 @@ def test_detect_counts_people_and_faces_in_real_photos(photos):
     assert out.returncode == 0, out.stderr
     results = json.loads(out.stdout)
     labels = {img.id: img for img in load_eval_set()}
-    for item, key in zip(results, EXPECTED):
+    for item, key in zip(results, EXPECTED, strict=True):
         people, faces = EXPECTED[key]
         found = [d for d in item["detections"] if d["label"] == "person"]
         truth = [o["box"] for o in labels[key].objects if o["label"] == "person"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -154,7 +153,8 @@ def test_kill_9_loses_nothing_queued(tmp_path, vtest_avi):
     msgs, _ = received(rec)
     alerts = [m for m in msgs.values() if m["type"] == "alert"]
     closed_by_restart = {m["alert_id"] for m in alerts
-                         if m["event"] == "close" and m["detail"].get("closed_by") == "node restart"}
+                         if m["event"] == "close"
+                         and m["detail"].get("closed_by") == "node restart"}
     assert left_open and left_open <= closed_by_restart
 
 

@@ -97,7 +97,7 @@ def test_mosaic_maps_boxes_back_to_the_image(regions: list) -> None:
         cx, cy = t.x0 + (x2 - x1) * t.scale / 2, t.y0 + (y2 - y1) * t.scale / 2
         dets.append(_d("cell phone", 0.5, (cx - 5, cy - 5, cx + 5, cy + 5)))
     back = from_mosaic(dets, tiles, cell)
-    for d, t in zip(back, tiles):
+    for d, t in zip(back, tiles, strict=True):
         x1, y1, x2, y2 = t.region
         assert abs((d.box[0] + d.box[2]) / 2 - (x1 + x2) / 2) < 1
         assert abs((d.box[1] + d.box[3]) / 2 - (y1 + y2) / 2) < 1

@@ -41,7 +41,7 @@ class Client:
         if not rc.is_failure:
             self.connected.set()
 
-    def start(self) -> "Client":
+    def start(self) -> Client:
         try:
             self.c.connect("127.0.0.1", self.port)
         except (ssl.SSLError, OSError) as exc:

@@ -200,5 +200,6 @@ def test_advisory_flag_and_detail():
         events += e.observe_seat(look)
     assert events[0].advisory and events[0].detail == {"yaw_deg": -48.0}
     e2 = engine()
-    ev = [x for lk in seat_looks(end=3, persons=STUDENT, objects=PHONE) for x in e2.observe_seat(lk)]
+    looks = seat_looks(end=3, persons=STUDENT, objects=PHONE)
+    ev = [x for lk in looks for x in e2.observe_seat(lk)]
     assert not ev[0].advisory and ev[0].detail == {"label": "cell phone"}

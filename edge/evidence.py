@@ -180,11 +180,15 @@ class EvidenceStore:
                                      "image/jpeg", captured_wall))
         return files
 
-    def clip(self, alert_id: str, jpegs: list[bytes], fps: float, captured_wall: float
-             ) -> EvidenceFile | None:
-        """An MJPEG AVI of the ring's frames (seconds before and after the moment)."""
+    def clip(self, alert_id: str, jpegs: list[bytes], fps: float, captured_wall: float,
+             mask: Callable[[np.ndarray], None] | None = None) -> EvidenceFile | None:
+        """An MJPEG AVI of the ring's frames (seconds before and after the moment);
+        ``mask`` edits each frame in place first (blurring faces)."""
         frames = [f for f in (cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR)
                               for j in jpegs) if f is not None]
+        if mask is not None:
+            for f in frames:
+                mask(f)
         if not frames:
             return None
         h, w = frames[0].shape[:2]

@@ -30,10 +30,11 @@ from edge.config import NodeConfig
 from edge.evidence import Ballast, EvidenceFile, EvidenceStore, FrameRing
 from edge.looks import room_look, seat_look, shift, shift_faces
 from edge.outbox import Outbox
+from edge.privacy import blur_boxes
 from edge.publisher import BrokerSettings, MqttPublisher
 from edge.rules import Policy, RuleEvent, RulesEngine
 from edge.schedule import LookScheduler
-from edge.seats import SeatMap, load_seat_map, parse_seat_map
+from edge.seats import SeatMap, inside_polygon, load_seat_map, parse_seat_map
 from edge.state import NodeState
 from edge.system import cpu_temp_c, disk_free_mb, sd_notify, watchdog_interval_s
 from kuzet import __version__, contract
@@ -78,6 +79,15 @@ class EdgeNode:
                                                      num_threads=d.num_threads)
         self.detector = detector
         self.face_detector = face_detector if cfg.detection.faces else None
+        self.face_blur = None
+        if ev.blur_other_faces:
+            from edge.models.registry import create_face_detector
+            from edge.privacy import FaceBlur
+            # its own interpreter: the detect thread owns the other one
+            self.face_blur = FaceBlur(create_face_detector(
+                cfg.detection.face_model, cfg.detection.face_threshold, with_yaw=False,
+                num_threads=1))
+        self._clip_masks: dict[str, list] = {}   # alert -> face boxes blurred in its snapshot
         self.engine = RulesEngine(cfg.rules.params())
         b = cfg.broker
         self.publisher = MqttPublisher(
@@ -340,12 +350,25 @@ class EdgeNode:
             polygon = seat.polygon * [fx, fy]
             x1, y1, x2, y2 = seat.crop
             crop = (int(x1 * fx), int(y1 * fy), int(x2 * fx), int(y2 * fy))
+        image = self._blur_others(ev.alert_id, image, polygon)
         try:
             files = self.evidence.snapshot(ev.alert_id, image, polygon, crop, frame.t_wall)
         except (OSError, sqlite3.Error) as exc:
             self._warn(f"evidence not saved for alert {ev.alert_id}: {exc}")
             return []
         return [ref for ref in map(self._send_evidence, files) if ref is not None]
+
+    def _blur_others(self, key: str, image, polygon):
+        """Blur every face not at the flagged seat (all faces when there is no seat)."""
+        if self.face_blur is None:
+            return image
+        def at_seat(x: float, y: float) -> bool:
+            return polygon is not None and inside_polygon(polygon, x, y)
+        image, boxes = self.face_blur.blur(image, keep=at_seat)
+        scale = self.ring.max_width / image.shape[1] if image.shape[1] > self.ring.max_width \
+            else 1.0
+        self._clip_masks[key] = [tuple(v * scale for v in b) for b in boxes]
+        return image
 
     def _send_evidence(self, f: EvidenceFile) -> contract.EvidenceRef | None:
         """The evidence message goes into the outbox without its bytes: the publisher reads
@@ -373,8 +396,10 @@ class EdgeNode:
             if not self._evidence_room(f"clip for alert {alert_id}"):
                 continue
             try:
+                boxes = self._clip_masks.pop(alert_id, [])
                 f = self.evidence.clip(alert_id, self.ring.between(t_mono - before, t_mono + after),
-                                       self.cfg.evidence.clip_fps, t_wall)
+                                       self.cfg.evidence.clip_fps, t_wall,
+                                       mask=blur_boxes(boxes) if boxes else None)
                 if f is not None:
                     self._send_evidence(f)
             except (OSError, sqlite3.Error, ValueError) as exc:
@@ -450,7 +475,9 @@ class EdgeNode:
             frame = self._latest
             if frame is None:
                 raise RuntimeError("no frame yet: the camera is not delivering")
-            files = self.evidence.snapshot(cmd.id, frame.evidence, None, None, frame.t_wall)
+            image = self._blur_others(cmd.id, frame.evidence, None)
+            self._clip_masks.pop(cmd.id, None)
+            files = self.evidence.snapshot(cmd.id, image, None, None, frame.t_wall)
             ref = self._send_evidence(files[0])
             self.evidence.close_alert(cmd.id)
             return ref.evidence_id

@@ -53,10 +53,10 @@ class Seat:
     crop: tuple[int, int, int, int]           # x1, y1, x2, y2: the square the detector sees
 
     def contains(self, x: float, y: float) -> bool:
-        return _inside(self.polygon, x, y)
+        return inside_polygon(self.polygon, x, y)
 
 
-def _inside(poly: np.ndarray, x: float, y: float) -> bool:
+def inside_polygon(poly: np.ndarray, x: float, y: float) -> bool:
     """Even-odd rule point-in-polygon."""
     inside = False
     n = len(poly)

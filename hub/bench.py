@@ -1,0 +1,261 @@
+"""``kuzet bench hub --json``: the hub measured on this machine with a real mosquitto.
+
+The hub runs as its own process (``kuzet hub run``: ingest + writer + waitress), as in
+production; this process plays the nodes and the open pages.
+
+* ``ingest_per_s``: alerts per second stored, each with its evidence file (a real JPEG, saved,
+  fsynced and recorded), sustained over ``alerts`` alerts published as fast as QoS 1 allows by
+  4 nodes; from the first publish until the last evidence row is committed.
+* ``latency_p50_ms`` / ``latency_p99_ms``: from a node's publish of an alert to the moment the
+  live page of its room receives it over SSE, with ``nodes`` nodes (2 per room, each also
+  sending a heartbeat every second) and ``pages`` open live pages (one per room).
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+TARGETS = {"ingest_per_s": 2000.0, "latency_p99_ms": 250.0}
+PASSWORD = "bench password 1"
+
+
+def _write_config(tmp: Path, broker_port: int, web_port: int) -> Path:
+    key = os.urandom(24).hex()
+    cfg = tmp / "hub.toml"
+    cfg.write_text(f"""
+[hub]
+data_dir = "{tmp / 'hub'}"
+[web]
+host = "127.0.0.1"
+port = {web_port}
+threads = 96
+secret_key = "{key}"
+cookie_secure = false
+[broker]
+host = "127.0.0.1"
+port = {broker_port}
+client_id = "kuzet-hub-bench"
+""")
+    return cfg
+
+
+def _seed(cfg_path: Path) -> None:
+    from hub.config import load_config
+    from hub.store import accounts, open_database
+
+    db = open_database(load_config(cfg_path).hub.db_path)
+    db.execute("BEGIN")
+    accounts.add_user(db.conn, "dean", PASSWORD, "dean")
+    db.execute("COMMIT")
+    db.close()
+
+
+def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the hub exited at start")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("the hub did not open its port")
+
+
+def _login(base: str) -> str:
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(f"{base}/login").read().decode()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    body = urllib.parse.urlencode({"username": "dean", "password": PASSWORD,
+                                   "csrf_token": token}).encode()
+    opener.open(f"{base}/login", body).read()
+    return "; ".join(f"{c.name}={c.value}" for c in jar)
+
+
+class SseReader(threading.Thread):
+    """One open live page: reads the room's stream and notes when each alert first arrives."""
+
+    def __init__(self, port: int, path: str, cookie: str, seen: dict, lock) -> None:
+        super().__init__(daemon=True, name=f"sse{path}")
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n"
+                          f"Accept: text/event-stream\r\n\r\n".encode())
+        self.file = self.sock.makefile("rb")
+        self.seen, self.lock = seen, lock
+        self.opened = threading.Event()
+
+    def run(self) -> None:
+        event = None
+        for line in self.file:
+            if line.startswith(b": open"):
+                self.opened.set()
+            elif line.startswith(b"event: "):
+                event = line[7:].strip()
+            elif line.startswith(b"data: ") and event == b"alert":
+                now = time.perf_counter()
+                alert_id = json.loads(line[6:])["alert_id"]
+                with self.lock:
+                    self.seen.setdefault(alert_id, now)
+
+    def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def _nodes(host: str, port: int, n: int, rooms: int):
+    from hub.sim import NodeSim
+    from kuzet import contract
+
+    return [NodeSim(host, port, contract.Origin(building="bench", room=f"r{i % rooms:03d}",
+                                                node=f"cam{i:03d}"), client_id=f"bench-{i}")
+            for i in range(n)]
+
+
+def _count(db_path: Path, table: str) -> int:
+    from hub.store import connect
+
+    conn = connect(db_path, readonly=True)
+    try:
+        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _ingest(nodes, db_path: Path, alerts: int, jpeg: bytes) -> float:
+    """Publish ``alerts`` alerts with evidence from the first 4 nodes; alerts per second."""
+    from hub.sim import alert_for, evidence_for
+    from kuzet import contract
+
+    pubs = nodes[:4]
+    prepared = []
+    for i in range(alerts):
+        node = pubs[i % len(pubs)]
+        aid = contract.new_id()
+        ev = evidence_for(node.origin, aid, jpeg, kind="crop")
+        al = alert_for(node.origin, f"s{i % 30}", alert_id=aid, evidence=[ev])
+        prepared.append((node, contract.topic(node.origin, "alert"), contract.encode(al),
+                         contract.topic(node.origin, "evidence"), contract.encode(ev)))
+    base = _count(db_path, "evidence")
+    t0 = time.perf_counter()
+    last = None
+    for node, at, ap, et, ep in prepared:
+        node.client.publish(at, ap, qos=1)
+        last = node.client.publish(et, ep, qos=1)
+    last.wait_for_publish(120)
+    deadline = time.monotonic() + 300
+    while _count(db_path, "evidence") - base < alerts and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return alerts / (time.perf_counter() - t0)
+
+
+def _latency(nodes, readers, seen, lock, seconds: float, rate: float, jpeg: bytes) -> list:
+    from hub.sim import alert_for, evidence_for
+    from kuzet import contract
+
+    sent: dict[str, float] = {}
+    stop = threading.Event()
+
+    def heartbeats():
+        while not stop.wait(1.0):
+            for n in nodes:
+                n.heartbeat()
+
+    hb = threading.Thread(target=heartbeats, daemon=True)
+    hb.start()
+    i, t_end = 0, time.perf_counter() + seconds
+    while time.perf_counter() < t_end:
+        node = nodes[i % len(nodes)]
+        aid = contract.new_id()
+        ev = evidence_for(node.origin, aid, jpeg, kind="crop")
+        payload = contract.encode(alert_for(node.origin, "s1", alert_id=aid, evidence=[ev]))
+        sent[aid] = time.perf_counter()
+        node.client.publish(contract.topic(node.origin, "alert"), payload, qos=1)
+        node.client.publish(contract.topic(node.origin, "evidence"), contract.encode(ev), qos=1)
+        i += 1
+        time.sleep(max(0.0, sent[aid] + 1 / rate - time.perf_counter()))
+    time.sleep(2.0)
+    stop.set()
+    with lock:
+        return [1000 * (seen[a] - t) for a, t in sent.items() if a in seen], len(sent)
+
+
+def bench_hub(alerts: int = 10000, nodes: int = 100, pages: int = 50,
+              seconds: float = 10.0, rate: float = 20.0) -> dict:
+    from hub.sim import snapshot_jpeg
+    from kuzet.broker import MosquittoBroker, free_port
+
+    jpeg = snapshot_jpeg(160, 160, [[20, 20], [140, 20], [140, 140], [20, 140]], quality=90)
+    with tempfile.TemporaryDirectory(prefix="kuzet-hub-bench-") as tmp:
+        tmp = Path(tmp)
+        with MosquittoBroker(tmp / "mq", persistence=True,
+                             extra_conf="max_inflight_messages 1000") as broker:
+            web_port = free_port()
+            cfg = _write_config(tmp, broker.port, web_port)
+            _seed(cfg)
+            log = open(tmp / "hub.log", "wb")
+            hub = subprocess.Popen([sys.executable, "-m", "kuzet.cli", "hub", "run",
+                                    "--config", str(cfg)], stdout=log, stderr=log)
+            sims, readers = [], []
+            try:
+                _wait_port(web_port, hub)
+                sims = _nodes(broker.host, broker.port, nodes, pages)
+                for s in sims:
+                    s.status("online")
+                db_path = tmp / "hub" / "hub.db"
+                ingest = _ingest(sims, db_path, alerts, jpeg)
+                cookie = _login(f"http://127.0.0.1:{web_port}")
+                seen: dict[str, float] = {}
+                lock = threading.Lock()
+                for r in range(pages):
+                    reader = SseReader(web_port, f"/live/bench/r{r:03d}/stream", cookie, seen,
+                                       lock)
+                    reader.start()
+                    readers.append(reader)
+                for reader in readers:
+                    if not reader.opened.wait(10):
+                        raise RuntimeError("a live page did not open")
+                lat, published = _latency(sims, readers, seen, lock, seconds, rate, jpeg)
+            finally:
+                for reader in readers:
+                    reader.close()
+                for s in sims:
+                    s.close()
+                hub.terminate()
+                hub.wait(timeout=20)
+                log.close()
+    lat.sort()
+    result = {
+        "ingest_per_s": round(ingest, 1),
+        "latency_p50_ms": round(statistics.median(lat), 1) if lat else None,
+        "latency_p99_ms": round(lat[min(len(lat) - 1, int(0.99 * len(lat)))], 1) if lat
+        else None,
+        "nodes": nodes, "pages": pages,
+        "alerts_ingested": alerts, "evidence_bytes": len(jpeg),
+        "latency_samples": len(lat), "latency_published": published,
+        "targets": TARGETS,
+    }
+    result["pass"] = {
+        "ingest_per_s": result["ingest_per_s"] >= TARGETS["ingest_per_s"],
+        "latency_p99_ms": result["latency_p99_ms"] is not None
+        and result["latency_p99_ms"] <= TARGETS["latency_p99_ms"]
+        and len(lat) == published,
+    }
+    return result

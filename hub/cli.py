@@ -1,0 +1,180 @@
+"""``kuzet hub …``: run the hub, check its config, migrate, add users, sessions and seat maps.
+
+Examples::
+
+    kuzet hub run --config /etc/kuzet/hub.toml
+    kuzet hub check --config hub.toml
+    kuzet hub user add --config hub.toml aigerim --role proctor --name "Айгерім Сейітова"
+    kuzet hub room load --config hub.toml --building main --room a101 a101-seats.json
+    kuzet hub session add --config hub.toml --building main --room a101 --proctor aigerim \\
+        --start 2026-11-26T09:00 --end 2026-11-26T12:00
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import signal
+import sys
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from kuzet.errors import ConfigError, KuzetError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    hub = sub.add_parser("hub", help="the hub: MQTT ingest, SQLite and the web pages")
+    cmds = hub.add_subparsers(dest="hub_command", required=True, metavar="COMMAND")
+
+    run = cmds.add_parser("run", help="run the hub (example: kuzet hub run --config hub.toml)")
+    run.add_argument("--config", required=True, help="hub config file (TOML)")
+    run.add_argument("--no-ingest", action="store_true", help="web pages only, no MQTT")
+    run.set_defaults(func=_run)
+
+    check = cmds.add_parser("check", help="validate the config and the secret key, migrate "
+                            "the database (example: kuzet hub check --config hub.toml)")
+    check.add_argument("--config", required=True)
+    check.set_defaults(func=_check)
+
+    user = cmds.add_parser("user", help="users").add_subparsers(
+        dest="user_command", required=True, metavar="COMMAND")
+    add = user.add_parser("add", help="add a user; the password comes from "
+                          "$KUZET_HUB_PASSWORD or a prompt (example: kuzet hub user add "
+                          "--config hub.toml aigerim --role proctor)")
+    add.add_argument("--config", required=True)
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=["proctor", "dean", "technician", "admin"])
+    add.add_argument("--name", default="", help="the name shown on the pages")
+    add.set_defaults(func=_user_add)
+
+    session = cmds.add_parser("session", help="exam sessions").add_subparsers(
+        dest="session_command", required=True, metavar="COMMAND")
+    sadd = session.add_parser("add", help="give a proctor a room for a time (example: kuzet "
+                              "hub session add --config hub.toml --building main --room a101 "
+                              "--proctor aigerim --start 2026-11-26T09:00 "
+                              "--end 2026-11-26T12:00)")
+    sadd.add_argument("--config", required=True)
+    sadd.add_argument("--building", required=True)
+    sadd.add_argument("--room", required=True)
+    sadd.add_argument("--proctor", required=True, help="a user with the proctor role")
+    sadd.add_argument("--start", required=True, help="ISO time; the hub's time zone if none")
+    sadd.add_argument("--end", required=True, help="ISO time; the hub's time zone if none")
+    sadd.add_argument("--title", default="")
+    sadd.set_defaults(func=_session_add)
+
+    room = cmds.add_parser("room", help="rooms").add_subparsers(
+        dest="room_command", required=True, metavar="COMMAND")
+    load = room.add_parser("load", help="store a room's seat map (JSON as the node's) "
+                           "(example: kuzet hub room load --config hub.toml --building main "
+                           "--room a101 seats.json)")
+    load.add_argument("--config", required=True)
+    load.add_argument("--building", required=True)
+    load.add_argument("--room", required=True)
+    load.add_argument("--title", default="")
+    load.add_argument("seatmap", help="seat map JSON file")
+    load.set_defaults(func=_room_load)
+
+
+def _config(args):
+    from hub.config import load_config
+
+    return load_config(args.config)
+
+
+def _run(args) -> int:
+    from hub.server import HubServer
+
+    cfg = _config(args)
+    cfg.secret_key()                          # fail now, not on the first request
+    server = HubServer(cfg, ingest=False if args.no_ingest else None).start()
+    stop = lambda *_: server.stop()
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        server.stop()
+    return 0
+
+
+def _check(args) -> int:
+    from hub.store import open_database
+    from hub.store.migrations import current_version
+
+    cfg = _config(args)
+    cfg.secret_key()
+    db = open_database(cfg.hub.db_path)
+    print(json.dumps({"config": args.config, "database": str(cfg.hub.db_path),
+                      "schema_version": current_version(db),
+                      "evidence": str(cfg.hub.evidence_path)}))
+    db.close()
+    return 0
+
+
+def _write(cfg, fn, *a):
+    from hub.store import open_database
+
+    db = open_database(cfg.hub.db_path)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(db.conn, *a)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    except (ValueError, Exception) as exc:    # sqlite3 integrity, validation
+        if isinstance(exc, KuzetError):
+            raise
+        raise KuzetError(str(exc)) from None
+    finally:
+        db.close()
+    return result
+
+
+def _user_add(args) -> int:
+    from hub.store import accounts
+
+    cfg = _config(args)
+    password = os.environ.get("KUZET_HUB_PASSWORD")
+    if password is None:
+        if not sys.stdin.isatty():
+            raise ConfigError("no password: set $KUZET_HUB_PASSWORD or run in a terminal")
+        password = getpass.getpass(f"password for {args.username}: ")
+    uid = _write(cfg, accounts.add_user, args.username, password, args.role, args.name)
+    print(json.dumps({"id": uid, "username": args.username, "role": args.role}))
+    return 0
+
+
+def _when(value: str, tz: str) -> datetime:
+    dt = datetime.fromisoformat(value)
+    return dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo(tz))
+
+
+def _session_add(args) -> int:
+    from hub.store import accounts
+
+    cfg = _config(args)
+    try:
+        start, end = _when(args.start, cfg.hub.timezone), _when(args.end, cfg.hub.timezone)
+    except ValueError as exc:
+        raise KuzetError(f"--start/--end: {exc}") from None
+    sid = _write(cfg, accounts.add_session, args.building, args.room, args.proctor, start, end,
+                 args.title)
+    print(json.dumps({"id": sid}))
+    return 0
+
+
+def _room_load(args) -> int:
+    from hub.store import accounts
+
+    cfg = _config(args)
+    try:
+        data = json.loads(Path(args.seatmap).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise KuzetError(f"{args.seatmap}: {exc}") from None
+    _write(cfg, accounts.load_seatmap, args.building, args.room, data, args.title)
+    print(json.dumps({"room": f"{args.building}/{args.room}", "seats": len(data["seats"])}))
+    return 0

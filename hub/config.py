@@ -1,0 +1,208 @@
+"""The hub's config file (TOML), validated before anything starts.
+
+An unknown key or a bad value is a ConfigError naming the file and the key. Relative paths are
+resolved against the config file's folder. The web ``SECRET_KEY`` has no default: it comes from
+``web.secret_key_file``, ``web.secret_key``, the environment variable ``KUZET_HUB_SECRET_KEY``,
+the file named by ``$KUZET_SECRET_KEY_FILE``, or ``$CREDENTIALS_DIRECTORY/hub-secret-key``
+(systemd ``LoadCredential=``), in that order.
+
+Example::
+
+    [hub]
+    data_dir = "/var/lib/kuzet-hub"     # hub.db and evidence/ inside
+    timezone = "Asia/Almaty"
+
+    [web]
+    port = 8080
+    secret_key_file = "/etc/kuzet/hub-secret-key"
+
+    [broker]
+    host = "127.0.0.1"
+    client_id = "kuzet-hub-main"
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from kuzet.errors import ConfigError
+from kuzet.strict import StrictModel
+
+Language = Literal["kk", "ru", "en"]
+SECRET_ENV = "KUZET_HUB_SECRET_KEY"
+SECRET_FILE_ENV = "KUZET_SECRET_KEY_FILE"      # systemd/kuzet-hub.service sets it
+SECRET_CREDENTIAL = "hub-secret-key"
+
+
+class HubSection(StrictModel):
+    data_dir: Path = Path("/var/lib/kuzet-hub")
+    database: Path | None = None          # default: data_dir/hub.db
+    evidence_dir: Path | None = None      # default: data_dir/evidence
+    timezone: str = "Asia/Almaty"
+    default_language: Language = "kk"
+    ingest: bool = True                   # run the MQTT ingest worker in the web process
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @property
+    def db_path(self) -> Path:
+        return self.database or self.data_dir / "hub.db"
+
+    @property
+    def evidence_path(self) -> Path:
+        return self.evidence_dir or self.data_dir / "evidence"
+
+
+class WebSection(StrictModel):
+    host: str = "0.0.0.0"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    threads: Annotated[int, Field(ge=4, le=1000)] = 96   # each open live page holds one
+    connection_limit: Annotated[int, Field(ge=10, le=5000)] = 300
+    secret_key: Annotated[str, Field(min_length=32)] | None = None
+    secret_key_file: Path | None = None
+    cookie_secure: bool = True            # false only for plain-http tests on loopback
+    session_hours: Annotated[float, Field(gt=0, le=72)] = 12
+    sse_keepalive_s: Annotated[float, Field(gt=0, le=300)] = 15
+    sse_max_age_s: Annotated[float, Field(gt=0, le=86400)] = 900   # then the page reconnects
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> WebSection:
+        if self.secret_key is not None and self.secret_key_file is not None:
+            raise ValueError("give secret_key or secret_key_file, not both")
+        return self
+
+
+class BrokerSection(StrictModel):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 1883
+    client_id: Annotated[str, Field(min_length=1, max_length=64)] = "kuzet-hub"
+    session_expiry_s: Annotated[int, Field(ge=0, le=7 * 86400)] = 86400
+    topic: str = "kuzet/v1/#"
+    username: str | None = None
+    password: str | None = None
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    keepalive: Annotated[int, Field(ge=5, le=3600)] = 30
+    receive_maximum: Annotated[int, Field(ge=1, le=65535)] = 1000
+
+    @model_validator(mode="after")
+    def _pairs(self) -> BrokerSection:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("give password or password_file, not both")
+        return self
+
+    def secret(self) -> str | None:
+        if self.password_file is None:
+            return self.password
+        try:
+            return self.password_file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"broker.password_file: cannot read {self.password_file}: "
+                              f"{exc.strerror}") from None
+
+
+class LivenessSection(StrictModel):
+    """When a node counts as degraded or offline (see hub/liveness.py)."""
+
+    heartbeat_timeout_s: Annotated[float, Field(gt=0)] = 35.0
+    min_fps: Annotated[float, Field(ge=0)] = 2.0
+    min_disk_free_mb: Annotated[float, Field(ge=0)] = 500.0
+    outbox_growing_beats: Annotated[int, Field(ge=2, le=100)] = 3
+    max_outbox_depth: Annotated[int, Field(ge=1)] = 100
+
+
+class HubConfig(StrictModel):
+    hub: HubSection = HubSection()
+    web: WebSection = WebSection()
+    broker: BrokerSection = BrokerSection()
+    liveness: LivenessSection = LivenessSection()
+    source: str = "config"                # the file it came from, for messages
+
+    def secret_key(self) -> str:
+        """The web SECRET_KEY; ConfigError if none is configured (there is no default)."""
+        w = self.web
+        if w.secret_key_file is not None:
+            try:
+                key = w.secret_key_file.read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"{self.source}: web.secret_key_file: cannot read "
+                                  f"{w.secret_key_file}: {exc.strerror}") from None
+        elif w.secret_key is not None:
+            key = w.secret_key
+        elif os.environ.get(SECRET_ENV):
+            key = os.environ[SECRET_ENV]
+        elif os.environ.get(SECRET_FILE_ENV):
+            try:
+                key = Path(os.environ[SECRET_FILE_ENV]).read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"${SECRET_FILE_ENV}: cannot read "
+                                  f"{os.environ[SECRET_FILE_ENV]}: {exc.strerror}") from None
+        elif os.environ.get("CREDENTIALS_DIRECTORY") and \
+                (Path(os.environ["CREDENTIALS_DIRECTORY"]) / SECRET_CREDENTIAL).is_file():
+            key = (Path(os.environ["CREDENTIALS_DIRECTORY"]) / SECRET_CREDENTIAL).read_text()
+            key = key.strip()
+        else:
+            raise ConfigError(f"{self.source}: web.secret_key: no secret key; set "
+                              f"web.secret_key_file, web.secret_key or ${SECRET_ENV}")
+        if len(key) < 32:
+            raise ConfigError(f"{self.source}: web.secret_key: at least 32 characters needed")
+        return key
+
+
+def _resolve(data: dict, base: Path) -> dict:
+    def fix(section: dict, key: str) -> None:
+        v = section.get(key)
+        if isinstance(v, str) and v and not os.path.isabs(v):
+            section[key] = str(base / v)
+
+    for key in ("data_dir", "database", "evidence_dir"):
+        fix(data.get("hub", {}), key)
+    fix(data.get("web", {}), "secret_key_file")
+    for key in ("password_file", "ca_file", "cert_file", "key_file"):
+        fix(data.get("broker", {}), key)
+    return data
+
+
+def load_config(path: str | Path) -> HubConfig:
+    """Read and validate a hub config file (ConfigError names the file and the key)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(_resolve(data, path.resolve().parent), str(path))
+
+
+def parse_config(data: dict, where: str = "config") -> HubConfig:
+    """Validate a config dict (already path-resolved)."""
+    if "source" in data:
+        raise ConfigError(f"{where}: source: Extra inputs are not permitted")
+    try:
+        return HubConfig.model_validate({**data, "source": where})
+    except ValidationError as exc:
+        msgs = []
+        for err in exc.errors()[:5]:
+            loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+            msgs.append(f"{where}: {loc or '(top level)'}: {err['msg']}")
+        raise ConfigError("\n".join(msgs)) from None

@@ -1,0 +1,79 @@
+"""The evidence folder: files named by their validated evidence id, never by anything else.
+
+``EvidenceFolder.path_for(evidence_id, content_type)`` accepts only ids that match the
+contract's id pattern (letters, digits, ``-``, ``_``), so no id can leave the folder; the
+resolved path is checked to be inside it anyway. A file is created once (``O_EXCL``) and
+fdatasync'd, after its bytes were checked against the message's size and sha256; an existing
+file is never overwritten unless no database row points to it (``replace``, after a crash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+SUFFIX = {"image/jpeg": ".jpg", "video/x-msvideo": ".avi"}
+
+
+class EvidencePathError(ValueError):
+    """An evidence id or stored file name that could point outside the evidence folder."""
+
+
+class EvidenceFolder:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def relative_name(self, evidence_id: str, content_type: str) -> str:
+        """``ab/abcdef….jpg``: two-character fan-out so no folder grows too large."""
+        if not ID_RE.match(evidence_id):
+            raise EvidencePathError(f"bad evidence id {evidence_id!r}")
+        if content_type not in SUFFIX:
+            raise EvidencePathError(f"unknown content type {content_type!r}")
+        return f"{evidence_id[:2]}/{evidence_id}{SUFFIX[content_type]}"
+
+    def resolve(self, relative: str) -> Path:
+        """The absolute path of a stored name, refusing anything outside the folder."""
+        path = (self.root / relative).resolve()
+        if self.root not in path.parents:
+            raise EvidencePathError(f"{relative!r} is outside the evidence folder")
+        return path
+
+    def create(self, evidence_id: str, content_type: str, data: bytes) -> tuple[str, bool]:
+        """Write a new file (fdatasync'd) unless one of that name exists: never overwrites.
+        Returns its relative name and whether this call created it. Bytes must already be
+        checked against the message's sha256 (``EvidenceMessage.decoded()``)."""
+        relative = self.relative_name(evidence_id, content_type)
+        path = self.resolve(relative)
+        path.parent.mkdir(exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        except FileExistsError:
+            return relative, False
+        try:
+            os.write(fd, data)
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+        return relative, True
+
+    def replace(self, relative: str, data: bytes) -> None:
+        """Overwrite a file no database row points to (left by a crash), atomically."""
+        path = self.resolve(relative)
+        tmp = path.with_name(path.name + ".part")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    def verify(self, relative: str, sha256: str) -> bool:
+        """True if the stored file is still the one that arrived."""
+        try:
+            data = self.resolve(relative).read_bytes()
+        except OSError:
+            return False
+        return hashlib.sha256(data).hexdigest() == sha256

@@ -1,0 +1,50 @@
+"""What the web app and the ingest worker share in one hub process.
+
+``HubServices(config).start(ingest=True)`` migrates the database, starts the writer and,
+if asked, the MQTT ingest worker; ``stop()`` stops them in the reverse order. No Flask here.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from hub.bus import EventBus
+from hub.config import HubConfig
+from hub.evidence import EvidenceFolder
+from hub.ingest import IngestWorker
+from hub.store import open_database
+from hub.writer import Writer
+
+log = logging.getLogger(__name__)
+
+
+class HubServices:
+    def __init__(self, config: HubConfig) -> None:
+        self.config = config
+        self.db_path = config.hub.db_path
+        self.evidence = EvidenceFolder(config.hub.evidence_path)
+        self.bus = EventBus()
+        self.writer = Writer(self.db_path, self.evidence, self.bus, config.liveness)
+        self.ingest: IngestWorker | None = None
+        self.started = False
+
+    def start(self, ingest: bool | None = None) -> HubServices:
+        if self.started:
+            return self
+        db = open_database(self.db_path)      # creates and migrates
+        db.close()
+        self.writer.start()
+        if ingest if ingest is not None else self.config.hub.ingest:
+            self.ingest = IngestWorker(self.config.broker, self.writer)
+            self.ingest.start()
+        self.started = True
+        return self
+
+    def stop(self) -> None:
+        if not self.started:
+            return
+        if self.ingest is not None:
+            self.ingest.stop()
+        self.bus.close_all()
+        self.writer.stop()
+        self.started = False

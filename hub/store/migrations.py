@@ -1,0 +1,188 @@
+"""The hub's schema, as versioned migrations (docs/data-model.md describes the tables).
+
+Each migration is a function decorated with ``@migration``; they run in the order written,
+each in its own transaction, and each is recorded in the ``migrations`` table with its
+version, name and time. Never edit a migration that has shipped: add a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from hub.store import now_iso
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[sqlite_utils.Database], None]
+
+
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Callable[[sqlite_utils.Database], None]) -> Callable:
+    """Register ``fn`` as the next schema version."""
+    MIGRATIONS.append(Migration(len(MIGRATIONS) + 1, fn.__name__, fn))
+    return fn
+
+
+def latest_version() -> int:
+    return len(MIGRATIONS)
+
+
+def current_version(db: sqlite_utils.Database) -> int:
+    if "migrations" not in db.table_names():
+        return 0
+    return db.execute("SELECT COALESCE(MAX(version), 0) FROM migrations").fetchone()[0]
+
+
+def migrate(db: sqlite_utils.Database, target: int | None = None) -> list[str]:
+    """Apply every migration above the database's version up to ``target`` (default: all);
+    returns the names applied."""
+    target = latest_version() if target is None else target
+    db.execute("CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY,"
+               " name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+    applied = []
+    for m in MIGRATIONS:
+        if m.version > target:
+            break
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if current_version(db) >= m.version:    # another process got there first
+                db.execute("ROLLBACK")
+                continue
+            m.apply(db)
+            db.execute("INSERT INTO migrations VALUES (?, ?, ?)", (m.version, m.name, now_iso()))
+            db.execute("COMMIT")
+        except BaseException:
+            if db.conn.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        applied.append(m.name)
+    return applied
+
+
+@migration
+def people_rooms_sessions(db: sqlite_utils.Database) -> None:
+    """Users and roles, rooms with their seat maps, exam sessions (minimal; issue 5 extends
+    them), and the audit log."""
+    db.execute("""CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('proctor', 'dean', 'technician', 'admin')),
+        display_name TEXT NOT NULL DEFAULT '',
+        active INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL)""")
+    db.execute("""CREATE TABLE rooms (
+        building TEXT NOT NULL,
+        room TEXT NOT NULL,
+        title TEXT NOT NULL DEFAULT '',
+        seatmap TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (building, room))""")
+    db.execute("""CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        building TEXT NOT NULL,
+        room TEXT NOT NULL,
+        proctor_id INTEGER NOT NULL REFERENCES users(id),
+        title TEXT NOT NULL DEFAULT '',
+        starts_at TEXT NOT NULL,
+        ends_at TEXT NOT NULL,
+        created_by INTEGER REFERENCES users(id),
+        created_at TEXT NOT NULL,
+        CHECK (ends_at > starts_at))""")
+    db.execute("CREATE INDEX sessions_proctor ON sessions (proctor_id, ends_at)")
+    db.execute("""CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        user_id INTEGER,
+        username TEXT NOT NULL DEFAULT '',
+        role TEXT NOT NULL DEFAULT '',
+        action TEXT NOT NULL,
+        target TEXT NOT NULL DEFAULT '',
+        building TEXT,
+        room TEXT,
+        detail TEXT NOT NULL DEFAULT '{}',
+        remote_addr TEXT NOT NULL DEFAULT '')""")
+    db.execute("CREATE INDEX audit_at ON audit (at)")
+
+
+@migration
+def ingest_tables(db: sqlite_utils.Database) -> None:
+    """What the ingest worker writes: seen message ids, alerts, evidence, node status and
+    heartbeats, rejected messages and counters."""
+    db.execute("CREATE TABLE seen (msg_id TEXT PRIMARY KEY, kind TEXT NOT NULL,"
+               " received_at REAL NOT NULL) WITHOUT ROWID")
+    db.execute("""CREATE TABLE alerts (
+        alert_id TEXT PRIMARY KEY,
+        building TEXT NOT NULL, room TEXT NOT NULL, node TEXT NOT NULL,
+        seat TEXT, rule TEXT NOT NULL, advisory INTEGER NOT NULL,
+        session_id TEXT, started_at TEXT NOT NULL, ended_at TEXT,
+        duration_s REAL NOT NULL, score REAL NOT NULL,
+        detail TEXT NOT NULL DEFAULT '{}', evidence_refs TEXT NOT NULL DEFAULT '[]',
+        status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+        last_event TEXT NOT NULL, last_sent_at TEXT NOT NULL,
+        received_at REAL NOT NULL, updated_at REAL NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1)""")
+    db.execute("CREATE INDEX alerts_room ON alerts (building, room, received_at)")
+    db.execute("""CREATE TABLE evidence (
+        evidence_id TEXT PRIMARY KEY,
+        alert_id TEXT NOT NULL,
+        building TEXT NOT NULL, room TEXT NOT NULL, node TEXT NOT NULL,
+        kind TEXT NOT NULL, content_type TEXT NOT NULL,
+        sha256 TEXT NOT NULL, size INTEGER NOT NULL,
+        captured_at TEXT NOT NULL, file TEXT NOT NULL, received_at REAL NOT NULL)""")
+    db.execute("CREATE INDEX evidence_alert ON evidence (alert_id)")
+    db.execute("""CREATE TABLE nodes (
+        building TEXT NOT NULL, room TEXT NOT NULL, node TEXT NOT NULL,
+        status_state TEXT, status_since TEXT, status_reasons TEXT NOT NULL DEFAULT '[]',
+        status_source TEXT, status_session TEXT, status_version TEXT NOT NULL DEFAULT '',
+        status_sent_at TEXT, status_received_at REAL,
+        hb_sent_at TEXT, hb_received_at REAL, heartbeat TEXT,
+        PRIMARY KEY (building, room, node))""")
+    db.execute("""CREATE TABLE heartbeats (
+        building TEXT NOT NULL, room TEXT NOT NULL, node TEXT NOT NULL,
+        received_at REAL NOT NULL, fps REAL NOT NULL, disk_free_mb REAL NOT NULL,
+        outbox_depth INTEGER NOT NULL, inference_ms REAL NOT NULL)""")
+    db.execute("CREATE INDEX heartbeats_node ON heartbeats (building, room, node, received_at)")
+    db.execute("CREATE TABLE rejected (id INTEGER PRIMARY KEY, at TEXT NOT NULL,"
+               " topic TEXT NOT NULL, reason TEXT NOT NULL)")
+    db.execute("CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+
+
+@migration
+def proctor_decisions(db: sqlite_utils.Database) -> None:
+    """The proctor's one-tap decisions on an alert, notes, and the dean's rounds."""
+    alerts = db["alerts"]
+    alerts.add_column("decision", str, not_null_default="new")
+    alerts.add_column("ack_by", int)
+    alerts.add_column("ack_at", str)
+    alerts.add_column("decided_by", int)
+    alerts.add_column("decided_at", str)
+    alerts.add_column("dismiss_reason", str)
+    db.execute("""CREATE TABLE alert_notes (
+        id INTEGER PRIMARY KEY,
+        alert_id TEXT NOT NULL REFERENCES alerts(alert_id),
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        text TEXT NOT NULL, at TEXT NOT NULL)""")
+    db.execute("CREATE INDEX alert_notes_alert ON alert_notes (alert_id)")
+    db.execute("""CREATE TABLE rounds (
+        id INTEGER PRIMARY KEY,
+        dean_id INTEGER NOT NULL REFERENCES users(id),
+        building TEXT NOT NULL, room TEXT NOT NULL, at TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '')""")
+
+
+@migration
+def node_liveness(db: sqlite_utils.Database) -> None:
+    """The hub's own verdict on each node (online / degraded / offline) and since when."""
+    nodes = db["nodes"]
+    nodes.add_column("liveness", str, not_null_default="offline")
+    nodes.add_column("liveness_since", float)
+    nodes.add_column("liveness_reasons", str, not_null_default="[]")

@@ -1,0 +1,89 @@
+"""The administrator's pages: users, rooms (seat maps), exam sessions, the audit log.
+
+Admins manage; they do not see alerts or evidence (no student data beyond the seat map's
+names that they load themselves)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from pydantic import ValidationError
+
+from hub.store import accounts, queries
+from hub.web.security import audit, db, require_role, writer
+from kuzet.contract import NAME_RE
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp.before_request(require_role("admin"))
+
+
+@bp.get("/")
+def home():
+    return render_template("admin.html", users=queries.users(db()),
+                           sessions=queries.sessions(db()), rooms=queries.all_rooms(db()),
+                           roles=accounts.ROLES)
+
+
+@bp.get("/audit")
+def audit_log():
+    return render_template("admin_audit.html", entries=queries.audit_log(db()))
+
+
+@bp.post("/users")
+def add_user():
+    f = request.form
+    try:
+        writer().call(accounts.add_user, f.get("username", "").strip(), f.get("password", ""),
+                      f.get("role", ""), f.get("display_name", "").strip())
+    except Exception as exc:                  # duplicate name, short password, bad role
+        flash(_("Could not add the user: %(why)s", why=str(exc)), "error")
+        return redirect(url_for("admin.home"))
+    audit("user.add", f.get("username", ""), role_given=f.get("role", ""))
+    flash(_("User added."), "ok")
+    return redirect(url_for("admin.home"))
+
+
+def _local(value: str) -> datetime:
+    tz = ZoneInfo(current_app.config["KUZET_CONFIG"].hub.timezone)
+    return datetime.fromisoformat(value).replace(tzinfo=tz)
+
+
+@bp.post("/sessions")
+def add_session():
+    f = request.form
+    building, room = f.get("building", ""), f.get("room", "")
+    try:
+        if not (NAME_RE.match(building) and NAME_RE.match(room)):
+            raise ValueError(_("bad building or room name"))
+        writer().call(accounts.add_session, building, room, f.get("proctor", ""),
+                      _local(f.get("starts_at", "")), _local(f.get("ends_at", "")),
+                      f.get("title", ""), g.user.id)
+    except Exception as exc:
+        flash(_("Could not add the session: %(why)s", why=str(exc)), "error")
+        return redirect(url_for("admin.home"))
+    audit("session.add", f"{building}/{room}", building, room, proctor=f.get("proctor", ""))
+    flash(_("Session added."), "ok")
+    return redirect(url_for("admin.home"))
+
+
+@bp.post("/rooms")
+def load_seatmap():
+    f = request.form
+    building, room = f.get("building", ""), f.get("room", "")
+    upload = request.files.get("seatmap")
+    text = upload.read().decode("utf-8", "replace") if upload else f.get("seatmap_json", "")
+    try:
+        if not (NAME_RE.match(building) and NAME_RE.match(room)):
+            raise ValueError(_("bad building or room name"))
+        writer().call(accounts.load_seatmap, building, room, json.loads(text),
+                      f.get("title", ""))
+    except (ValueError, ValidationError) as exc:
+        flash(_("Could not load the seat map: %(why)s", why=str(exc)[:300]), "error")
+        return redirect(url_for("admin.home"))
+    audit("room.seatmap", f"{building}/{room}", building, room)
+    flash(_("Seat map loaded."), "ok")
+    return redirect(url_for("admin.home"))

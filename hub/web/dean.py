@@ -1,0 +1,40 @@
+"""The dean's pages: every room at a glance (which need a visit), any room's live view
+(read only), and logging a visit (round, regulation 4.4)."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+
+from hub.store import accounts, queries
+from hub.web.live import room_context
+from hub.web.security import audit, db, require_role, writer
+
+bp = Blueprint("dean", __name__, url_prefix="/dean")
+bp.before_request(require_role("dean"))
+
+
+@bp.get("/")
+def overview():
+    rooms = queries.overview(db(), since_epoch=time.time() - 12 * 3600)
+    return render_template("dean_overview.html", rooms=rooms)
+
+
+@bp.get("/room/<building>/<room>")
+def room(building: str, room: str):
+    ctx = room_context(building, room)
+    if ctx is None:
+        abort(404)
+    audit("room.view", f"{building}/{room}", building, room)
+    return render_template("room.html", can_act=False, **ctx)
+
+
+@bp.post("/room/<building>/<room>/round")
+def round_(building: str, room: str):
+    if queries.room(db(), building, room) is None:
+        abort(404)
+    note = request.form.get("note", "")
+    writer().call(accounts.log_round, g.user, building, room, note)
+    audit("round", f"{building}/{room}", building, room)
+    return redirect(url_for("dean.overview"))

@@ -1,0 +1,84 @@
+"""Every word the pages show for a code: rules, decisions, dismissal reasons, node states.
+
+Lazy strings, translated when rendered in the request's language (Kazakh by default).
+``as_json()`` gives the live page the same words for the codes that arrive over SSE.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+RULES = {
+    "seat_vacated": _l("Seat left / out of view"),
+    "extra_person": _l("Second person at the seat"),
+    "outsider_near_seat": _l("Someone standing by the seat"),
+    "notes": _l("Book or notes"),
+    "device": _l("Phone or other device"),
+    "head_turned": _l("Head turned to a neighbour"),
+    "room_overcrowded": _l("Too many people in the room"),
+}
+
+DECISIONS = {
+    "new": _l("New"),
+    "acknowledged": _l("On it"),
+    "dismissed": _l("Dismissed"),
+    "confirmed": _l("Confirmed violation"),
+}
+
+DISMISS_REASONS = {
+    "allowed_aid": _l("Allowed aid"),
+    "detection_error": _l("Detection error"),
+    "proctor_nearby": _l("A proctor was there"),
+    "wrong_seat": _l("Wrong seat"),
+    "other": _l("Other"),
+}
+
+LIVENESS = {
+    "online": _l("Online"),
+    "degraded": _l("Degraded"),
+    "offline": _l("Offline"),
+    "none": _l("No camera"),
+}
+
+LIVENESS_REASONS = {
+    "node_offline": _l("Camera node stopped or lost power"),
+    "no_heartbeat": _l("No heartbeat"),
+    "never_seen": _l("Never heard from"),
+    "node_degraded": _l("The node reports a problem"),
+    "fps_low": _l("Frame rate too low"),
+    "disk_low": _l("Disk space low"),
+    "outbox_growing": _l("Messages not getting through"),
+}
+
+SEAT_STATES = {
+    "quiet": _l("Quiet"),
+    "alert": _l("Alert"),
+    "confirmed": _l("Confirmed"),
+}
+
+ROLES = {
+    "proctor": _l("Proctor"),
+    "dean": _l("Dean"),
+    "technician": _l("Technician"),
+    "admin": _l("Administrator"),
+}
+
+EVIDENCE_KINDS = {
+    "snapshot": _l("Snapshot"),
+    "crop": _l("The seat"),
+    "clip": _l("Clip"),
+}
+
+LANGUAGES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+
+
+def as_json() -> dict[str, Any]:
+    """The labels in the current language, for the live page's script."""
+    def tr(d: dict) -> dict:
+        return {k: str(v) for k, v in d.items()}
+
+    return {"rules": tr(RULES), "decisions": tr(DECISIONS), "reasons": tr(DISMISS_REASONS),
+            "liveness": tr(LIVENESS), "liveness_reasons": tr(LIVENESS_REASONS),
+            "seat_states": tr(SEAT_STATES)}

@@ -1,0 +1,179 @@
+"""What proctors and deans share: the room's live data (SSE stream and feed JSON) and the
+evidence pages and files. Every evidence view is audited; a room or evidence the user may not
+see is a 404."""
+
+from __future__ import annotations
+
+import time
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    render_template,
+    request,
+    send_file,
+)
+
+from hub.avi import mjpeg_frames
+from hub.store import accounts, connect, queries
+from hub.web import labels
+from hub.web.security import audit, db, roles_allowed, room_or_404
+
+bp = Blueprint("live", __name__)
+
+
+def _centroid(points: list) -> tuple[float, float]:
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return sum(xs) / len(xs), sum(ys) / len(ys)
+
+
+def room_context(building: str, room: str) -> dict | None:
+    """Everything the room page shows."""
+    info = queries.room(db(), building, room)
+    if info is None:
+        return None
+    alerts = queries.room_alerts(db(), building, room)
+    seatmap = info["seatmap"]
+    seats = []
+    if seatmap:
+        for s in seatmap["seats"]:
+            cx, cy = _centroid(s["polygon"])
+            seats.append({"id": s["id"], "student": s.get("student"), "cx": cx, "cy": cy,
+                          "points": " ".join(f"{x:g},{y:g}" for x, y in s["polygon"])})
+    return {"building": building, "room": room, "info": info, "seats": seats,
+            "frame_size": seatmap["frame_size"] if seatmap else None, "alerts": alerts,
+            "seat_states": queries.seat_states(alerts),
+            "nodes": queries.room_nodes(db(), building, room),
+            "students": {s["id"]: s["student"] for s in seats if s["student"]},
+            "label_json": labels.as_json(),
+            "dismiss_reasons": accounts.DISMISS_REASONS}
+
+
+@bp.get("/live/<building>/<room>/alerts.json")
+@roles_allowed("proctor", "dean")
+def feed(building: str, room: str):
+    room_or_404(building, room)
+    alerts = queries.room_alerts(db(), building, room)
+    return jsonify({"alerts": alerts, "nodes": queries.room_nodes(db(), building, room),
+                    "seat_states": queries.seat_states(alerts)})
+
+
+def _still_allowed(db_path, user, building: str, room: str) -> bool:
+    conn = connect(db_path, readonly=True)
+    try:
+        if accounts.get_user(conn, user.id) is None:
+            return False
+        return user.role == "dean" or (building, room) in accounts.proctor_rooms(conn, user.id)
+    finally:
+        conn.close()
+
+
+@bp.get("/live/<building>/<room>/stream")
+@roles_allowed("proctor", "dean")
+def stream(building: str, room: str):
+    """Server-Sent Events: ``alert`` and ``node`` events for the room, a keep-alive comment
+    every ``sse_keepalive_s``; access is re-checked then; the stream ends after
+    ``sse_max_age_s`` and the browser reconnects by itself (``retry``)."""
+    room_or_404(building, room)
+    services = current_app.extensions["kuzet"]
+    web = current_app.config["KUZET_CONFIG"].web
+    user = g.user
+    sub = services.bus.subscribe({(building, room)})
+
+    def events():
+        try:
+            yield b"retry: 1000\n: open\n\n"
+            started = last_check = time.monotonic()
+            while True:
+                batch = sub.get(timeout=web.sse_keepalive_s)
+                out = [b"event: resync\ndata: {}\n\n"] if sub.take_overflow() else []
+                out += [ev.sse() for ev in batch]
+                yield b"".join(out) if out else b": keepalive\n\n"
+                now = time.monotonic()
+                if now - last_check >= web.sse_keepalive_s:
+                    last_check = now
+                    if not _still_allowed(services.db_path, user, building, room):
+                        yield b"event: denied\ndata: {}\n\n"
+                        return
+                if now - started >= web.sse_max_age_s or sub.closed:
+                    return
+        finally:
+            sub.close()
+
+    return Response(events(), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+def _evidence_or_404(evidence_id: str):
+    row = queries.evidence_row(db(), evidence_id)
+    if row is None:
+        abort(404)
+    room_or_404(row["building"], row["room"])
+    return row
+
+
+@bp.get("/evidence/alert/<alert_id>")
+@roles_allowed("proctor", "dean")
+def evidence_page(alert_id: str):
+    alert = queries.alert_row(db(), alert_id)
+    if alert is None:
+        abort(404)
+    room_or_404(alert["building"], alert["room"])
+    info = queries.room(db(), alert["building"], alert["room"])
+    seat = None
+    if info and info["seatmap"] and alert["seat"]:
+        seat = next((s for s in info["seatmap"]["seats"] if s["id"] == alert["seat"]), None)
+    files = queries.alert_evidence(db(), alert_id)
+    audit("evidence.view", alert_id, alert["building"], alert["room"],
+          files=[f["evidence_id"] for f in files])
+    return render_template(
+        "evidence.html", alert=alert, files=files, seat=seat,
+        seat_points=" ".join(f"{x:g},{y:g}" for x, y in seat["polygon"]) if seat else "",
+        frame_size=info["seatmap"]["frame_size"] if info and info["seatmap"] else None,
+        notes=queries.alert_notes(db(), alert_id),
+        student=seat.get("student") if seat else None,
+        can_act=g.user.role == "proctor", dismiss_reasons=accounts.DISMISS_REASONS)
+
+
+def _file(row):
+    return current_app.extensions["kuzet"].evidence.resolve(row["file"])
+
+
+@bp.get("/evidence/file/<evidence_id>")
+@roles_allowed("proctor", "dean")
+def evidence_file(evidence_id: str):
+    row = _evidence_or_404(evidence_id)
+    audit("evidence.file", evidence_id, row["building"], row["room"], kind=row["kind"])
+    download = request.args.get("download") == "1"
+    response = send_file(_file(row), mimetype=row["content_type"], as_attachment=download,
+                         download_name=f"{row['alert_id']}-{row['kind']}-{evidence_id}"
+                                       f"{'.jpg' if row['content_type'] == 'image/jpeg' else '.avi'}")
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@bp.get("/evidence/clip/<evidence_id>/frames.json")
+@roles_allowed("proctor", "dean")
+def clip_frames(evidence_id: str):
+    row = _evidence_or_404(evidence_id)
+    frames, fps = mjpeg_frames(_file(row).read_bytes())
+    audit("evidence.clip", evidence_id, row["building"], row["room"])
+    return jsonify({"frames": len(frames), "fps": fps or 4.0})
+
+
+@bp.get("/evidence/clip/<evidence_id>/<int:n>.jpg")
+@roles_allowed("proctor", "dean")
+def clip_frame(evidence_id: str, n: int):
+    row = _evidence_or_404(evidence_id)
+    data = _file(row).read_bytes()
+    frames, _fps = mjpeg_frames(data)
+    if not 0 <= n < len(frames):
+        abort(404)
+    start, size = frames[n]
+    response = Response(data[start:start + size], mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -1,0 +1,88 @@
+"""The proctor's pages: the rooms of their current sessions, the live room view, and the
+one-tap actions on an alert (acknowledge, dismiss with a reason, confirm, add a note)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from hub.store import accounts, queries
+from hub.store.messages import alert_view
+from hub.web.live import room_context
+from hub.web.security import audit, db, require_role, room_or_404, visible_rooms, writer
+
+bp = Blueprint("proctor", __name__, url_prefix="/proctor")
+bp.before_request(require_role("proctor"))
+
+
+@bp.get("/")
+def rooms():
+    mine = sorted(visible_rooms(g.user) or [])
+    if len(mine) == 1:
+        return redirect(url_for("proctor.room", building=mine[0][0], room=mine[0][1]))
+    return render_template("proctor_rooms.html", rooms=mine)
+
+
+@bp.get("/room/<building>/<room>")
+def room(building: str, room: str):
+    room_or_404(building, room)
+    ctx = room_context(building, room)
+    if ctx is None:
+        abort(404)
+    audit("room.view", f"{building}/{room}", building, room)
+    return render_template("room.html", can_act=True, **ctx)
+
+
+def _alert_in_my_room(alert_id: str):
+    row = queries.alert_row(db(), alert_id)
+    if row is None:
+        abort(404)
+    room_or_404(row["building"], row["room"])
+    return row
+
+
+def _act(alert_id: str, action: str, fn, *args):
+    row = _alert_in_my_room(alert_id)
+    error = None
+    try:
+        writer().call(fn, alert_id, g.user, *args)
+    except accounts.ActionRefused as exc:
+        error = str(exc)
+    audit(f"alert.{action}", alert_id, row["building"], row["room"],
+          **({"refused": error} if error else {}), **_detail(args))
+    if request.headers.get("X-Requested-With") == "fetch":
+        body = {"alert": alert_view(db(), alert_id)}
+        if error:
+            body["error"] = _("This alert has already been decided.")
+        return jsonify(body), (409 if error else 200)
+    return redirect(url_for("proctor.room", building=row["building"], room=row["room"]))
+
+
+def _detail(args: tuple) -> dict:
+    return {"args": [a for a in args if isinstance(a, str)]} if args else {}
+
+
+@bp.post("/alerts/<alert_id>/acknowledge")
+def acknowledge(alert_id: str):
+    return _act(alert_id, "acknowledge", accounts.acknowledge)
+
+
+@bp.post("/alerts/<alert_id>/dismiss")
+def dismiss(alert_id: str):
+    reason = request.form.get("reason", "")
+    if reason not in accounts.DISMISS_REASONS:
+        abort(400)
+    return _act(alert_id, "dismiss", accounts.decide, "dismissed", reason)
+
+
+@bp.post("/alerts/<alert_id>/confirm")
+def confirm(alert_id: str):
+    return _act(alert_id, "confirm", accounts.decide, "confirmed")
+
+
+@bp.post("/alerts/<alert_id>/note")
+def note(alert_id: str):
+    text = request.form.get("text", "").strip()
+    if not text:
+        abort(400)
+    return _act(alert_id, "note", accounts.add_note, text[:2000])

@@ -1,0 +1,114 @@
+"""Who is asking, what they may reach, CSRF on every form, and the audit helper.
+
+Roles are exclusive: each blueprint admits one role (``require_role``), so no role reaches
+another role's pages. Room access: a proctor sees only the rooms of their sessions running
+now; a dean sees every room; technicians and admins see no student data (no alerts, no
+evidence). Refusals of a room or of evidence are 404s, so a guessed URL learns nothing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import abort, current_app, g, redirect, request, session, url_for
+
+from hub.store import accounts, connect
+
+CSRF_KEY = "_csrf"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def db():
+    """This request's read-only connection (closed on teardown)."""
+    if "db" not in g:
+        g.db = connect(current_app.extensions["kuzet"].db_path, readonly=True)
+    return g.db
+
+
+def close_db(_exc: BaseException | None = None) -> None:
+    conn = g.pop("db", None)
+    if conn is not None:
+        conn.close()
+
+
+def writer():
+    return current_app.extensions["kuzet"].writer
+
+
+def load_user() -> None:
+    uid = session.get("uid")
+    g.user = accounts.get_user(db(), uid) if uid else None
+    if uid and g.user is None:
+        session.clear()
+
+
+def csrf_token() -> str:
+    token = session.get(CSRF_KEY)
+    if not token:
+        token = session[CSRF_KEY] = secrets.token_urlsafe(32)
+    return token
+
+
+def check_csrf() -> None:
+    if request.method in SAFE_METHODS:
+        return
+    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
+    token = session.get(CSRF_KEY, "")
+    if not token or not hmac.compare_digest(sent.encode(), token.encode()):
+        abort(400, description="csrf")
+
+
+def require_role(*roles: str) -> Callable[[], Any]:
+    """A blueprint ``before_request``: login, then one of ``roles``, else 403."""
+    def guard():
+        if g.user is None:
+            return redirect(url_for("auth.login", next=request.full_path))
+        if g.user.role not in roles:
+            abort(403)
+        return None
+    return guard
+
+
+def roles_allowed(*roles: str):
+    """The same check for a single view."""
+    def deco(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            refused = require_role(*roles)()
+            return refused if refused is not None else view(*args, **kwargs)
+        return wrapped
+    return deco
+
+
+def visible_rooms(user) -> set[tuple[str, str]] | None:
+    """The rooms this user may see (``None``: every room)."""
+    if user is None:
+        return set()
+    if user.role == "dean":
+        return None
+    if user.role == "proctor":
+        return set(accounts.proctor_rooms(db(), user.id))
+    return set()
+
+
+def can_see_room(user, building: str, room: str) -> bool:
+    if user is None or user.role not in ("proctor", "dean"):
+        return False
+    rooms = visible_rooms(user)
+    return rooms is None or (building, room) in rooms
+
+
+def room_or_404(building: str, room: str) -> None:
+    if not can_see_room(g.user, building, room):
+        abort(404)
+
+
+def audit(action: str, target: str = "", building: str | None = None,
+          room: str | None = None, **detail: Any) -> None:
+    """Record who did what to what, from where (through the writer)."""
+    writer().call(accounts.audit, g.get("user"), action, target, building, room, detail,
+                  request.remote_addr or "")

@@ -1,0 +1,259 @@
+"""The one writer: a thread that owns the hub's only writing database connection.
+
+Validated MQTT messages (from ``hub.ingest``) and page actions (``call``) go into one queue.
+The writer takes what is waiting (up to ``max_batch``), saves new evidence files first (in a
+small thread pool, each fsynced), applies every job in one transaction (a savepoint each, so
+one bad job cannot spoil the others), commits (``synchronous=FULL``: durable), and only then
+acknowledges the MQTT messages to the broker, answers the callers and publishes the events to
+the live pages. Every ``sweep_s`` it re-assesses node liveness (silence means offline).
+No Flask here.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hub.bus import Event, EventBus
+from hub.config import LivenessSection
+from hub.evidence import EvidenceFolder
+from hub.store import connect, messages
+from kuzet import contract
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MessageJob:
+    topic: str
+    msg: Any                                  # a validated contract message
+    raw: bytes | None = None                  # an evidence file's checked bytes
+    ack: Callable[[], None] | None = None
+    received_at: float = field(default_factory=time.time)
+    file: Future | None = None                # the evidence file being written meanwhile
+
+
+@dataclass
+class RejectJob:
+    topic: str
+    reason: str
+    ack: Callable[[], None] | None = None
+
+
+@dataclass
+class CallJob:
+    fn: Callable[..., Any]
+    args: tuple
+    kwargs: dict
+    future: Future
+
+
+class Writer:
+    def __init__(self, db_path: str | Path, evidence: EvidenceFolder, bus: EventBus,
+                 limits: LivenessSection, *, max_batch: int = 500, sweep_s: float = 2.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.db_path = Path(db_path)
+        self.evidence = evidence
+        self.bus = bus
+        self.limits = limits
+        self.max_batch = max_batch
+        self.sweep_s = sweep_s
+        self.clock = clock
+        self._queue: queue.Queue = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hub-writer", daemon=True)
+        self._files = ThreadPoolExecutor(16, thread_name_prefix="hub-evidence")
+        self._tally = {"stored": 0, "duplicates": 0, "rejected": 0}
+        self.stored = 0                       # messages committed (not duplicates)
+        self.duplicates = 0
+        self.rejected = 0
+        self._last_sweep = 0.0
+        self._last_prune = 0.0
+
+    # -- producers --------------------------------------------------------------------------
+    def submit_message(self, topic: str, msg: Any, raw: bytes | None = None,
+                       ack: Callable[[], None] | None = None) -> None:
+        """Queue a validated message; an evidence file starts being written (fsynced, in a
+        thread pool) right away, so disk waits overlap with everything else."""
+        job = MessageJob(topic, msg, raw, ack)
+        if raw is not None and isinstance(msg, contract.EvidenceMessage):
+            job.file = self._files.submit(self.evidence.create, msg.evidence_id,
+                                          msg.content_type, raw)
+        self._queue.put(job)
+
+    def submit_reject(self, topic: str, reason: str, ack: Callable[[], None] | None = None):
+        self._queue.put(RejectJob(topic, reason, ack))
+
+    def call(self, fn: Callable[..., Any], *args: Any, timeout: float = 10.0,
+             **kwargs: Any) -> Any:
+        """Run ``fn(conn, *args, **kwargs)`` in the writer's transaction; returns what it returns. If it
+        returns a list of events (or a tuple whose last item is one), they are published."""
+        fut: Future = Future()
+        self._queue.put(CallJob(fn, args, kwargs, fut))
+        return fut.result(timeout)
+
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
+    # -- life -------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._conn = connect(self.db_path)
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+        self._files.shutdown(wait=True)
+        self._conn.close()
+
+    # -- the loop ---------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                first = self._queue.get(timeout=self.sweep_s)
+            except queue.Empty:
+                first = None
+            batch = [] if first is None else [first]
+            while len(batch) < self.max_batch:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None:
+                    batch.append(job)
+            try:
+                self._process(batch)
+            except Exception:                 # never let the writer die
+                log.exception("writer batch of %d failed", len(batch))
+
+    def _process(self, batch: list) -> None:
+        now = self.clock()
+        sweep = now - self._last_sweep >= self.sweep_s
+        if not batch and not sweep:
+            return
+        self._tally = {"stored": 0, "duplicates": 0, "rejected": 0}
+        events: list[Event] = []
+        done: list[tuple[CallJob, Any, BaseException | None]] = []
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for job in batch:
+                conn.execute("SAVEPOINT job")
+                try:
+                    if isinstance(job, CallJob):
+                        result = job.fn(conn, *job.args, **job.kwargs)
+                        events += _events_of(result)
+                        done.append((job, result, None))
+                    elif isinstance(job, RejectJob):
+                        self._reject(conn, job.topic, job.reason)
+                    else:
+                        events += self._apply(conn, job, now)
+                    conn.execute("RELEASE job")
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    if isinstance(job, CallJob):
+                        done.append((job, None, exc))
+                    else:
+                        self._reject(conn, job.topic, f"cannot store: {exc}")
+            events = self._resolve(conn, events)
+            if sweep:
+                self._last_sweep = now
+                events += messages.sweep_liveness(conn, now, self.limits)
+                if now - self._last_prune > 3600:
+                    self._last_prune = now
+                    messages.prune(conn, now)
+            conn.execute("COMMIT")
+            self.stored += self._tally["stored"]         # counted once they are durable
+            self.duplicates += self._tally["duplicates"]
+            self.rejected += self._tally["rejected"]
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for job in batch:
+                if isinstance(job, CallJob) and not job.future.done():
+                    job.future.set_exception(exc)
+            raise
+        for job in batch:
+            ack = getattr(job, "ack", None)
+            if ack is not None:
+                ack()
+        for job, result, exc in done:
+            if exc is None:
+                job.future.set_result(result)
+            else:
+                job.future.set_exception(exc)
+        for ev in events:
+            self.bus.publish(ev)
+
+    def _apply(self, conn, job: MessageJob, now: float) -> list[Event]:
+        msg = job.msg
+        if not messages.first_time(conn, msg.id, msg.type, now):
+            self._tally["duplicates"] += 1
+            return []
+        self._tally["stored"] += 1
+        if isinstance(msg, contract.AlertMessage):
+            return messages.apply_alert(conn, msg, now)
+        if isinstance(msg, contract.EvidenceMessage):
+            return self._apply_evidence(conn, job, now)
+        if isinstance(msg, contract.StatusMessage):
+            return messages.apply_status(conn, msg, now, self.limits)
+        if isinstance(msg, contract.HeartbeatMessage):
+            return messages.apply_heartbeat(conn, msg, now, self.limits)
+        messages.count(conn, f"ignored_{msg.type}")
+        return []
+
+    def _apply_evidence(self, conn, job: MessageJob, now: float) -> list:
+        msg = job.msg
+        known = messages.evidence_sha(conn, msg.evidence_id)
+        if known is not None:                 # the file is the one recorded: never touched
+            if known != msg.sha256:
+                raise ValueError(f"evidence id {msg.evidence_id} already holds other content")
+            return []
+        if job.file is None:
+            raise ValueError("evidence without its checked bytes")
+        relative, created = job.file.result()
+        if not created:                       # a file no row points to: a crash's leftover
+            self.evidence.replace(relative, job.raw)
+        return messages.apply_evidence(conn, msg, relative, now)
+
+    def _reject(self, conn, topic: str, reason: str) -> None:
+        self._tally["rejected"] += 1
+        log.warning("rejected message on %s: %s", topic, reason)
+        messages.record_rejected(conn, topic, reason)
+
+
+    def _resolve(self, conn, items: list) -> list[Event]:
+        """One event per alert or node per batch, the alert's view read once, at the end,
+        and only for rooms that an open page watches."""
+        latest: dict[tuple, Any] = {}
+        for item in items:
+            if isinstance(item, Event):
+                key = (item.kind, item.building, item.room,
+                       item.data.get("alert_id") or item.data.get("node"))
+            elif self.bus.watched(item[2], item[3]):   # ("alert", id, building, room)
+                key = item
+            else:
+                continue
+            latest.pop(key, None)
+            latest[key] = item
+        return [i if isinstance(i, Event) else messages.alert_event(conn, i[1])
+                for i in latest.values()]
+
+
+def _events_of(result: Any) -> list[Event]:
+    if isinstance(result, list) and all(isinstance(e, Event) for e in result):
+        return result
+    if isinstance(result, tuple) and result and isinstance(result[-1], list):
+        return [e for e in result[-1] if isinstance(e, Event)]
+    return []

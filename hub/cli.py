@@ -90,7 +90,9 @@ def _run(args) -> int:
     cfg = _config(args)
     cfg.secret_key()                          # fail now, not on the first request
     server = HubServer(cfg, ingest=False if args.no_ingest else None).start()
-    stop = lambda *_: server.stop()
+    def stop(*_: object) -> None:
+        server.stop()
+
     signal.signal(signal.SIGTERM, stop)
     try:
         server.wait()

@@ -93,7 +93,8 @@ class Writer:
 
     def call(self, fn: Callable[..., Any], *args: Any, timeout: float = 10.0,
              **kwargs: Any) -> Any:
-        """Run ``fn(conn, *args, **kwargs)`` in the writer's transaction; returns what it returns. If it
+        """Run ``fn(conn, *args, **kwargs)`` in the writer's transaction; returns what it
+        returns. If it
         returns a list of events (or a tuple whose last item is one), they are published."""
         fut: Future = Future()
         self._queue.put(CallJob(fn, args, kwargs, fut))

@@ -9,6 +9,8 @@ import pytest
 
 from kuzet.broker import MosquittoBroker
 
+pytest_plugins = ["tests.support.hub_fixtures"]   # the hub's app, client, users
+
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 
 

@@ -10,7 +10,6 @@ from hub.store import connect
 from hub.store.messages import apply_alert, apply_evidence
 from kuzet import contract
 from tests.support.hub_env import PASSWORD, login
-from tests.support.hub_fixtures import *
 
 JPEG = b"\xff\xd8\xff\xe0jpeg\xff\xd9"
 

@@ -12,7 +12,6 @@ from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
 from tests.support.hub_env import login
-from tests.support.hub_fixtures import *
 
 HUB = Path(__file__).resolve().parents[1] / "hub"
 METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]

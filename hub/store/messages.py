@@ -34,7 +34,8 @@ def evidence_sha(conn: sqlite3.Connection, evidence_id: str) -> str | None:
 
 def apply_alert(conn: sqlite3.Connection, msg: contract.AlertMessage,
                 now: float) -> list[tuple[str, str, str, str]]:
-    """Returns ``("alert", alert_id, building, room)`` if the alert changed (the writer reads its view once
+    """Returns ``("alert", alert_id, building, room)`` if the alert changed (the writer reads
+    its view once
     per batch)."""
     o = msg.origin
     old = conn.execute("SELECT * FROM alerts WHERE alert_id = ?", (msg.alert_id,)).fetchone()
@@ -62,12 +63,14 @@ def apply_alert(conn: sqlite3.Connection, msg: contract.AlertMessage,
         merged.update({r["evidence_id"]: r for r in refs})
         if newer or closing:
             conn.execute(
-                "UPDATE alerts SET ended_at = COALESCE(?, ended_at), duration_s = MAX(duration_s, ?),"
+                "UPDATE alerts SET ended_at = COALESCE(?, ended_at),"
+                " duration_s = MAX(duration_s, ?),"
                 " score = MAX(score, ?), detail = ?, evidence_refs = ?, status = ?,"
                 " last_event = ?, last_sent_at = MAX(last_sent_at, ?), updated_at = ?,"
                 " version = version + 1 WHERE alert_id = ?",
                 (iso(msg.ended_at), msg.duration_s, msg.score,
-                 json.dumps(msg.detail) if newer else old["detail"], json.dumps(list(merged.values())),
+                 json.dumps(msg.detail) if newer else old["detail"],
+                 json.dumps(list(merged.values())),
                  "closed" if closing or old["status"] == "closed" else "open",
                  msg.event.value if newer else old["last_event"], sent, now, msg.alert_id))
         elif len(merged) != len(json.loads(old["evidence_refs"])):

@@ -149,9 +149,9 @@ def evidence_file(evidence_id: str):
     row = _evidence_or_404(evidence_id)
     audit("evidence.file", evidence_id, row["building"], row["room"], kind=row["kind"])
     download = request.args.get("download") == "1"
+    ext = ".jpg" if row["content_type"] == "image/jpeg" else ".avi"
     response = send_file(_file(row), mimetype=row["content_type"], as_attachment=download,
-                         download_name=f"{row['alert_id']}-{row['kind']}-{evidence_id}"
-                                       f"{'.jpg' if row['content_type'] == 'image/jpeg' else '.avi'}")
+                         download_name=f"{row['alert_id']}-{row['kind']}-{evidence_id}{ext}")
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
 

@@ -1,5 +1,6 @@
 """Helpers for the hub's tests: a config in a temp folder, seeded users, rooms and sessions,
-and logging in with the Flask test client. Fixtures live in tests/support/hub_fixtures.py."""
+and logging in with the Flask test client. Fixtures live in tests/support/hub_fixtures.py
+(loaded by tests/conftest.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""pytest fixtures for the hub (import them into a test module: ``from
-tests.support.hub_fixtures import *``)."""
+"""pytest fixtures for the hub (a plugin of tests/conftest.py)."""
 
 from __future__ import annotations
 

@@ -1,78 +1,123 @@
 """``kuzet demo``: the main job on embedded defaults, on real footage.
 
-Starts a broker (mosquitto on a free port), an edge node reading Debian opencv-doc's
-``vtest.avi`` (a real video of people walking, with a 30-seat map over the walkway and a
-running exam session), and shows the alerts as they arrive over MQTT. ``--smoke SECONDS``
-runs the same headless and exits 0 only if an alert went all the way through.
+Starts a broker (mosquitto on a free port), the hub with a fresh SQLite database, demo users
+and an exam session running now in room ``main/a101``, and an edge node reading Debian
+opencv-doc's ``vtest.avi`` (a real video of people walking, with a 30-seat map over the
+walkway). Prints the URL and the demo logins: open it, log in as the proctor, and watch the
+alerts arrive live. ``--smoke SECONDS`` runs the same headless and exits 0 only if an alert
+went all the way: node → broker → hub → a live page (the proctor's SSE stream).
 """
 
 from __future__ import annotations
 
 import argparse
+import http.cookiejar
 import json
 import logging
+import re
+import secrets
 import shutil
+import socket
 import tempfile
 import threading
 import time
+import urllib.parse
+import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+PASSWORD = "kuzet-demo"
+LOGINS = {"proctor": "proctor", "dean": "dean", "tech": "technician", "admin": "admin"}
+BUILDING, ROOM = "main", "a101"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    demo = sub.add_parser("demo", help="run the demo: broker + edge node on real footage "
+    demo = sub.add_parser("demo", help="run the demo: broker + hub + edge node on real footage "
                           "(example: kuzet demo, or kuzet demo --smoke 60)")
     demo.add_argument("--smoke", type=float, metavar="SECONDS", default=None,
-                      help="headless check: exit 0 once an alert arrived, 1 after SECONDS")
+                      help="headless check: exit 0 once an alert reached a live page")
+    demo.add_argument("--port", type=int, default=8080, help="the hub's web port (8080; "
+                      "a free one if taken)")
     demo.add_argument("--workdir", default=None, help="keep the demo's files here")
     demo.set_defaults(func=_demo)
 
 
-class _AlertPrinter:
-    """Subscribes like the hub does and prints each alert as it arrives."""
-
-    def __init__(self, host: str, port: int, quiet: bool) -> None:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
-        from kuzet import contract
-
-        self.first_alert = threading.Event()
-        self.count = 0
-        self.quiet = quiet
-        self._contract = contract
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-        self.client.on_connect = lambda c, *a: c.subscribe(f"{contract.TOPIC_ROOT}/#", qos=1)
-        self.client.on_message = self._on_message
-        self.client.connect(host, port)
-        self.client.loop_start()
-
-    def _on_message(self, client, userdata, msg) -> None:
+def _free(port: int) -> int:
+    with socket.socket() as s:
         try:
-            m = self._contract.decode(msg.payload, expected_topic=msg.topic)
-        except self._contract.ContractError as exc:
-            log.warning("invalid message on %s: %s", msg.topic, exc)
-            return
-        if m.type == "alert":
-            self.count += 1
-            self.first_alert.set()
-            if not self.quiet:
-                print(f"{m.sent_at:%H:%M:%S} {m.origin.room} seat {m.seat or '-':6} "
-                      f"{m.rule.value:20} {m.event.value:6} score {m.score:.2f} "
-                      f"{json.dumps(m.detail)}", flush=True)
-        elif m.type == "status" and not self.quiet:
-            print(f"status {m.origin.node}: {m.state} {'; '.join(m.reasons)}", flush=True)
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            return 0
 
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
+
+def start_hub(folder: Path, broker_port: int, web_port: int):
+    from hub.config import parse_config
+    from hub.server import HubServer
+
+    cfg = parse_config({
+        "hub": {"data_dir": str(folder), "timezone": "Asia/Almaty"},
+        "web": {"host": "127.0.0.1", "port": web_port, "secret_key": secrets.token_hex(32),
+                "cookie_secure": False},
+        "broker": {"host": "127.0.0.1", "port": broker_port, "client_id": "kuzet-demo-hub"},
+    }, "demo hub config")
+    return HubServer(cfg).start()
+
+
+def seed(hub, seatmap: dict) -> None:
+    """Demo users (one per role), the room's seat map, and an exam session running now."""
+    from hub.store import accounts
+
+    w = hub.services.writer
+    for username, role in LOGINS.items():
+        w.call(accounts.add_user, username, PASSWORD, role, username.title())
+    w.call(accounts.load_seatmap, BUILDING, ROOM, seatmap, "Room A101 (vtest.avi)")
+    now = datetime.now(UTC)
+    w.call(accounts.add_session, BUILDING, ROOM, "proctor", now - timedelta(minutes=5),
+           now + timedelta(hours=3), "Demo exam")
+
+
+class LivePage:
+    """A proctor's live page, as a browser holds it: logged in, the room's SSE stream open."""
+
+    def __init__(self, base: str, username: str, password: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        html = self.opener.open(f"{base}/login", timeout=10).read().decode()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        if token is None:
+            raise RuntimeError("no CSRF token on the login page")
+        form = urllib.parse.urlencode({"csrf_token": token.group(1), "username": username,
+                                       "password": password}).encode()
+        self.opener.open(f"{base}/login", data=form, timeout=10).read()
+        self.alerts: list[dict] = []
+        self.first_alert = threading.Event()
+        threading.Thread(target=self._listen, name="demo-live-page", daemon=True).start()
+
+    def _listen(self) -> None:
+        url = f"{self.base}/live/{BUILDING}/{ROOM}/stream"
+        while True:
+            try:
+                with self.opener.open(url, timeout=60) as stream:
+                    event = None
+                    for raw in stream:
+                        line = raw.decode().rstrip("\n")
+                        if line.startswith("event:"):
+                            event = line[6:].strip()
+                        elif line.startswith("data:") and event == "alert":
+                            self.alerts.append(json.loads(line[5:]))
+                            self.first_alert.set()
+            except OSError:
+                time.sleep(1)
 
 
 def _demo(args) -> int:
     from edge.config import load_config
     from edge.examples import VTEST, write_vtest_node
     from edge.node import EdgeNode
+    from edge.seats import load_seat_map
     from kuzet.broker import MosquittoBroker
     from kuzet.errors import KuzetError
 
@@ -83,19 +128,27 @@ def _demo(args) -> int:
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="kuzet-demo-"))
     work.mkdir(parents=True, exist_ok=True)
     with MosquittoBroker(work / "broker") as broker:
-        printer = _AlertPrinter(broker.host, broker.port, quiet=args.smoke is not None)
-        cfg = load_config(write_vtest_node(work / "node", broker_port=broker.port, loop=True))
-        node = EdgeNode(cfg)
-        runner = threading.Thread(target=node.run, name="edge-node", daemon=True)
-        runner.start()
-        print(f"Kuzet demo: broker on {broker.host}:{broker.port}, node {cfg.node.name} in room "
-              f"{cfg.node.room} reading {VTEST.name} with {len(node.seat_spec.seats)} seats; "
-              f"files in {work}. Ctrl-C stops.", flush=True)
+        node_cfg = write_vtest_node(work / "node", broker_port=broker.port, loop=True)
+        hub = start_hub(work / "hub", broker.port, _free(args.port))
+        runner = None
         try:
+            seed(hub, load_seat_map(work / "node" / "seats.json").model_dump(mode="json"))
+            node = EdgeNode(load_config(node_cfg))
+            runner = threading.Thread(target=node.run, name="edge-node", daemon=True)
+            runner.start()
+            base = f"http://127.0.0.1:{hub.port}"
+            print(f"Kuzet demo: open {base}/ and log in (password {PASSWORD!r}):", flush=True)
+            for username, role in LOGINS.items():
+                print(f"  {role:10} {username}", flush=True)
+            print(f"The node reads {VTEST.name} with {len(node.seat_spec.seats)} seats in room "
+                  f"{BUILDING}/{ROOM}; the proctor's page is {base}/proctor/room/{BUILDING}/"
+                  f"{ROOM}. Files in {work}. Ctrl-C stops.", flush=True)
             if args.smoke is not None:
-                ok = printer.first_alert.wait(args.smoke)
-                print(json.dumps({"ok": ok, "alerts": printer.count,
-                                  "reason": "" if ok else f"no alert within {args.smoke} s"}))
+                page = LivePage(base, "proctor", PASSWORD)
+                ok = page.first_alert.wait(args.smoke)
+                print(json.dumps({"ok": ok, "alerts_on_page": len(page.alerts),
+                                  "reason": "" if ok else
+                                  f"no alert reached the live page within {args.smoke} s"}))
                 return 0 if ok else 1
             while runner.is_alive():
                 time.sleep(0.5)
@@ -103,8 +156,7 @@ def _demo(args) -> int:
         except KeyboardInterrupt:
             return 0
         finally:
-            node.stop_event.set()
-            runner.join(15)
-            printer.close()
-
-
+            if runner is not None:
+                node.stop_event.set()
+                runner.join(15)
+            hub.stop()

@@ -1,5 +1,5 @@
 """The README's first command runs ``kuzet demo``: its smoke mode proves an alert went all the
-way through on real footage."""
+way through on real footage: node → broker → hub → the proctor's live page."""
 
 from __future__ import annotations
 
@@ -17,5 +17,6 @@ def test_demo_smoke_sees_an_alert_arrive(tmp_path, vtest_avi):
                          timeout=150)
     assert out.returncode == 0, out.stdout + out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["ok"] and result["alerts"] >= 1
+    assert result["ok"] and result["alerts_on_page"] >= 1
     assert (tmp_path / "node" / "data" / "outbox.db").exists()
+    assert (tmp_path / "hub").is_dir()

@@ -65,14 +65,16 @@ def start_hub(folder: Path, broker_port: int, web_port: int):
     return HubServer(cfg).start()
 
 
-def seed(hub, seatmap: dict) -> None:
-    """Demo users (one per role), the room's seat map, and an exam session running now."""
+def seed(hub, seatmap: dict, fresh: bool = True) -> None:
+    """Demo users (one per role) and the room's seat map in a fresh hub, and an exam session
+    running from now on (a demo run again in the same folder gets a new session)."""
     from hub.store import accounts
 
     w = hub.services.writer
-    for username, role in LOGINS.items():
-        w.call(accounts.add_user, username, PASSWORD, role, username.title())
-    w.call(accounts.load_seatmap, BUILDING, ROOM, seatmap, "Room A101 (vtest.avi)")
+    if fresh:
+        for username, role in LOGINS.items():
+            w.call(accounts.add_user, username, PASSWORD, role, username.title())
+        w.call(accounts.load_seatmap, BUILDING, ROOM, seatmap, "Room A101 (vtest.avi)")
     now = datetime.now(UTC)
     w.call(accounts.add_session, BUILDING, ROOM, "proctor", now - timedelta(minutes=5),
            now + timedelta(hours=3), "Demo exam")
@@ -129,10 +131,12 @@ def _demo(args) -> int:
     work.mkdir(parents=True, exist_ok=True)
     with MosquittoBroker(work / "broker") as broker:
         node_cfg = write_vtest_node(work / "node", broker_port=broker.port, loop=True)
+        fresh = not (work / "hub").exists()
         hub = start_hub(work / "hub", broker.port, _free(args.port))
         runner = None
         try:
-            seed(hub, load_seat_map(work / "node" / "seats.json").model_dump(mode="json"))
+            seed(hub, load_seat_map(work / "node" / "seats.json").model_dump(mode="json"),
+                 fresh)
             node = EdgeNode(load_config(node_cfg))
             runner = threading.Thread(target=node.run, name="edge-node", daemon=True)
             runner.start()

@@ -139,8 +139,10 @@ def _count(db_path: Path, table: str) -> int:
         conn.close()
 
 
-def _ingest(nodes, db_path: Path, alerts: int, jpeg: bytes) -> float:
-    """Publish ``alerts`` alerts with evidence from the first 4 nodes; alerts per second."""
+def _ingest(nodes, db_path: Path, alerts: int, jpeg: bytes,
+            series: list | None = None) -> float:
+    """Publish ``alerts`` alerts with evidence from the first 4 nodes; alerts per second.
+    ``series`` gets ``(seconds since start, alerts stored)`` samples for the plot."""
     from hub.sim import alert_for, evidence_for
     from kuzet import contract
 
@@ -161,8 +163,13 @@ def _ingest(nodes, db_path: Path, alerts: int, jpeg: bytes) -> float:
         last = node.client.publish(et, ep, qos=1)
     last.wait_for_publish(120)
     deadline = time.monotonic() + 300
-    while _count(db_path, "evidence") - base < alerts and time.monotonic() < deadline:
+    while (done := _count(db_path, "evidence") - base) < alerts \
+            and time.monotonic() < deadline:
+        if series is not None:
+            series.append((time.perf_counter() - t0, done))
         time.sleep(0.05)
+    if series is not None:
+        series.append((time.perf_counter() - t0, alerts))
     return alerts / (time.perf_counter() - t0)
 
 
@@ -194,11 +201,12 @@ def _latency(nodes, readers, seen, lock, seconds: float, rate: float, jpeg: byte
     time.sleep(2.0)
     stop.set()
     with lock:
-        return [1000 * (seen[a] - t) for a, t in sent.items() if a in seen], len(sent)
+        return [(t, 1000 * (seen[a] - t)) for a, t in sent.items() if a in seen], len(sent)
 
 
 def bench_hub(alerts: int = 10000, nodes: int = 100, pages: int = 50,
-              seconds: float = 10.0, rate: float = 20.0) -> dict:
+              seconds: float = 10.0, rate: float = 20.0, series: dict | None = None) -> dict:
+    """The hub's figures; ``series`` (if given) gets ``ingest`` and ``latency`` samples."""
     from hub.sim import snapshot_jpeg
     from kuzet.broker import MosquittoBroker, free_port
 
@@ -220,7 +228,8 @@ def bench_hub(alerts: int = 10000, nodes: int = 100, pages: int = 50,
                 for s in sims:
                     s.status("online")
                 db_path = tmp / "hub" / "hub.db"
-                ingest = _ingest(sims, db_path, alerts, jpeg)
+                ingest_series: list = []
+                ingest = _ingest(sims, db_path, alerts, jpeg, ingest_series)
                 cookie = _login(f"http://127.0.0.1:{web_port}")
                 seen: dict[str, float] = {}
                 lock = threading.Lock()
@@ -232,7 +241,7 @@ def bench_hub(alerts: int = 10000, nodes: int = 100, pages: int = 50,
                 for reader in readers:
                     if not reader.opened.wait(10):
                         raise RuntimeError("a live page did not open")
-                lat, published = _latency(sims, readers, seen, lock, seconds, rate, jpeg)
+                timed, published = _latency(sims, readers, seen, lock, seconds, rate, jpeg)
             finally:
                 for reader in readers:
                     reader.close()
@@ -241,7 +250,11 @@ def bench_hub(alerts: int = 10000, nodes: int = 100, pages: int = 50,
                 hub.terminate()
                 hub.wait(timeout=20)
                 log.close()
-    lat.sort()
+    if series is not None:
+        t0 = min((t for t, _ in timed), default=0.0)
+        series["ingest"] = ingest_series
+        series["latency"] = [(t - t0, ms) for t, ms in timed]
+    lat = sorted(ms for _, ms in timed)
     result = {
         "ingest_per_s": round(ingest, 1),
         "latency_p50_ms": round(statistics.median(lat), 1) if lat else None,

@@ -65,6 +65,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     sadd.add_argument("--title", default="")
     sadd.set_defaults(func=_session_add)
 
+    ret = cmds.add_parser("retention", help="delete evidence older than retention.evidence_days "
+                          "after its exam, except what a protocol holds; logs each deletion "
+                          "(example: kuzet hub retention --config hub.toml)")
+    ret.add_argument("--config", required=True)
+    ret.set_defaults(func=_retention)
+
+    imp = cmds.add_parser("import", help="import a timetable or group rosters from CSV, all "
+                          "or nothing (example: kuzet hub import --config hub.toml --roster "
+                          "groups.csv --timetable exams.csv); columns: docs/workflow.md")
+    imp.add_argument("--config", required=True)
+    imp.add_argument("--roster", help="CSV: group,student_no,name[,seat]")
+    imp.add_argument("--timetable", help="CSV: exam_code,discipline,groups,building,room,"
+                     "date,start,end,proctors[,allowed_aids,examiner,head_of_department,seating]")
+    imp.set_defaults(func=_import)
+
     room = cmds.add_parser("room", help="rooms").add_subparsers(
         dest="room_command", required=True, metavar="COMMAND")
     load = room.add_parser("load", help="store a room's seat map (JSON as the node's) "
@@ -179,4 +194,35 @@ def _room_load(args) -> int:
         raise KuzetError(f"{args.seatmap}: {exc}") from None
     _write(cfg, accounts.load_seatmap, args.building, args.room, data, args.title)
     print(json.dumps({"room": f"{args.building}/{args.room}", "seats": len(data["seats"])}))
+    return 0
+
+
+def _retention(args) -> int:
+    from hub.retention import run
+
+    print(json.dumps(run(_config(args)).as_dict()))
+    return 0
+
+
+def _import(args) -> int:
+    from hub.roster import ImportRefused, parse_roster, parse_timetable
+    from hub.store import sessions
+
+    cfg = _config(args)
+    if not (args.roster or args.timetable):
+        raise KuzetError("give --roster and/or --timetable")
+    out: dict[str, object] = {}
+    try:
+        if args.roster:
+            rows = parse_roster(Path(args.roster).read_text(encoding="utf-8"))
+            out["students"] = _write(cfg, sessions.import_roster, rows)
+        if args.timetable:
+            exams = parse_timetable(Path(args.timetable).read_text(encoding="utf-8"),
+                                    cfg.hub.timezone)
+            out["sessions"] = _write(cfg, sessions.import_timetable, exams)
+    except ImportRefused as exc:
+        raise KuzetError("nothing imported: " + str(exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KuzetError(str(exc)) from None
+    print(json.dumps(out))
     return 0

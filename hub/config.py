@@ -128,11 +128,33 @@ class LivenessSection(StrictModel):
     max_outbox_depth: Annotated[int, Field(ge=1)] = 100
 
 
+class ProvisioningSection(StrictModel):
+    """Enrolment from the technician's pages (``hub/provisioning_bridge.py``): the folder made
+    by ``kuzet provision init``, and the broker as the nodes see it (written into bundles)."""
+
+    enabled: bool = False
+    pki_dir: Path = Path("/etc/kuzet/pki")
+    node_broker_host: str = "hub.local"   # the broker's name or IP in the nodes' node.toml
+    node_broker_port: Annotated[int, Field(ge=1, le=65535)] = 8883
+    reload_command: str = "sudo -n systemctl reload mosquitto"   # re-reads the CRL
+    code_ttl_s: Annotated[float, Field(gt=0, le=7 * 86400)] = 3600
+    fetch_attempts: Annotated[int, Field(ge=1, le=1000)] = 10     # per address per 10 min
+
+
+class RetentionSection(StrictModel):
+    """Clause 4.3: evidence is deleted this many days after its exam, unless a protocol
+    holds it (``kuzet hub retention``, nightly from systemd/kuzet-retention.timer)."""
+
+    evidence_days: Annotated[float, Field(gt=0, le=3650)] = 30
+
+
 class HubConfig(StrictModel):
     hub: HubSection = HubSection()
     web: WebSection = WebSection()
     broker: BrokerSection = BrokerSection()
     liveness: LivenessSection = LivenessSection()
+    retention: RetentionSection = RetentionSection()
+    provisioning: ProvisioningSection = ProvisioningSection()
     source: str = "config"                # the file it came from, for messages
 
     def secret_key(self) -> str:
@@ -177,6 +199,7 @@ def _resolve(data: dict, base: Path) -> dict:
     fix(data.get("web", {}), "secret_key_file")
     for key in ("password_file", "ca_file", "cert_file", "key_file"):
         fix(data.get("broker", {}), key)
+    fix(data.get("provisioning", {}), "pki_dir")
     return data
 
 

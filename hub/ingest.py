@@ -65,6 +65,12 @@ class IngestWorker:
                                   properties=props)
         self.client.loop_start()
 
+    def publish(self, topic: str, payload: bytes) -> bool:
+        """Send a command to a node (QoS 1, not retained); False if not connected now."""
+        if not self.connected.is_set():
+            return False
+        return self.client.publish(topic, payload, qos=1).rc == mqtt.MQTT_ERR_SUCCESS
+
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()

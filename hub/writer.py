@@ -167,6 +167,8 @@ class Writer:
                         done.append((job, None, exc))
                     else:
                         self._reject(conn, job.topic, f"cannot store: {exc}")
+            if any(isinstance(j, MessageJob) and j.file is not None for j in batch):
+                self.evidence.sync()          # the batch's files are on disk before its rows
             events = self._resolve(conn, events)
             if sweep:
                 self._last_sweep = now

@@ -106,6 +106,7 @@ def add_session(conn: sqlite3.Connection, building: str, room: str, proctor: str
         " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (building, room, row["id"], title, _utc(starts_at), _utc(ends_at), created_by,
          now_iso()))
+    conn.execute("INSERT INTO session_proctors VALUES (?, ?)", (cur.lastrowid, row["id"]))
     return int(cur.lastrowid)
 
 
@@ -117,8 +118,9 @@ def proctor_rooms(conn: sqlite3.Connection, user_id: int,
                   at: datetime | None = None) -> list[tuple[str, str]]:
     """The rooms of the proctor's sessions running at ``at`` (default now)."""
     now = _utc(at or datetime.now(UTC))
-    rows = conn.execute("SELECT DISTINCT building, room FROM sessions WHERE proctor_id = ?"
-                        " AND starts_at <= ? AND ends_at > ? ORDER BY 1, 2",
+    rows = conn.execute("SELECT DISTINCT s.building, s.room FROM sessions s"
+                        " JOIN session_proctors p ON p.session_id = s.id WHERE p.user_id = ?"
+                        " AND s.starts_at <= ? AND s.ends_at > ? ORDER BY 1, 2",
                         (user_id, now, now)).fetchall()
     return [(r[0], r[1]) for r in rows]
 

@@ -186,3 +186,73 @@ def node_liveness(db: sqlite_utils.Database) -> None:
     nodes.add_column("liveness", str, not_null_default="offline")
     nodes.add_column("liveness_since", float)
     nodes.add_column("liveness_reasons", str, not_null_default="[]")
+
+
+@migration
+def exam_workflow(db: sqlite_utils.Database) -> None:
+    """Issue 5: exam details and rosters, several proctors, seats, commands sent to nodes,
+    the Appendix A protocols and the evidence they hold, the retention log."""
+    sessions = db["sessions"]
+    sessions.add_column("exam_code", str)
+    sessions.add_column("discipline", str, not_null_default="")
+    sessions.add_column("groups", str, not_null_default="[]")
+    sessions.add_column("allowed_aids", str, not_null_default="[]")
+    sessions.add_column("examiner", str, not_null_default="")
+    sessions.add_column("head_of_department", str, not_null_default="")
+    sessions.add_column("seating", str, not_null_default="assigned")
+    sessions.add_column("started_at", str)
+    sessions.add_column("stopped_at", str)
+    db.execute("CREATE UNIQUE INDEX sessions_exam_code ON sessions (exam_code)"
+               " WHERE exam_code IS NOT NULL")
+    db.execute("""CREATE TABLE session_proctors (
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        PRIMARY KEY (session_id, user_id))""")
+    db.execute("INSERT INTO session_proctors SELECT id, proctor_id FROM sessions")
+    db.execute("""CREATE TABLE students (
+        student_no TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        group_name TEXT NOT NULL,
+        seat TEXT,
+        updated_at TEXT NOT NULL)""")
+    db.execute("CREATE INDEX students_group ON students (group_name)")
+    db.execute("""CREATE TABLE session_seats (
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        student_no TEXT NOT NULL REFERENCES students(student_no),
+        seat TEXT,
+        seated_by INTEGER REFERENCES users(id),
+        seated_at TEXT,
+        PRIMARY KEY (session_id, student_no))""")
+    db.execute("CREATE UNIQUE INDEX session_seats_seat ON session_seats (session_id, seat)"
+               " WHERE seat IS NOT NULL")
+    db.execute("""CREATE TABLE commands (
+        id INTEGER PRIMARY KEY,
+        msg_id TEXT NOT NULL UNIQUE,
+        at TEXT NOT NULL,
+        building TEXT NOT NULL, room TEXT NOT NULL, node TEXT NOT NULL,
+        action TEXT NOT NULL, session_id INTEGER, payload TEXT NOT NULL,
+        published INTEGER NOT NULL DEFAULT 0)""")
+    db.execute("""CREATE TABLE protocols (
+        id INTEGER PRIMARY KEY,
+        alert_id TEXT NOT NULL UNIQUE REFERENCES alerts(alert_id),
+        session_id INTEGER REFERENCES sessions(id),
+        status TEXT NOT NULL DEFAULT 'draft'
+            CHECK (status IN ('draft', 'issued', 'signed', 'retake_scheduled')),
+        lang TEXT NOT NULL DEFAULT 'kk',
+        group_name TEXT NOT NULL DEFAULT '', student TEXT NOT NULL DEFAULT '',
+        student_no TEXT NOT NULL DEFAULT '', discipline TEXT NOT NULL DEFAULT '',
+        attestation_date TEXT NOT NULL DEFAULT '', violation TEXT NOT NULL DEFAULT '',
+        proctor_note TEXT NOT NULL DEFAULT '', examiner TEXT NOT NULL DEFAULT '',
+        head_of_department TEXT NOT NULL DEFAULT '',
+        building TEXT NOT NULL, room TEXT NOT NULL, seat TEXT,
+        created_by INTEGER REFERENCES users(id), created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL, issued_at TEXT, signed_at TEXT, retake_on TEXT,
+        pdf_file TEXT, pdf_sha256 TEXT, signed_file TEXT, signed_sha256 TEXT)""")
+    db.execute("CREATE INDEX protocols_discipline ON protocols (discipline, status)")
+    db.execute("""CREATE TABLE retention_log (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        evidence_id TEXT NOT NULL, alert_id TEXT NOT NULL,
+        building TEXT NOT NULL, room TEXT NOT NULL, kind TEXT NOT NULL,
+        sha256 TEXT NOT NULL, captured_at TEXT NOT NULL, expired_at TEXT NOT NULL,
+        file_removed INTEGER NOT NULL)""")

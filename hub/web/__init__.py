@@ -44,20 +44,37 @@ def create_app(config: HubConfig, services: HubServices | None = None) -> Flask:
 
     app.teardown_appcontext(security.close_db)
     app.before_request(security.load_user)
-    app.before_request(security.check_csrf)
+    app.before_request(_check_csrf)
     app.after_request(_headers)
     app.jinja_env.globals.update(
         csrf_token=security.csrf_token, labels=labels, languages=labels.LANGUAGES,
         hub_timezone=config.hub.timezone, local_time=_local_time, local_datetime=_local_dt,
         current_lang=lambda: _locale(config))
 
-    from hub.web import admin, auth, dean, live, proctor, technician
+    from hub.web import admin, auth, dean, enrolment, live, proctor, technician
 
-    for bp in (auth.bp, proctor.bp, dean.bp, technician.bp, admin.bp, live.bp):
+    for bp in (auth.bp, proctor.bp, dean.bp, technician.bp, admin.bp, live.bp, enrolment.bp):
         app.register_blueprint(bp)
+    from hub.web import protocol, public, rounds, sessions
+
+    for bp in (sessions.bp, protocol.bp, rounds.bp, public.bp):     # issue 5: the workflow
+        app.register_blueprint(bp)
+    if config.provisioning.enabled:
+        from hub.provisioning_bridge import ProvisioningBridge
+
+        app.extensions[technician.BRIDGE_KEY] = ProvisioningBridge(config, services)
     for code in (400, 403, 404, 405):
         app.register_error_handler(code, _error)
     return app
+
+
+CSRF_EXEMPT = {"enrolment.fetch"}     # a Pi with a one-time code: no session, no token
+
+
+def _check_csrf():
+    if request.endpoint in CSRF_EXEMPT:
+        return None
+    return security.check_csrf()
 
 
 def _locale(config: HubConfig) -> str:

@@ -71,6 +71,13 @@ EVIDENCE_KINDS = {
     "clip": _l("Clip"),
 }
 
+PROTOCOL_STATUSES = {
+    "draft": _l("Draft"),
+    "issued": _l("Issued"),
+    "signed": _l("Signed"),
+    "retake_scheduled": _l("Retake scheduled"),
+}
+
 LANGUAGES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
 
 

@@ -3,10 +3,22 @@ one-tap actions on an alert (acknowledge, dismiss with a reason, confirm, add a 
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
+from functools import partial
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 
-from hub.store import accounts, queries
+from hub.store import accounts, protocols, queries
 from hub.store.messages import alert_view
 from hub.web.live import room_context
 from hub.web.security import audit, db, require_role, room_or_404, visible_rooms, writer
@@ -77,7 +89,9 @@ def dismiss(alert_id: str):
 
 @bp.post("/alerts/<alert_id>/confirm")
 def confirm(alert_id: str):
-    return _act(alert_id, "confirm", accounts.decide, "confirmed")
+    """Confirm the violation; its Appendix A protocol is opened as a draft (clause 4.7)."""
+    tz = current_app.config["KUZET_CONFIG"].hub.timezone
+    return _act(alert_id, "confirm", partial(protocols.confirm_with_protocol, timezone=tz))
 
 
 @bp.post("/alerts/<alert_id>/note")

@@ -1,0 +1,86 @@
+"""The dean's rounds (clause 4.4): the building's exams in progress with what needs a visit,
+and the day report. Reads only (a visit is ``accounts.log_round``)."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from hub.store import sessions as exam_sessions
+
+
+def _epoch(iso_: str) -> float:
+    return datetime.fromisoformat(iso_.replace("Z", "+00:00")).timestamp()
+
+
+def building_screen(conn: sqlite3.Connection, now: float, now_iso_: str) -> list[dict[str, Any]]:
+    """Every room with an exam in progress, in the suggested order of visits: rooms with open
+    alerts first (most first), then the longest unvisited (never visited first)."""
+    by_room: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for s in exam_sessions.running_now(conn, now_iso_):
+        by_room.setdefault((s["building"], s["room"]), []).append(s)
+    out = []
+    for (building, room), exams in by_room.items():
+        exams.sort(key=lambda e: (e["started_at"] is None, e["starts_at"]))
+        since = min(_epoch(e["starts_at"]) for e in exams)
+        a = conn.execute(
+            "SELECT SUM(status='open' AND decision IN ('new','acknowledged')),"
+            " SUM(decision='confirmed'), SUM(decision='dismissed') FROM alerts"
+            " WHERE building=? AND room=? AND received_at >= ?",
+            (building, room, since)).fetchone()
+        states = [r[0] for r in conn.execute(
+            "SELECT liveness FROM nodes WHERE building=? AND room=?", (building, room))]
+        last = conn.execute("SELECT MAX(at) FROM rounds WHERE building=? AND room=?",
+                            (building, room)).fetchone()[0]
+        proctors = sorted({p for e in exams for p in e["proctors"]})
+        out.append({
+            "exams": exams, "proctors": proctors, "building": building, "room": room,
+            "open": a[0] or 0, "confirmed": a[1] or 0, "dismissed": a[2] or 0,
+            "health": ("offline" if "offline" in states else "degraded" if "degraded" in states
+                       else "online" if states else "none"),
+            "last_visit": last,
+            "unvisited_s": now - (_epoch(last) if last else since),
+            "never_visited": last is None,
+        })
+    out.sort(key=lambda r: (-r["open"], not r["never_visited"], -r["unvisited_s"]))
+    for i, r in enumerate(out, 1):
+        r["order"] = i
+    return out
+
+
+def day_report(conn: sqlite3.Connection, start_iso: str, end_iso: str) -> dict[str, Any]:
+    """One day (``[start, end)``, UTC ISO): exams, visits, alerts confirmed and dismissed,
+    per room and per proctor."""
+    start_e, end_e = _epoch(start_iso), _epoch(end_iso)
+    exams = conn.execute("SELECT id FROM sessions WHERE starts_at < ? AND ends_at > ?"
+                         " ORDER BY building, room, starts_at", (end_iso, start_iso)).fetchall()
+    rooms: dict[tuple[str, str], dict[str, Any]] = {}
+    proctors: dict[str, dict[str, int]] = {}
+    for r in exams:
+        s = exam_sessions.get(conn, r[0])
+        room = rooms.setdefault((s["building"], s["room"]), _room_row(s["building"], s["room"]))
+        room["exams"].append(s)
+        for p in s["proctors"]:
+            proctors.setdefault(p, {"exams": 0, "confirmed": 0, "dismissed": 0})["exams"] += 1
+    for v in conn.execute("SELECT r.*, u.username, u.display_name FROM rounds r JOIN users u"
+                          " ON u.id = r.dean_id WHERE at >= ? AND at < ? ORDER BY at",
+                          (start_iso, end_iso)).fetchall():
+        rooms.setdefault((v["building"], v["room"]),
+                         _room_row(v["building"], v["room"]))["visits"].append(dict(v))
+    for a in conn.execute("SELECT a.building, a.room, a.decision, u.username, u.display_name"
+                          " FROM alerts a LEFT JOIN users u ON u.id = a.decided_by"
+                          " WHERE a.received_at >= ? AND a.received_at < ?"
+                          " AND a.decision IN ('confirmed', 'dismissed')",
+                          (start_e, end_e)).fetchall():
+        room = rooms.setdefault((a["building"], a["room"]), _room_row(a["building"], a["room"]))
+        room[a["decision"]] += 1
+        who = a["display_name"] or a["username"] or "—"
+        proctors.setdefault(who, {"exams": 0, "confirmed": 0, "dismissed": 0})[a["decision"]] += 1
+    return {"rooms": [rooms[k] for k in sorted(rooms)],
+            "proctors": dict(sorted(proctors.items()))}
+
+
+def _room_row(building: str, room: str) -> dict[str, Any]:
+    return {"building": building, "room": room, "exams": [], "visits": [], "confirmed": 0,
+            "dismissed": 0}

@@ -1,0 +1,51 @@
+"""The dean's rounds (clause 4.4): one screen for the building (every exam in progress by
+room, its proctors, open and confirmed alerts, node health, time since the last visit, and a
+suggested order of visits), a visit logged with remarks in one tap, and the day report."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+
+from hub.store import accounts, now_iso, queries
+from hub.store import rounds as store
+from hub.web.security import audit, db, require_role, writer
+
+bp = Blueprint("rounds", __name__, url_prefix="/rounds")
+bp.before_request(require_role("dean"))
+
+
+@bp.get("/")
+def building():
+    rooms = store.building_screen(db(), time.time(), now_iso())
+    return render_template("rounds.html", rooms=rooms)
+
+
+@bp.post("/visit/<building>/<room>")
+def visit(building: str, room: str):
+    if queries.room(db(), building, room) is None:
+        abort(404)
+    note = request.form.get("note", "").strip()[:1000]
+    writer().call(accounts.log_round, g.user, building, room, note)
+    audit("round", f"{building}/{room}", building, room)
+    return redirect(url_for("rounds.building"))
+
+
+@bp.get("/report")
+def report():
+    tz = ZoneInfo(current_app.config["KUZET_CONFIG"].hub.timezone)
+    try:
+        day = date.fromisoformat(request.args.get("day", ""))
+    except ValueError:
+        day = datetime.now(tz).date()
+    start = datetime.combine(day, datetime.min.time(), tz).astimezone(UTC)
+    end = start + timedelta(days=1)
+
+    def z(dt: datetime) -> str:
+        return dt.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+    data = store.day_report(db(), z(start), z(end))
+    return render_template("rounds_report.html", day=day, **data)

@@ -1,0 +1,159 @@
+"""Exam sessions: importing the timetable and rosters (admin), the session page where a
+proctor starts and ends the exam (a command to the room's node) and seats students, and the
+list of sessions (admins, proctors, deans)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from hub.roster import (
+    ROSTER_COLUMNS,
+    TIMETABLE_COLUMNS,
+    ImportRefused,
+    parse_roster,
+    parse_timetable,
+)
+from hub.store import queries
+from hub.store import sessions as store
+from hub.web.security import audit, db, require_role, writer
+from kuzet.contract import NAME_RE
+
+bp = Blueprint("exams", __name__, url_prefix="/exams")
+bp.before_request(require_role("admin", "proctor", "dean"))
+
+
+def _only(*roles: str) -> None:
+    if g.user.role not in roles:
+        abort(403)
+
+
+def _session_or_404(session_id: int) -> dict:
+    s = store.get(db(), session_id)
+    if s is None:
+        abort(404)
+    if g.user.role == "proctor" and g.user.id not in s["proctor_ids"]:
+        abort(404)
+    return s
+
+
+@bp.get("/")
+def listing():
+    mine = g.user.id if g.user.role == "proctor" else None
+    return render_template("exams.html", sessions=store.listing(db(), mine),
+                           timetable_columns=TIMETABLE_COLUMNS, roster_columns=ROSTER_COLUMNS)
+
+
+@bp.post("/import")
+def import_csv():
+    """Roster and/or timetable from uploaded CSV files; all or nothing, errors by line."""
+    _only("admin")
+    tz = current_app.config["KUZET_CONFIG"].hub.timezone
+    texts = {}
+    for name in ("roster", "timetable"):
+        upload = request.files.get(name)
+        if upload and upload.filename:
+            try:
+                texts[name] = upload.read().decode("utf-8")
+            except UnicodeDecodeError:
+                flash(_("%(file)s is not UTF-8 text.", file=name), "error")
+                return redirect(url_for("exams.listing"))
+    if not texts:
+        flash(_("Choose a CSV file."), "error")
+        return redirect(url_for("exams.listing"))
+    try:
+        students = parse_roster(texts["roster"]) if "roster" in texts else None
+        exams = parse_timetable(texts["timetable"], tz) if "timetable" in texts else None
+        writer().call(_import_both, students, exams, g.user.id)
+    except ImportRefused as exc:
+        for e in exc.errors[:30]:
+            flash(_("Line %(line)s, %(field)s: %(why)s", line=e.line, field=e.field,
+                    why=e.message), "error")
+        flash(_("Nothing was imported."), "error")
+        return redirect(url_for("exams.listing"))
+    audit("exams.import", ",".join(sorted(texts)),
+          students=len(students or []), sessions=len(exams or []))
+    flash(_("Imported: %(students)s students, %(sessions)s exam sessions.",
+            students=len(students or []), sessions=len(exams or [])), "ok")
+    return redirect(url_for("exams.listing"))
+
+
+def _import_both(conn, students, exams, user_id):
+    """One transaction: the roster first (the timetable's rosters need it)."""
+    if students is not None:
+        store.import_roster(conn, students)
+    if exams is not None:
+        store.import_timetable(conn, exams, user_id)
+
+
+@bp.get("/<int:session_id>")
+def session_page(session_id: int):
+    s = _session_or_404(session_id)
+    room = queries.room(db(), s["building"], s["room"])
+    seats = [x["id"] for x in (room or {}).get("seatmap", {}).get("seats", [])] \
+        if room and room.get("seatmap") else []
+    return render_template("exam.html", s=s, roster=store.roster(db(), session_id),
+                           seats=seats, can_run=g.user.role == "proctor")
+
+
+def _publish(commands: list[tuple[str, bytes, str]]) -> int:
+    """Send the queued commands to the nodes (after commit); returns how many went out."""
+    ingest = current_app.extensions["kuzet"].ingest
+    sent = [mid for topic, payload, mid in commands
+            if ingest is not None and ingest.publish(topic, payload)]
+    if sent:
+        writer().call(store.mark_published, sent)
+    return len(sent)
+
+
+@bp.post("/<int:session_id>/<any(start, stop):action>")
+def run(session_id: int, action: str):
+    """Start the exam (the node learns the allowed aids and the roster size) or end it
+    (the node closes its alerts and raises no more)."""
+    _only("proctor")
+    s = _session_or_404(session_id)
+    now = datetime.now(UTC).isoformat()
+    if action == "start" and not (s["starts_at"] <= now[:19] + "Z" < s["ends_at"]):
+        flash(_("The exam can be started only during its time."), "error")
+        return redirect(url_for("exams.session_page", session_id=session_id))
+    commands = writer().call(store.set_running, session_id, action == "start")
+    sent = _publish(commands)
+    audit(f"session.{action}", str(session_id), s["building"], s["room"],
+          nodes=len(commands), sent=sent)
+    if not commands:
+        flash(_("No camera node is known in this room: nothing was sent."), "error")
+    elif sent < len(commands):
+        flash(_("The broker is not reachable now: the command was recorded, not sent."),
+              "error")
+    else:
+        flash(_("Exam started.") if action == "start" else _("Exam ended."), "ok")
+    return redirect(url_for("exams.session_page", session_id=session_id))
+
+
+@bp.post("/<int:session_id>/seat")
+def seat(session_id: int):
+    """The proctor taps a seat for a student (free seating), or clears it."""
+    _only("proctor")
+    s = _session_or_404(session_id)
+    seat_id = request.form.get("seat", "").strip()
+    if seat_id and not NAME_RE.match(seat_id):
+        abort(400)
+    try:
+        writer().call(store.seat_student, session_id, request.form.get("student_no", ""),
+                      seat_id or None, g.user.id)
+    except ValueError:
+        abort(400)
+    audit("session.seat", str(session_id), s["building"], s["room"], seat=seat_id)
+    return redirect(url_for("exams.session_page", session_id=session_id))

@@ -213,10 +213,11 @@ class EvidenceStore:
         with self._lock:
             self._db.execute("UPDATE evidence SET closed=1 WHERE alert_id=?", (alert_id,))
 
-    def space_ok(self) -> bool:
-        """Is there room for more evidence (the disk's free space above its floor)?"""
+    def space_ok(self, need: int = 0) -> bool:
+        """Is there room for ``need`` more bytes of evidence, keeping the disk's free space
+        above its floor?"""
         try:
-            return self._disk_free(self.folder) >= self.min_free_bytes
+            return self._disk_free(self.folder) - need >= self.min_free_bytes
         except OSError:
             return False
 

@@ -330,16 +330,17 @@ class EdgeNode:
         except sqlite3.Error as exc:
             self._warn(f"evidence index not updated: {exc}")
 
-    def _evidence_room(self, what: str) -> bool:
-        """Evidence only while the disk has its reserve: alerts come first."""
-        if self.evidence.space_ok() and not self._unsaved:
+    def _evidence_room(self, what: str, need: int) -> bool:
+        """Evidence only while the disk keeps its reserve after it: alerts come first."""
+        if self.evidence.space_ok(need) and not self._unsaved:
             return True
         self._warn(f"{what} skipped: disk low ({disk_free_mb(self.evidence.folder):.0f} MB free)")
         return False
 
     def _snapshot(self, ev: RuleEvent, frame: Frame, seats: SeatMap | None
                   ) -> list[contract.EvidenceRef]:
-        if not self._evidence_room(f"evidence for alert {ev.alert_id}"):
+        h, w = frame.evidence.shape[:2]
+        if not self._evidence_room(f"evidence for alert {ev.alert_id}", h * w // 2):
             return []
         image = frame.evidence
         fx = image.shape[1] / frame.image.shape[1]
@@ -393,11 +394,13 @@ class EdgeNode:
                 or self.stop_event.is_set()]
         for alert_id, t_mono, t_wall in done:
             self._pending_clips.remove((alert_id, t_mono, t_wall))
-            if not self._evidence_room(f"clip for alert {alert_id}"):
+            frames = self.ring.between(t_mono - before, t_mono + after)
+            boxes = self._clip_masks.pop(alert_id, [])
+            if not self._evidence_room(f"clip for alert {alert_id}",
+                                       2 * sum(map(len, frames))):
                 continue
             try:
-                boxes = self._clip_masks.pop(alert_id, [])
-                f = self.evidence.clip(alert_id, self.ring.between(t_mono - before, t_mono + after),
+                f = self.evidence.clip(alert_id, frames,
                                        self.cfg.evidence.clip_fps, t_wall,
                                        mask=blur_boxes(boxes) if boxes else None)
                 if f is not None:

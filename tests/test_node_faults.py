@@ -28,12 +28,12 @@ def wait_until(predicate, timeout: float) -> bool:
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 3 MB filesystem (tmpfs) for the node's data: it fills within seconds."""
+    """A 6 MB filesystem (tmpfs) for the node's data: it fills within seconds."""
     if os.getuid() != 0:
         pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
     mnt = tmp_path / "disk"
     mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3M", "tmpfs", str(mnt)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6M", "tmpfs", str(mnt)], check=True)
     yield mnt
     subprocess.run(["umount", "-l", str(mnt)], check=False)
 
@@ -43,7 +43,8 @@ def test_a_full_disk_is_reported_and_nothing_accepted_is_lost(tmp_path, small_di
     cfg = load_config(write_vtest_node(
         tmp_path / "n", broker_port=port, fps=20,
         extra={"node": {"data_dir": str(small_disk)},
-               "evidence": {"max_mb": 1, "min_free_mb": 0.5, "ballast_mb": 0.25}}))
+               "evidence": {"max_mb": 1, "min_free_mb": 1.5, "ballast_mb": 0.25,
+                            "max_width": 640}}))
     node = EdgeNode(cfg)
     runner = threading.Thread(target=node.run, daemon=True)
     runner.start()
@@ -69,7 +70,7 @@ def test_a_full_disk_is_reported_and_nothing_accepted_is_lost(tmp_path, small_di
         filler.unlink()
         with MosquittoBroker(tmp_path / "mq", port=port, persistence=True) as broker:
             rec = Recorder(broker.host, broker.port, client_id="test-hub")
-            assert wait_until(lambda: node.outbox.depth() == 0 and not node._unsaved, 60), \
+            assert wait_until(lambda: node.outbox.depth() == 0 and not node._unsaved, 120), \
                 (node.outbox.depth(), len(node._unsaved), node.health())
             accepted = {m for m, t in node.outbox.journal() if t.endswith("/alert")}
             assert wait_until(lambda: accepted <= {json.loads(p)["id"]

@@ -124,6 +124,7 @@ class EvidenceSection(StrictModel):
     jpeg_quality: Annotated[int, Field(ge=30, le=100)] = 85
     ballast_mb: Annotated[float, Field(ge=0, le=1024)] = 16   # reserve freed when the disk fills
     blur_other_faces: bool = True    # faces other than the flagged seat's student are blurred
+    retention_days: Annotated[float, Field(gt=0)] = 30   # clause 4.3: kept one month
     max_width: Annotated[int, Field(ge=160)] = 1280
 
 

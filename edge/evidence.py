@@ -225,6 +225,26 @@ class EvidenceStore:
         with self._lock:
             return self._db.execute("SELECT COALESCE(SUM(size),0) FROM evidence").fetchone()[0]
 
+    def expire(self, max_age_s: float, now: float | None = None) -> int:
+        """Retention (clause 4.3): delete evidence older than ``max_age_s`` whose alert is
+        closed and whose message was delivered (the hub keeps its own copy, and its own
+        retention, protocols included). Returns how many files went; each is logged."""
+        now = time.time() if now is None else now
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT evidence_id, path, msg_id FROM evidence WHERE closed=1 AND created < ?",
+                (now - max_age_s,)).fetchall()
+        gone = 0
+        for evidence_id, path, msg_id in rows:
+            if msg_id is not None and not self._delivered(msg_id):
+                continue
+            Path(path).unlink(missing_ok=True)
+            with self._lock:
+                self._db.execute("DELETE FROM evidence WHERE evidence_id=?", (evidence_id,))
+            log.info("retention: deleted evidence %s (%s)", evidence_id, path)
+            gone += 1
+        return gone
+
     def enforce_budget(self) -> list[str]:
         """Delete the oldest evidence of closed, delivered alerts while over budget. Returns
         (and keeps in ``warnings``) what the status should tell."""

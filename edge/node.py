@@ -576,11 +576,15 @@ class EdgeNode:
         next_beat = time.monotonic() + self.cfg.heartbeat_s
         watchdog = watchdog_interval_s()
         last_reasons: list[str] | None = None
+        next_expiry = time.monotonic()
         try:
             while not self.stop_event.wait(min(1.0, watchdog or 1.0)):
                 if until is not None and until():
                     break
                 try:
+                    if time.monotonic() >= next_expiry:
+                        next_expiry = time.monotonic() + 3600
+                        self.evidence.expire(self.cfg.evidence.retention_days * 86400)
                     self.evidence.enforce_budget()
                     self.ballast.refill(self.evidence.min_free_bytes)
                 except (OSError, sqlite3.Error) as exc:

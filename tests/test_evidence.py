@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import time
 
 import cv2
 import numpy as np
@@ -57,6 +58,24 @@ def test_the_ring_keeps_its_rate_and_length(frames):
     assert times[-1] >= 3.5                               # the newest are kept
     assert all(b - a >= 0.49 for a, b in itertools.pairwise(times))
     assert ring.between(1.9, 3.1) == [j for t, j in ring.frames if 1.9 <= t <= 3.1]
+
+
+def test_retention_deletes_delivered_evidence_of_closed_alerts_after_30_days(tmp_path, frames):
+    undelivered = {"msg-late"}
+    store = EvidenceStore(tmp_path / "ev", max_bytes=100 * MB, min_free_bytes=0,
+                          delivered=lambda msg_id: msg_id not in undelivered)
+    files = {}
+    for name in ("done", "late", "open"):
+        files[name] = store.snapshot(name.ljust(32, "0"), frames[0], None, None, 0.0)[0]
+        store.set_message(files[name].evidence_id, f"msg-{name}")
+    store.close_alert("done".ljust(32, "0"))
+    store.close_alert("late".ljust(32, "0"))
+    now = time.time()
+    assert store.expire(30 * 86400, now=now + 29 * 86400) == 0       # a month is not over
+    assert store.expire(30 * 86400, now=now + 31 * 86400) == 1       # 31 days later
+    assert not files["done"].path.exists()
+    assert files["late"].path.exists()          # the hub does not have it yet: kept
+    assert files["open"].path.exists()          # its alert is still open: kept
 
 
 def test_budget_deletes_oldest_closed_delivered_evidence_first(tmp_path, frames):

@@ -90,27 +90,31 @@ def _split(value: str) -> list[str]:
 
 def _rows(text: str, columns: tuple[str, ...], optional: set[str],
           errors: list[RowError]) -> list[tuple[int, dict[str, str]]]:
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    reader.fieldnames = header
-    for name in header:
-        if name not in columns:
-            errors.append(RowError(1, name or "(empty)", "unknown column"))
-    for name in columns:
-        if name not in header and name not in optional:
-            errors.append(RowError(1, name, "missing column"))
-    if errors:
-        return []
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     out = []
-    for row in reader:
-        line = reader.line_num
-        if None in row:
-            errors.append(RowError(line, "(row)", "more cells than columns"))
-            continue
-        cells = {k: (v or "").strip() for k, v in row.items()}
-        if not any(cells.values()):
-            continue
-        out.append((line, cells))
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        reader.fieldnames = header
+        for name in header:
+            if name not in columns:
+                errors.append(RowError(1, name or "(empty)", "unknown column"))
+        for name in columns:
+            if name not in header and name not in optional:
+                errors.append(RowError(1, name, "missing column"))
+        if errors:
+            return []
+        for row in reader:
+            line = reader.line_num
+            if None in row:
+                errors.append(RowError(line, "(row)", "more cells than columns"))
+                continue
+            cells = {k: (v or "").strip() for k, v in row.items()}
+            if not any(cells.values()):
+                continue
+            out.append((line, cells))
+    except csv.Error as exc:                 # e.g. a stray quote or carriage return
+        errors.append(RowError(reader.line_num or 1, "(file)", f"not valid CSV: {exc}"))
+        return []
     return out
 
 

@@ -22,6 +22,7 @@ from kuzet.errors import KuzetError
 from provisioning.registry import Device
 
 HUB_CN = "hub"
+ADMIN_CN = "hub-admin"   # the CLI's own identity: "hub" would take over the hub's session
 NODE_SENDS = ("alert", "evidence", "status", "heartbeat", "reply")
 DYNSEC_PLUGIN = "/usr/lib/{arch}/mosquitto_dynamic_security.so"
 
@@ -53,7 +54,8 @@ def hub_role() -> dict:
 
 def dynsec_config(devices: list[Device]) -> dict:
     """The plugin's initial state: the hub (admin of dynsec) and every enrolled node."""
-    clients = [{"username": HUB_CN, "roles": [{"rolename": "role.hub"}]}]
+    clients = [{"username": HUB_CN, "roles": [{"rolename": "role.hub"}]},
+               {"username": ADMIN_CN, "roles": [{"rolename": "role.hub"}]}]
     roles = [hub_role()]
     for d in devices:
         if d.status == "enrolled":

@@ -21,7 +21,7 @@ from pathlib import Path
 import tomli_w
 
 from kuzet.errors import KuzetError
-from provisioning.broker import HUB_CN, DynsecAdmin, dynsec_config, mosquitto_conf
+from provisioning.broker import ADMIN_CN, HUB_CN, DynsecAdmin, dynsec_config, mosquitto_conf
 from provisioning.ca import CertificateAuthority, _write_private
 from provisioning.registry import Device, DeviceRegistry
 
@@ -57,7 +57,7 @@ class Provisioner:
         folder = Path(folder)
         ca = CertificateAuthority.create(folder)
         for name, issued in (("broker", ca.issue(broker_names[0], server_names=broker_names)),
-                             ("hub", ca.issue(HUB_CN))):
+                             ("hub", ca.issue(HUB_CN)), ("admin", ca.issue(ADMIN_CN))):
             (folder / f"{name}.crt").write_bytes(issued.cert_pem)
             _write_private(folder / f"{name}.key", issued.key_pem)
         os.chmod(folder / "broker.key", 0o640)
@@ -76,9 +76,15 @@ class Provisioner:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=HUB_CN + "-admin",
+        # Its own certificate: the broker makes the CN the client id, so connecting with the
+        # hub's would take over (and end) the running hub's ingest session.
+        tls = self.hub_tls()
+        if (self.folder / "admin.crt").exists():
+            tls.update(certfile=str(self.folder / "admin.crt"),
+                       keyfile=str(self.folder / "admin.key"))
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=ADMIN_CN,
                              protocol=mqtt.MQTTv5)
-        client.tls_set(**self.hub_tls(), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        client.tls_set(**tls, tls_version=ssl.PROTOCOL_TLS_CLIENT)
         connected = threading.Event()
         client.on_connect = lambda c, u, f, rc, p: connected.set() if not rc.is_failure else None
         try:

@@ -232,3 +232,16 @@ def test_the_technicians_commands(tmp_path):
     unreachable = kuzet("--broker-port", "1", "--reload-cmd", "true", "revoke",
                         "main/a101/cam1")
     assert unreachable.returncode == 2 and "cannot reach the broker" in unreachable.stderr
+
+
+def test_the_technicians_tools_do_not_take_over_the_hubs_session(pki):
+    prov, broker, tmp = pki
+    hub = Client(prov.broker_port, **{"ca": prov.hub_tls()["ca_certs"],
+                                      "cert": prov.hub_tls()["certfile"],
+                                      "key": prov.hub_tls()["keyfile"]}).start()
+    assert hub.connected.wait(10)
+    enrol(prov, tmp, "main/a101/cam1")             # the CLI talks to the broker meanwhile
+    prov.revoke("main/a101/cam1")
+    time.sleep(0.5)
+    assert not hub.disconnected.is_set()
+    hub.stop()

@@ -4,14 +4,35 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from hub.store import accounts
 from hub.web import labels
+from hub.web.ratelimit import FailureLimiter
 from hub.web.security import audit, csrf_token, db
 
 bp = Blueprint("auth", __name__)
+
+
+def login_limits() -> tuple[FailureLimiter, FailureLimiter]:
+    """Five wrong passwords for one user name, or twenty from one address, within five
+    minutes: that key waits until the window has passed. One pair per app."""
+    limits = current_app.extensions.get("kuzet_login_limits")
+    if limits is None:
+        limits = current_app.extensions["kuzet_login_limits"] = (
+            FailureLimiter(per_key=5, window_s=300), FailureLimiter(per_key=20, window_s=300))
+    return limits
 
 HOMES = {"proctor": "proctor.rooms", "dean": "dean.overview", "technician": "technician.nodes",
          "admin": "admin.home"}
@@ -39,8 +60,19 @@ def login():
     error = None
     if request.method == "POST":
         username = request.form.get("username", "").strip()[:100]
+        address = request.remote_addr or "?"
+        user_limit, address_limit = login_limits()
+        wait = max(user_limit.retry_after(f"user:{username.lower()}"),
+                   address_limit.retry_after(f"addr:{address}"))
+        if wait > 0:
+            g.user = None
+            audit("login.throttled", username)
+            error = _("Too many failed attempts. Try again in %(minutes)d min.",
+                      minutes=max(1, round(wait / 60)))
+            return render_template("login.html", error=error), 429
         user = accounts.check_login(db(), username, request.form.get("password", ""))
         if user is not None:
+            user_limit.succeeded(f"user:{username.lower()}")
             lang = session.get("lang")
             session.clear()                   # a new session: no fixation
             session.permanent = True
@@ -52,6 +84,8 @@ def login():
             audit("login")
             return redirect(_safe_next(request.args.get("next")) or url_for(HOMES[user.role]))
         g.user = None
+        user_limit.failed(f"user:{username.lower()}")
+        address_limit.failed(f"addr:{address}")
         audit("login.failed", username)
         error = _("Wrong user name or password.")
     return render_template("login.html", error=error), (401 if error else 200)

@@ -32,7 +32,8 @@ TARGETS = {"ingest_per_s": 2000.0, "latency_p99_ms": 250.0}
 PASSWORD = "bench password 1"
 
 
-def _write_config(tmp: Path, broker_port: int, web_port: int) -> Path:
+def _write_config(tmp: Path, broker_port: int, web_port: int, threads: int = 96) -> Path:
+    """A hub config; every open live page holds one of the web server's ``threads``."""
     key = os.urandom(24).hex()
     cfg = tmp / "hub.toml"
     cfg.write_text(f"""
@@ -41,7 +42,7 @@ data_dir = "{tmp / 'hub'}"
 [web]
 host = "127.0.0.1"
 port = {web_port}
-threads = 96
+threads = {threads}
 secret_key = "{key}"
 cookie_secure = false
 [broker]
@@ -127,6 +128,14 @@ def _nodes(host: str, port: int, n: int, rooms: int):
     return [NodeSim(host, port, contract.Origin(building="bench", room=f"r{i % rooms:03d}",
                                                 node=f"cam{i:03d}"), client_id=f"bench-{i}")
             for i in range(n)]
+
+
+def _rss_mb(pid: int) -> float:
+    """The hub process's resident memory (Linux ``/proc``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
 
 
 def _count(db_path: Path, table: str) -> int:
@@ -216,7 +225,7 @@ def bench_hub(alerts: int = 10000, nodes: int = 100, pages: int = 50,
         with MosquittoBroker(tmp / "mq", persistence=True,
                              extra_conf="max_inflight_messages 1000") as broker:
             web_port = free_port()
-            cfg = _write_config(tmp, broker.port, web_port)
+            cfg = _write_config(tmp, broker.port, web_port, threads=max(96, pages + 32))
             _seed(cfg)
             log = open(tmp / "hub.log", "wb")
             hub = subprocess.Popen([sys.executable, "-m", "kuzet.cli", "hub", "run",
@@ -241,7 +250,9 @@ def bench_hub(alerts: int = 10000, nodes: int = 100, pages: int = 50,
                 for reader in readers:
                     if not reader.opened.wait(10):
                         raise RuntimeError("a live page did not open")
+                rss_start = _rss_mb(hub.pid)
                 timed, published = _latency(sims, readers, seen, lock, seconds, rate, jpeg)
+                rss_end = _rss_mb(hub.pid)
             finally:
                 for reader in readers:
                     reader.close()
@@ -263,6 +274,7 @@ def bench_hub(alerts: int = 10000, nodes: int = 100, pages: int = 50,
         "nodes": nodes, "pages": pages,
         "alerts_ingested": alerts, "evidence_bytes": len(jpeg),
         "latency_samples": len(lat), "latency_published": published,
+        "hub_rss_mb_start": rss_start, "hub_rss_mb_end": rss_end,
         "targets": TARGETS,
     }
     result["pass"] = {

@@ -11,13 +11,13 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from edge.capture.config import FolderConfig, OpenCvConfig, SourceConfig
 from edge.rules import DEFAULT_PARAMS
 from kuzet.contract import NAME_RE, Rule
 from kuzet.errors import ConfigError
-from kuzet.strict import StrictModel, read_toml, validate
+from kuzet.strict import BrokerAccess, StrictModel, read_toml, validate
 
 Name = Annotated[str, Field(pattern=NAME_RE.pattern)]
 Aid = Literal["calculator", "phone", "tablet", "laptop", "book", "notes"]
@@ -30,36 +30,8 @@ class NodeSection(StrictModel):
     data_dir: Path = Path("/var/lib/kuzet")
 
 
-class BrokerSection(StrictModel):
-    host: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=1, le=65535)] = 1883
+class BrokerSection(BrokerAccess):
     client_id: str = ""
-    username: str | None = None
-    password: str | None = None
-    password_file: Path | None = None
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    keepalive: Annotated[int, Field(ge=5, le=3600)] = 30
-
-    @model_validator(mode="after")
-    def _tls_pairs(self) -> BrokerSection:
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("cert_file and key_file go together")
-        if self.cert_file is not None and self.ca_file is None:
-            raise ValueError("a client certificate needs ca_file (TLS)")
-        if self.password is not None and self.password_file is not None:
-            raise ValueError("give password or password_file, not both")
-        return self
-
-    def secret(self) -> str | None:
-        if self.password_file is None:
-            return self.password
-        try:
-            return self.password_file.read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"broker.password_file: cannot read {self.password_file}: "
-                              f"{exc.strerror}") from None
 
 
 class DetectionSection(StrictModel):

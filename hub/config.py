@@ -24,15 +24,14 @@ Example::
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from kuzet.errors import ConfigError
-from kuzet.strict import StrictModel
+from kuzet.strict import BrokerAccess, StrictModel, read_toml, validate
 
 Language = Literal["kk", "ru", "en"]
 SECRET_ENV = "KUZET_HUB_SECRET_KEY"
@@ -85,37 +84,11 @@ class WebSection(StrictModel):
         return self
 
 
-class BrokerSection(StrictModel):
-    host: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=1, le=65535)] = 1883
+class BrokerSection(BrokerAccess):
     client_id: Annotated[str, Field(min_length=1, max_length=64)] = "kuzet-hub"
     session_expiry_s: Annotated[int, Field(ge=0, le=7 * 86400)] = 86400
     topic: str = "kuzet/v1/#"
-    username: str | None = None
-    password: str | None = None
-    password_file: Path | None = None
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    keepalive: Annotated[int, Field(ge=5, le=3600)] = 30
     receive_maximum: Annotated[int, Field(ge=1, le=65535)] = 1000
-
-    @model_validator(mode="after")
-    def _pairs(self) -> BrokerSection:
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("cert_file and key_file go together")
-        if self.password is not None and self.password_file is not None:
-            raise ValueError("give password or password_file, not both")
-        return self
-
-    def secret(self) -> str | None:
-        if self.password_file is None:
-            return self.password
-        try:
-            return self.password_file.read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"broker.password_file: cannot read {self.password_file}: "
-                              f"{exc.strerror}") from None
 
 
 class LivenessSection(StrictModel):
@@ -206,26 +179,11 @@ def _resolve(data: dict, base: Path) -> dict:
 def load_config(path: str | Path) -> HubConfig:
     """Read and validate a hub config file (ConfigError names the file and the key)."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(_resolve(data, path.resolve().parent), str(path))
+    return parse_config(_resolve(read_toml(path), path.resolve().parent), str(path))
 
 
 def parse_config(data: dict, where: str = "config") -> HubConfig:
     """Validate a config dict (already path-resolved)."""
     if "source" in data:
         raise ConfigError(f"{where}: source: Extra inputs are not permitted")
-    try:
-        return HubConfig.model_validate({**data, "source": where})
-    except ValidationError as exc:
-        msgs = []
-        for err in exc.errors()[:5]:
-            loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-            msgs.append(f"{where}: {loc or '(top level)'}: {err['msg']}")
-        raise ConfigError("\n".join(msgs)) from None
+    return validate(HubConfig, {**data, "source": where}, where)

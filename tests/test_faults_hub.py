@@ -9,7 +9,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from edge.outbox import Outbox
@@ -18,6 +17,7 @@ from hub.bench import _seed, _wait_port, _write_config
 from hub.sim import alert_for, evidence_for, snapshot_jpeg
 from kuzet import contract
 from kuzet.broker import MosquittoBroker, free_port
+from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 ORIGIN = contract.Origin(building="main", room="a101", node="cam1")
@@ -40,13 +40,6 @@ def counts(db: Path) -> dict[str, int]:
         con.close()
 
 
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def test_hub_killed_mid_ingest_recovers_with_every_message_once(tmp_path):

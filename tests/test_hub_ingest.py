@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 
 import pytest
 
@@ -17,18 +16,10 @@ from hub.store import connect
 from kuzet import contract
 from kuzet.broker import MosquittoBroker
 from tests.support.hub_env import make_config
+from tests.support.wait import wait_until
 
 ORIGIN = contract.Origin(building="main", room="a101", node="cam1")
 JPEG = b"\xff\xd8\xff\xe0" + b"kuzet test jpeg" * 20 + b"\xff\xd9"
-
-
-def wait_until(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def rows(svc, sql: str, *args):

@@ -4,7 +4,6 @@ truth, and a camera that fails without taking the node down."""
 from __future__ import annotations
 
 import json
-import time
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -15,17 +14,11 @@ from edge.examples import write_vtest_node
 from edge.node import EdgeNode
 from kuzet import contract
 from tests.support.subscriber import Recorder
+from tests.support.wait import wait_until
 
 ORIGIN = contract.Origin(building="main", room="a101", node="cam1")
 
 
-def wait_until(predicate, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ import pytest
 from edge.examples import write_vtest_node
 from kuzet.broker import MosquittoBroker, free_port
 from tests.support.subscriber import Recorder
+from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,13 +61,6 @@ def received(rec: Recorder) -> tuple[dict[str, dict], int]:
     return by_id, dupes
 
 
-def wait_until(predicate, timeout: float, step: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def check_evidence(msgs: dict[str, dict]) -> None:

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import threading
-import time
 
 import pytest
 
@@ -15,15 +14,7 @@ from edge.examples import write_vtest_node
 from edge.node import EdgeNode
 from kuzet.broker import MosquittoBroker, free_port
 from tests.support.subscriber import Recorder
-
-
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
+from tests.support.wait import wait_until
 
 
 @pytest.fixture

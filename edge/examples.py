@@ -51,8 +51,9 @@ def write_vtest_node(folder: str | Path, *, broker_host: str = "127.0.0.1",
     }
     if fast_rules:
         cfg["rules"] = FAST_RULES
-    for key, value in (extra or {}).items():
-        cfg[key] = {**cfg.get(key, {}), **value} if isinstance(value, dict) else value
+    for key, value in (extra or {}).items():      # sections merge; a new source replaces
+        merge = isinstance(value, dict) and key != "source"
+        cfg[key] = {**cfg.get(key, {}), **value} if merge else value
     path = folder / "node.toml"
     path.write_text(tomli_w.dumps(cfg))
     return path

@@ -72,3 +72,39 @@ def test_a_full_disk_is_reported_and_nothing_accepted_is_lost(tmp_path, small_di
     finally:
         node.stop_event.set()
         runner.join(20)
+
+
+@pytest.mark.parametrize("picture, state", [("same", "frozen"), ("black", "dark")])
+def test_a_frozen_or_dark_camera_shows_in_the_status(tmp_path, broker, vtest_avi, picture,
+                                                     state):
+    import cv2
+    import numpy as np
+
+    folder = tmp_path / "stills"
+    folder.mkdir()
+    if picture == "same":                                 # the camera froze on one frame
+        cap = cv2.VideoCapture(str(vtest_avi))
+        ok, frame = cap.read()
+        cap.release()
+        assert ok
+    else:                                                 # the lens is covered
+        frame = np.zeros((576, 768, 3), np.uint8)
+    cv2.imwrite(str(folder / "f.png"), frame)
+    cfg = load_config(write_vtest_node(tmp_path / "n", broker_port=broker.port, extra={
+        "source": {"type": "folder", "path": str(folder), "fps": 10, "loop": True}}))
+    rec = Recorder(broker.host, broker.port)
+    node = EdgeNode(cfg)
+    runner = threading.Thread(target=node.run, daemon=True)
+    runner.start()
+    try:
+        def status():
+            s = rec.on("status")
+            return json.loads(s[-1]) if s else {}
+        assert wait_until(lambda: status().get("state") == "degraded"
+                          and status()["source"]["state"] == state, 30), status()
+        assert any(f"camera {state}" in r for r in status()["reasons"])
+        assert all(t.is_alive() for t in node._threads)
+    finally:
+        node.stop_event.set()
+        runner.join(20)
+        rec.close()

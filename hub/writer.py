@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -74,6 +75,7 @@ class Writer:
         self.stored = 0                       # messages committed (not duplicates)
         self.duplicates = 0
         self.rejected = 0
+        self.disk_problem = ""                # set while batches cannot be written
         self._last_sweep = 0.0
         self._last_prune = 0.0
 
@@ -119,12 +121,17 @@ class Writer:
 
     # -- the loop ---------------------------------------------------------------------------
     def _run(self) -> None:
+        retry: list = []                      # a batch that failed on a full disk
         while not self._stop.is_set():
-            try:
-                first = self._queue.get(timeout=self.sweep_s)
-            except queue.Empty:
-                first = None
-            batch = [] if first is None else [first]
+            if retry:
+                first, batch = None, retry
+                retry = []
+            else:
+                try:
+                    first = self._queue.get(timeout=self.sweep_s)
+                except queue.Empty:
+                    first = None
+                batch = [] if first is None else [first]
             while len(batch) < self.max_batch:
                 try:
                     job = self._queue.get_nowait()
@@ -134,6 +141,14 @@ class Writer:
                     batch.append(job)
             try:
                 self._process(batch)
+                self.disk_problem = ""
+            except (OSError, sqlite3.OperationalError) as exc:
+                # A full disk (or a failing one): nothing was committed or acknowledged.
+                # Keep the messages and try again; the broker keeps what is not acked.
+                self.disk_problem = f"cannot write: {exc}"
+                log.error("writer batch of %d not stored (%s); retrying", len(batch), exc)
+                retry = [self._refile(j) for j in batch if not isinstance(j, CallJob)]
+                self._stop.wait(1.0)
             except Exception:                 # never let the writer die
                 log.exception("writer batch of %d failed", len(batch))
 
@@ -160,6 +175,8 @@ class Writer:
                     else:
                         events += self._apply(conn, job, now)
                     conn.execute("RELEASE job")
+                except (OSError, sqlite3.OperationalError):
+                    raise                     # the disk, not the message: the batch retries
                 except Exception as exc:
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
@@ -198,6 +215,14 @@ class Writer:
                 job.future.set_exception(exc)
         for ev in events:
             self.bus.publish(ev)
+
+    def _refile(self, job):
+        """A job to try again: an evidence file whose write failed is written anew."""
+        if isinstance(job, MessageJob) and job.file is not None and job.file.done() \
+                and job.file.exception() is not None:
+            job.file = self._files.submit(self.evidence.create, job.msg.evidence_id,
+                                          job.msg.content_type, job.raw)
+        return job
 
     def _apply(self, conn, job: MessageJob, now: float) -> list[Event]:
         msg = job.msg

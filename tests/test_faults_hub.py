@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from edge.outbox import Outbox
@@ -86,3 +87,63 @@ def test_hub_killed_mid_ingest_recovers_with_every_message_once(tmp_path):
         path = tmp_path / "hub" / "evidence" / file
         assert hashlib.sha256(path.read_bytes()).hexdigest() == sha
     con.close()
+
+
+def test_a_full_disk_on_the_hub_loses_nothing(tmp_path):
+    import os
+
+    import pytest
+
+    if os.getuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
+    n = 40
+    jpeg = snapshot_jpeg(320, 240, [[20, 20], [300, 20], [300, 220], [20, 220]])
+    disk = tmp_path / "hub"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4M", "tmpfs", str(disk)], check=True)
+    filler = disk / "filler"
+    try:
+        with MosquittoBroker(tmp_path / "mq", persistence=True) as broker:
+            web = free_port()
+            cfg = _write_config(tmp_path, broker.port, web)
+            _seed(cfg)
+            db = disk / "hub.db"
+            hub = start_hub(cfg, tmp_path / "hub.log", web)
+            box = Outbox(tmp_path / "node" / "outbox.db")
+            node = MqttPublisher(BrokerSettings(host=broker.host, port=broker.port), ORIGIN,
+                                 box)
+            node.start()
+            try:
+                with open(filler, "wb") as fh:            # the hub's disk fills up
+                    try:
+                        while True:
+                            fh.write(b"\0" * 65536)
+                            fh.flush()
+                    except OSError:
+                        pass
+                ids = set()
+                for i in range(n):
+                    aid = contract.new_id()
+                    ev = evidence_for(ORIGIN, aid, jpeg, kind="snapshot")
+                    al = alert_for(ORIGIN, f"r1s{i % 6 + 1}", alert_id=aid, evidence=[ev])
+                    for kind, msg in (("alert", al), ("evidence", ev)):
+                        box.add(msg.id, contract.topic(ORIGIN, kind), contract.encode(msg))
+                        ids.add(msg.id)
+                time.sleep(5)
+                assert hub.poll() is None, "the hub died on the full disk"
+                assert counts(db)["seen"] < 2 * n          # nothing could be stored
+                filler.unlink()                            # space again
+                assert wait_until(lambda: counts(db)["seen"] >= 2 * n, 60), counts(db)
+                assert hub.poll() is None
+            finally:
+                node.stop()
+                hub.terminate()
+                hub.wait(timeout=20)
+        con = sqlite3.connect(db)
+        assert ids <= {r[0] for r in con.execute("SELECT msg_id FROM seen")}
+        assert con.execute("SELECT COUNT(*) FROM rejected").fetchone()[0] == 0
+        for file, sha in con.execute("SELECT file, sha256 FROM evidence"):
+            assert hashlib.sha256((disk / "evidence" / file).read_bytes()).hexdigest() == sha
+        con.close()
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)

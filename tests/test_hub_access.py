@@ -36,14 +36,19 @@ def urls(alerts) -> dict[str, str]:
     return {"proctor_room": "/proctor/room/main/a101", "proctor_home": "/proctor/",
             "dean": "/dean/", "dean_room": "/dean/room/main/a101", "tech": "/tech/",
             "admin": "/admin/", "audit": "/admin/audit", "evidence": f"/evidence/alert/{a}",
-            "file": f"/evidence/file/{ev}", "feed": "/live/main/a101/alerts.json"}
+            "file": f"/evidence/file/{ev}", "feed": "/live/main/a101/alerts.json",
+            "exams": "/exams/", "protocols": "/protocols/", "retakes": "/protocols/retakes",
+            "retakes_csv": "/protocols/retakes?format=csv",
+            "rounds": "/rounds/", "rounds_report": "/rounds/report"}
 
 
 ALLOWED = {  # role -> pages it may open (everything else: 403 or 404)
-    "aigerim": {"proctor_room", "proctor_home", "evidence", "file", "feed"},
-    "dean": {"dean", "dean_room", "evidence", "file", "feed"},
+    "aigerim": {"proctor_room", "proctor_home", "evidence", "file", "feed", "exams",
+                "protocols", "retakes"},          # the retake list: their own protocols only
+    "dean": {"dean", "dean_room", "evidence", "file", "feed", "exams", "protocols", "retakes",
+             "retakes_csv", "rounds", "rounds_report"},
     "tech": {"tech"},
-    "admin": {"admin", "audit"},
+    "admin": {"admin", "audit", "exams"},
 }
 
 

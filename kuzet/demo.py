@@ -96,13 +96,24 @@ class LivePage:
         self.opener.open(f"{base}/login", data=form, timeout=10).read()
         self.alerts: list[dict] = []
         self.first_alert = threading.Event()
-        threading.Thread(target=self._listen, name="demo-live-page", daemon=True).start()
+        self._closed = threading.Event()
+        self._stream = None
+        self._thread = threading.Thread(target=self._listen, name="demo-live-page", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Leave the page (before the hub stops, so that it has no stream to break)."""
+        self._closed.set()
+        if self._stream is not None:
+            self._stream.close()
+        self._thread.join(5)
 
     def _listen(self) -> None:
         url = f"{self.base}/live/{BUILDING}/{ROOM}/stream"
-        while True:
+        while not self._closed.is_set():
             try:
                 with self.opener.open(url, timeout=60) as stream:
+                    self._stream = stream
                     event = None
                     for raw in stream:
                         line = raw.decode().rstrip("\n")
@@ -111,8 +122,10 @@ class LivePage:
                         elif line.startswith("data:") and event == "alert":
                             self.alerts.append(json.loads(line[5:]))
                             self.first_alert.set()
-            except OSError:
-                time.sleep(1)
+            except (OSError, ValueError, AttributeError):
+                # a dropped stream reconnects; closing it under the reader (``close``) ends
+                # the read with ValueError or AttributeError, inside http.client
+                self._closed.wait(1)
 
 
 def _demo(args) -> int:
@@ -150,6 +163,7 @@ def _demo(args) -> int:
             if args.smoke is not None:
                 page = LivePage(base, "proctor", PASSWORD)
                 ok = page.first_alert.wait(args.smoke)
+                page.close()
                 print(json.dumps({"ok": ok, "alerts_on_page": len(page.alerts),
                                   "reason": "" if ok else
                                   f"no alert reached the live page within {args.smoke} s"}))

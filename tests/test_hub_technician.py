@@ -134,3 +134,14 @@ def test_without_provisioning_the_page_shows_health_only(tmp_path):
         assert client.get(f"/tech/nodes/{NODE}/seatmap").status_code == 404
     finally:
         services.stop()
+
+
+def test_the_hubs_own_disk_problem_shows_on_the_devices_page(client, services, seeded):
+    from tests.support.hub_env import login as log_in
+
+    banner = "Хаб келген деректерді сақтай алмай тұр"            # Kazakh, the default
+    log_in(client, "tech")
+    assert banner not in client.get("/tech/").text
+    services.writer.disk_problem = "cannot write: database or disk is full"
+    page = client.get("/tech/").text
+    assert banner in page and "database or disk is full" in page

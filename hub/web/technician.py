@@ -70,7 +70,8 @@ def _rows() -> list[dict[str, Any]]:
 
 @bp.get("/")
 def nodes():
-    return render_template("tech_nodes.html", rows=_rows(),
+    writer = current_app.extensions["kuzet"].writer
+    return render_template("tech_nodes.html", rows=_rows(), hub_problem=writer.disk_problem,
                            provisioning=current_app.extensions.get(BRIDGE_KEY) is not None,
                            rejected=queries.rejected(db()), counters=queries.counters(db()))
 

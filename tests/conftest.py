@@ -14,6 +14,17 @@ pytest_plugins = ["tests.support.hub_fixtures"]   # the hub's app, client, users
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 
 
+def pytest_terminal_summary(terminalreporter):
+    """The fault-injection report (tests/support/faults.py), when fault tests ran."""
+    from tests.support.faults import write_and_format
+
+    table = write_and_format()
+    if table:
+        terminalreporter.write_sep("-", "fault injection: messages per scenario (node rows: "
+                                   "alerts; hub rows: alerts and their evidence)")
+        terminalreporter.write_line(table)
+
+
 @pytest.fixture
 def broker(tmp_path):
     """A fresh mosquitto (Debian package) for one test, on a free loopback port."""

@@ -18,6 +18,7 @@ from hub.bench import _seed, _wait_port, _write_config
 from hub.sim import alert_for, evidence_for, snapshot_jpeg
 from kuzet import contract
 from kuzet.broker import MosquittoBroker, free_port
+from tests.support.faults import record
 from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,6 +82,7 @@ def test_hub_killed_mid_ingest_recovers_with_every_message_once(tmp_path):
             hub.wait(timeout=20)
     con = sqlite3.connect(db)
     seen = {r[0] for r in con.execute("SELECT msg_id FROM seen")}
+    record("hub: kill -9 mid-ingest, restarted", ids, list(seen))
     assert ids <= seen                                # every accepted message, once by id
     assert counts(db)["alerts"] == n and counts(db)["evidence"] == n
     for file, sha in con.execute("SELECT file, sha256 FROM evidence"):
@@ -140,7 +142,9 @@ def test_a_full_disk_on_the_hub_loses_nothing(tmp_path):
                 hub.terminate()
                 hub.wait(timeout=20)
         con = sqlite3.connect(db)
-        assert ids <= {r[0] for r in con.execute("SELECT msg_id FROM seen")}
+        stored = [r[0] for r in con.execute("SELECT msg_id FROM seen")]
+        record("hub: disk full, then freed", ids, stored)
+        assert ids <= set(stored)
         assert con.execute("SELECT COUNT(*) FROM rejected").fetchone()[0] == 0
         for file, sha in con.execute("SELECT file, sha256 FROM evidence"):
             assert hashlib.sha256((disk / "evidence" / file).read_bytes()).hexdigest() == sha

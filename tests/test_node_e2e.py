@@ -20,6 +20,7 @@ import pytest
 
 from edge.examples import write_vtest_node
 from kuzet.broker import MosquittoBroker, free_port
+from tests.support.faults import record
 from tests.support.subscriber import Recorder
 from tests.support.wait import wait_until
 
@@ -45,6 +46,11 @@ def journal(data_dir: Path, kinds=("alert", "evidence")) -> dict[str, str]:
     finally:
         con.close()
     return {m: t.rsplit("/", 1)[1] for m, t in rows if t.rsplit("/", 1)[1] in kinds}
+
+
+def alert_ids(rec: Recorder) -> list[str]:
+    """Every alert message id received, repeats included."""
+    return [json.loads(p)["id"] for t, p, _ in list(rec.messages) if t.endswith("/alert")]
 
 
 def received(rec: Recorder) -> tuple[dict[str, dict], int]:
@@ -101,6 +107,8 @@ def test_real_video_alerts_arrive_exactly_once_across_a_broker_outage(tmp_path, 
         accepted = journal(data)
         assert wait_until(lambda: set(accepted) <= set(received(rec)[0]), 30)
         msgs, dupes = received(rec)
+        record("node: broker stopped 8 s mid-run", {m for m, k in accepted.items()
+                                                    if k == "alert"}, alert_ids(rec))
         assert set(msgs) == set(accepted)                 # every one, and nothing else
         assert during, "no alert was accepted during the outage: the test proved nothing"
         assert during <= set(msgs)
@@ -145,6 +153,8 @@ def test_kill_9_loses_nothing_queued(tmp_path, vtest_avi):
             assert proc.wait(timeout=30) == 0
             rec.close()
     msgs, _ = received(rec)
+    record("node: kill -9 with a queue, restarted", {m for m, k in accepted.items()
+                                                      if k == "alert"}, alert_ids(rec))
     alerts = [m for m in msgs.values() if m["type"] == "alert"]
     closed_by_restart = {m["alert_id"] for m in alerts
                          if m["event"] == "close"

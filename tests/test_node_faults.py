@@ -13,6 +13,7 @@ from edge.config import load_config
 from edge.examples import write_vtest_node
 from edge.node import EdgeNode
 from kuzet.broker import MosquittoBroker, free_port
+from tests.support.faults import record
 from tests.support.subscriber import Recorder
 from tests.support.wait import wait_until
 
@@ -64,6 +65,9 @@ def test_a_full_disk_is_reported_and_nothing_accepted_is_lost(tmp_path, small_di
             assert wait_until(lambda: node.outbox.depth() == 0 and not node._unsaved, 120), \
                 (node.outbox.depth(), len(node._unsaved), node.health())
             accepted = {m for m, t in node.outbox.journal() if t.endswith("/alert")}
+            wait_until(lambda: accepted <= {json.loads(p)["id"] for p in rec.on("alert")}, 30)
+            record("node: disk full, then freed", accepted,
+                   [json.loads(p)["id"] for p in rec.on("alert")])
             assert wait_until(lambda: accepted <= {json.loads(p)["id"]
                                                    for p in rec.on("alert")}, 30)
             assert len(accepted) >= 5

@@ -1,0 +1,32 @@
+"""The fault-injection report: each fault test records, per scenario, how many alerts were
+produced (accepted by the node), delivered, duplicated and lost; the session prints the table
+and writes ``var/fault-report.json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+REPORT: dict[str, dict[str, int]] = {}
+PATH = Path(__file__).resolve().parents[2] / "var" / "fault-report.json"
+
+
+def record(scenario: str, produced: set[str], delivered: list[str]) -> dict[str, int]:
+    """``produced``: ids the node accepted; ``delivered``: ids received (with repeats)."""
+    unique = set(delivered)
+    row = {"produced": len(produced), "delivered": len(unique & produced),
+           "duplicated": len(delivered) - len(unique), "lost": len(produced - unique)}
+    REPORT[scenario] = row
+    return row
+
+
+def write_and_format() -> str:
+    if not REPORT:
+        return ""
+    PATH.parent.mkdir(parents=True, exist_ok=True)
+    PATH.write_text(json.dumps(REPORT, indent=1))
+    lines = [f"{'scenario':44} produced delivered duplicated lost"]
+    for name, r in sorted(REPORT.items()):
+        lines.append(f"{name:44} {r['produced']:8} {r['delivered']:9} {r['duplicated']:10} "
+                     f"{r['lost']:4}")
+    return "\n".join(lines)

@@ -21,3 +21,44 @@ def test_200_nodes_and_100_pages_for_ten_minutes():
     assert r["latency_p99_ms"] <= TARGETS["latency_p99_ms"], r
     growth = r["hub_rss_mb_end"] - r["hub_rss_mb_start"]
     assert growth <= max(20.0, 0.1 * r["hub_rss_mb_start"]), r   # memory flat
+
+
+OUTAGE = float(os.environ.get("KUZET_OUTAGE_SECONDS", "180"))
+
+
+@pytest.mark.soak
+def test_a_broker_outage_of_minutes_loses_nothing(tmp_path, vtest_avi):
+    """The node keeps detecting on a looping real video while the broker is down for
+    three minutes (``KUZET_OUTAGE_SECONDS``); afterwards every accepted alert arrives."""
+    import time
+
+    from edge.examples import write_vtest_node
+    from kuzet.broker import MosquittoBroker
+    from tests.support.faults import record
+    from tests.support.subscriber import Recorder
+    from tests.support.wait import wait_until
+    from tests.test_node_e2e import alert_ids, journal, start_node
+
+    broker = MosquittoBroker(tmp_path / "mq", persistence=True)
+    broker.start()
+    rec = Recorder(broker.host, broker.port, client_id="soak-hub")
+    cfg = write_vtest_node(tmp_path / "node", broker_port=broker.port, loop=True)
+    data = tmp_path / "node" / "data"
+    proc = start_node(cfg, tmp_path / "node.log")
+    try:
+        assert wait_until(lambda: alert_ids(rec), 60)
+        broker.stop()
+        before = {m for m, k in journal(data).items() if k == "alert"}
+        time.sleep(OUTAGE)
+        during = {m for m, k in journal(data).items() if k == "alert"} - before
+        broker.start()
+        assert during, "no alert during the outage: the test proved nothing"
+        accepted = {m for m, k in journal(data).items() if k == "alert"}
+        assert wait_until(lambda: accepted <= set(alert_ids(rec)), 120)
+        row = record(f"node: broker down {OUTAGE:.0f} s", accepted, alert_ids(rec))
+        assert row["lost"] == 0 and proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        rec.close()
+        broker.stop()

@@ -20,15 +20,6 @@ A101 = contract.Origin(building="main", room="a101", node="cam1")
 
 
 @pytest.fixture
-def hub(tmp_path, broker):
-    server = HubServer(make_config(tmp_path, broker.port)).start()
-    assert server.services.ingest.connected.wait(10)
-    seed(server.services.writer)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def browser():
     with sync_playwright() as p:
         b = launch(p)
@@ -40,8 +31,8 @@ def seat_polygon(seat_id: str) -> list:
     return next(s["polygon"] for s in seatmap()["seats"] if s["id"] == seat_id)
 
 
-def test_alert_appears_live_and_the_proctor_acts_on_it(hub, broker, browser):
-    base = f"http://127.0.0.1:{hub.port}"
+def test_alert_appears_live_and_the_proctor_acts_on_it(live_hub, broker, browser):
+    base = f"http://127.0.0.1:{live_hub.port}"
     node = NodeSim(broker.host, broker.port, A101)
     node.status("online")
     node.heartbeat()
@@ -94,7 +85,7 @@ def test_alert_appears_live_and_the_proctor_acts_on_it(hub, broker, browser):
               "evidence.file"}
     deadline = time.monotonic() + 5
     while True:
-        conn = connect(hub.services.db_path, readonly=True)
+        conn = connect(live_hub.services.db_path, readonly=True)
         rows = {r["alert_id"]: r for r in conn.execute(
             "SELECT a.*, u.username FROM alerts a LEFT JOIN users u ON u.id = a.decided_by")}
         acts = {r["action"] for r in conn.execute(
@@ -145,8 +136,8 @@ def test_live_page_reconnects_after_its_stream_ends(tmp_path, broker, browser):
         server.stop()
 
 
-def test_other_roles_pages_render(hub, browser):
-    base = f"http://127.0.0.1:{hub.port}"
+def test_other_roles_pages_render(live_hub, browser):
+    base = f"http://127.0.0.1:{live_hub.port}"
     for user, path, name in (("dean", "/dean/", "dean-overview"),
                              ("tech", "/tech/", "technician-devices"),
                              ("admin", "/admin/", "admin")):

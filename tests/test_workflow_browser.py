@@ -10,16 +10,14 @@ import json
 import subprocess
 import time
 
-import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from hub.retention import run as run_retention
-from hub.server import HubServer
 from hub.sim import NodeSim, snapshot_jpeg
 from hub.store import connect
 from kuzet import contract
 from tests.support.hub_browser import launch, login, screenshot
-from tests.support.hub_env import PASSWORD, make_config, seatmap, seed
+from tests.support.hub_env import PASSWORD, seatmap
 from tests.support.subscriber import Recorder
 
 A101 = contract.Origin(building="main", room="a101", node="cam1")
@@ -39,15 +37,6 @@ def timetable() -> bytes:
             "calculator,Сейітова Айгерім,Омаров Болат\n").encode()
 
 
-@pytest.fixture
-def hub(tmp_path, broker):
-    server = HubServer(make_config(tmp_path, broker.port)).start()
-    assert server.services.ingest.connected.wait(10)
-    seed(server.services.writer)
-    yield server
-    server.stop()
-
-
 def _pdf_text(data: bytes, tmp_path) -> tuple[str, str]:
     path = tmp_path / "protocol.pdf"
     path.write_bytes(data)
@@ -65,13 +54,13 @@ def _wait(fn, timeout: float = 5.0):
     return value
 
 
-def test_the_regulations_workflow(hub, broker, tmp_path):
-    base = f"http://127.0.0.1:{hub.port}"
+def test_the_regulations_workflow(live_hub, broker, tmp_path):
+    base = f"http://127.0.0.1:{live_hub.port}"
     node = NodeSim(broker.host, broker.port, A101)
     node.status("online")
     node.heartbeat()
     commands = Recorder(broker.host, broker.port, "kuzet/v1/main/a101/cam1/cmd")
-    db = hub.services.db_path
+    db = live_hub.services.db_path
 
     def query(sql, *args):
         conn = connect(db, readonly=True)
@@ -166,11 +155,11 @@ def test_the_regulations_workflow(hub, broker, tmp_path):
     # 31 days later: the unprotected evidence is gone, the protocol's remains.
     files = {e.evidence_id: query("SELECT file FROM evidence WHERE evidence_id=?",
                                   e.evidence_id)[0][0] for e in (*ev, *other_ev)}
-    report = run_retention(hub.config, now=time.time() + 31 * 86400)
+    report = run_retention(live_hub.config, now=time.time() + 31 * 86400)
     assert report.deleted == 1 and report.kept == 0
     kept = {r[0] for r in query("SELECT evidence_id FROM evidence")}
     assert kept == {ev[0].evidence_id}
-    folder = hub.services.evidence
+    folder = live_hub.services.evidence
     assert folder.resolve(files[ev[0].evidence_id]).exists()
     assert not folder.resolve(files[other_ev[0].evidence_id]).exists()
     logged = query("SELECT evidence_id, file_removed FROM retention_log")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from hub.server import HubServer
 from hub.services import HubServices
 from hub.web import create_app
 from tests.support.hub_env import make_config, seed
@@ -38,3 +39,14 @@ def app(hub_config, services, seeded):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def live_hub(tmp_path, broker):
+    """A whole hub (ingest on the test broker, web on a free port) with the seeded users,
+    rooms and sessions: for browser tests."""
+    server = HubServer(make_config(tmp_path, broker.port)).start()
+    assert server.services.ingest.connected.wait(10)
+    seed(server.services.writer)
+    yield server
+    server.stop()

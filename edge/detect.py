@@ -12,8 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.looks import shift
 from edge.models.base import Detection, Detector
-from edge.models.nms import nms
+from edge.models.phones import merge
 
 
 def tiles(w: int, h: int, n: int, overlap: float = 0.2) -> list[tuple[int, int, int, int]]:
@@ -33,17 +34,8 @@ def detect_with_tiles(detector: Detector, image: np.ndarray, n: int) -> list[Det
     if n > 1:
         h, w = image.shape[:2]
         for x1, y1, x2, y2 in tiles(w, h, n):
-            for d in detector.detect(image[y1:y2, x1:x2]):
-                b = d.box
-                dets.append(Detection(d.label, d.score, (b[0] + x1, b[1] + y1, b[2] + x1,
-                                                         b[3] + y1)))
-    if not dets:
-        return []
-    labels = sorted({d.label for d in dets})
-    boxes = np.array([d.box for d in dets], np.float32)
-    scores = np.array([d.score for d in dets], np.float32)
-    cls = np.array([labels.index(d.label) for d in dets])
-    return [dets[i] for i in nms(boxes, scores, 0.5, cls, 300)]
+            dets += shift(detector.detect(image[y1:y2, x1:x2]), x1, y1)
+    return merge(dets)
 
 
 PHONE_MODES = ("off", "remote", "hands")

@@ -18,7 +18,7 @@ from hub.bench import _seed, _wait_port, _write_config
 from hub.sim import alert_for, evidence_for, snapshot_jpeg
 from kuzet import contract
 from kuzet.broker import MosquittoBroker, free_port
-from tests.support.faults import record
+from tests.support.faults import fill, record, tmpfs
 from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +31,19 @@ def start_hub(cfg: Path, log: Path, port: int) -> subprocess.Popen:
                                  str(cfg)], cwd=ROOT, stdout=fh, stderr=fh)
     _wait_port(port, proc)
     return proc
+
+
+def queue_alerts(box: Outbox, n: int, jpeg: bytes) -> set[str]:
+    """``n`` alerts, each with its snapshot, into the node's outbox; their message ids."""
+    ids = set()
+    for i in range(n):
+        aid = contract.new_id()
+        ev = evidence_for(ORIGIN, aid, jpeg, kind="snapshot")
+        al = alert_for(ORIGIN, f"r1s{i % 6 + 1}", alert_id=aid, evidence=[ev])
+        for kind, msg in (("alert", al), ("evidence", ev)):
+            box.add(msg.id, contract.topic(ORIGIN, kind), contract.encode(msg))
+            ids.add(msg.id)
+    return ids
 
 
 def counts(db: Path) -> dict[str, int]:
@@ -56,15 +69,8 @@ def test_hub_killed_mid_ingest_recovers_with_every_message_once(tmp_path):
         box = Outbox(tmp_path / "node" / "outbox.db")
         node = MqttPublisher(BrokerSettings(host=broker.host, port=broker.port), ORIGIN, box)
         node.start()
-        ids = set()
         try:
-            for i in range(n):                       # the node accepts n alerts with evidence
-                aid = contract.new_id()
-                ev = evidence_for(ORIGIN, aid, jpeg, kind="snapshot")
-                al = alert_for(ORIGIN, f"r1s{i % 6 + 1}", alert_id=aid, evidence=[ev])
-                for kind, msg in (("alert", al), ("evidence", ev)):
-                    box.add(msg.id, contract.topic(ORIGIN, kind), contract.encode(msg))
-                    ids.add(msg.id)
+            ids = queue_alerts(box, n, jpeg)         # the node accepts n alerts with evidence
             assert wait_until(lambda: db.exists() and counts(db)["seen"] >= 100, 60)
             hub.send_signal(signal.SIGKILL)          # power loss in the middle of ingest
             hub.wait()
@@ -92,19 +98,11 @@ def test_hub_killed_mid_ingest_recovers_with_every_message_once(tmp_path):
 
 
 def test_a_full_disk_on_the_hub_loses_nothing(tmp_path):
-    import os
-
-    import pytest
-
-    if os.getuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
     n = 40
     jpeg = snapshot_jpeg(320, 240, [[20, 20], [300, 20], [300, 220], [20, 220]])
     disk = tmp_path / "hub"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4M", "tmpfs", str(disk)], check=True)
     filler = disk / "filler"
-    try:
+    with tmpfs(disk, "4M"):
         with MosquittoBroker(tmp_path / "mq", persistence=True) as broker:
             web = free_port()
             cfg = _write_config(tmp_path, broker.port, web)
@@ -116,21 +114,8 @@ def test_a_full_disk_on_the_hub_loses_nothing(tmp_path):
                                  box)
             node.start()
             try:
-                with open(filler, "wb") as fh:            # the hub's disk fills up
-                    try:
-                        while True:
-                            fh.write(b"\0" * 65536)
-                            fh.flush()
-                    except OSError:
-                        pass
-                ids = set()
-                for i in range(n):
-                    aid = contract.new_id()
-                    ev = evidence_for(ORIGIN, aid, jpeg, kind="snapshot")
-                    al = alert_for(ORIGIN, f"r1s{i % 6 + 1}", alert_id=aid, evidence=[ev])
-                    for kind, msg in (("alert", al), ("evidence", ev)):
-                        box.add(msg.id, contract.topic(ORIGIN, kind), contract.encode(msg))
-                        ids.add(msg.id)
+                fill(filler)                               # the hub's disk fills up
+                ids = queue_alerts(box, n, jpeg)
                 time.sleep(5)
                 assert hub.poll() is None, "the hub died on the full disk"
                 assert counts(db)["seen"] < 2 * n          # nothing could be stored
@@ -149,5 +134,3 @@ def test_a_full_disk_on_the_hub_loses_nothing(tmp_path):
         for file, sha in con.execute("SELECT file, sha256 FROM evidence"):
             assert hashlib.sha256((disk / "evidence" / file).read_bytes()).hexdigest() == sha
         con.close()
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)

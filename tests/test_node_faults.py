@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import threading
 
 import pytest
@@ -13,7 +11,7 @@ from edge.config import load_config
 from edge.examples import write_vtest_node
 from edge.node import EdgeNode
 from kuzet.broker import MosquittoBroker, free_port
-from tests.support.faults import record
+from tests.support.faults import fill, record, tmpfs
 from tests.support.subscriber import Recorder
 from tests.support.wait import wait_until
 
@@ -21,13 +19,8 @@ from tests.support.wait import wait_until
 @pytest.fixture
 def small_disk(tmp_path):
     """A 6 MB filesystem (tmpfs) for the node's data: it fills within seconds."""
-    if os.getuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6M", "tmpfs", str(mnt)], check=True)
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=False)
+    with tmpfs(tmp_path / "disk", "6M") as mnt:
+        yield mnt
 
 
 def test_a_full_disk_is_reported_and_nothing_accepted_is_lost(tmp_path, small_disk, vtest_avi):
@@ -46,13 +39,7 @@ def test_a_full_disk_is_reported_and_nothing_accepted_is_lost(tmp_path, small_di
         assert wait_until(lambda: any("disk low" in r for r in node.health()), 60), \
             node.health()
         # 2. Something else fills the disk to the last byte.
-        with open(filler, "wb") as fh:
-            try:
-                while True:
-                    fh.write(b"\0" * 65536)
-                    fh.flush()
-            except OSError:
-                pass
+        fill(filler)
         # 3. Alerts that cannot be written are held in memory, and the status says so.
         assert wait_until(lambda: node._unsaved and any("disk full" in r
                                                         for r in node.health()), 90), \

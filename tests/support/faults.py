@@ -5,7 +5,13 @@ and writes ``var/fault-report.json``."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 REPORT: dict[str, dict[str, int]] = {}
 PATH = Path(__file__).resolve().parents[2] / "var" / "fault-report.json"
@@ -30,3 +36,28 @@ def write_and_format() -> str:
         lines.append(f"{name:44} {r['produced']:8} {r['delivered']:9} {r['duplicated']:10} "
                      f"{r['lost']:4}")
     return "\n".join(lines)
+
+
+@contextmanager
+def tmpfs(path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` (e.g. "4M") mounted at ``path``, to fill; needs root (CI is)."""
+    if os.getuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                   check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def fill(path: Path) -> None:
+    """Write ``path`` until its filesystem has not a byte left."""
+    with open(path, "wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+        except OSError:
+            pass

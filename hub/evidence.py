@@ -1,10 +1,10 @@
 """The evidence folder: files named by their validated evidence id, never by anything else.
 
-``EvidenceFolder.path_for(evidence_id, content_type)`` accepts only ids that match the
-contract's id pattern (letters, digits, ``-``, ``_``), so no id can leave the folder; the
-resolved path is checked to be inside it anyway. A file is created once (``O_EXCL``), after
-its bytes were checked against the message's size and sha256, and made durable by one
-``syncfs`` per writer batch before the batch's rows are committed; an existing
+``EvidenceFolder.relative_name(evidence_id, content_type)`` accepts only ids that match the
+contract's id pattern (letters, digits, ``-``, ``_``), so no id can leave the folder; a stored
+name read back (``resolve``) is resolved and checked to be inside it. A file is created once
+(``O_EXCL``), after its bytes were checked against the message's size and sha256, and made
+durable by one ``syncfs`` per writer batch before the batch's rows are committed; an existing
 file is never overwritten unless no database row points to it (``replace``, after a crash).
 """
 
@@ -39,6 +39,7 @@ class EvidenceFolder:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self._made: set[str] = set()          # fan-out folders known to exist
 
     def relative_name(self, evidence_id: str, content_type: str) -> str:
         """``ab/abcdef….jpg``: two-character fan-out so no folder grows too large."""
@@ -60,13 +61,19 @@ class EvidenceFolder:
         relative name and whether this call created it. Bytes must already be checked
         against the message's sha256 (``EvidenceMessage.decoded()``). The file is not yet
         durable: the writer calls ``sync()`` once per batch, before it commits the rows."""
-        relative = self.relative_name(evidence_id, content_type)
-        path = self.resolve(relative)
-        path.parent.mkdir(exist_ok=True)
+        relative = self.relative_name(evidence_id, content_type)   # safe by construction
+        fan_out = relative[:2]
+        if fan_out not in self._made:
+            (self.root / fan_out).mkdir(exist_ok=True)
+            self._made.add(fan_out)
+        path = os.path.join(self.root, relative)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         except FileExistsError:
             return relative, False
+        except FileNotFoundError:             # the fan-out folder was removed meanwhile
+            self._made.discard(fan_out)
+            raise
         try:
             os.write(fd, data)
         finally:

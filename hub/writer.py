@@ -1,12 +1,12 @@
 """The one writer: a thread that owns the hub's only writing database connection.
 
 Validated MQTT messages (from ``hub.ingest``) and page actions (``call``) go into one queue.
-The writer takes what is waiting (up to ``max_batch``), saves new evidence files first (in a
-small thread pool, each fsynced), applies every job in one transaction (a savepoint each, so
-one bad job cannot spoil the others), commits (``synchronous=FULL``: durable), and only then
-acknowledges the MQTT messages to the broker, answers the callers and publishes the events to
-the live pages. Every ``sweep_s`` it re-assesses node liveness (silence means offline).
-No Flask here.
+The writer takes what is waiting (up to ``max_batch``), writes the batch's new evidence files
+first (made durable by one ``syncfs`` before the commit), applies every job in one transaction
+(a savepoint each, so one bad job cannot spoil the others), commits (``synchronous=FULL``:
+durable), and only then acknowledges the MQTT messages to the broker, answers the callers and
+publishes the events to the live pages. Every ``sweep_s`` it re-assesses node liveness (silence
+means offline). No Flask here.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ class MessageJob:
     raw: bytes | None = None                  # an evidence file's checked bytes
     ack: Callable[[], None] | None = None
     received_at: float = field(default_factory=time.time)
-    file: Future | None = None                # the evidence file being written meanwhile
+    file: tuple[str, bool] | None = None      # its evidence file once written: (name, created)
 
 
 @dataclass
@@ -70,7 +70,6 @@ class Writer:
         self._queue: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hub-writer", daemon=True)
-        self._files = ThreadPoolExecutor(16, thread_name_prefix="hub-evidence")
         self._tally = {"stored": 0, "duplicates": 0, "rejected": 0}
         self.stored = 0                       # messages committed (not duplicates)
         self.duplicates = 0
@@ -82,13 +81,8 @@ class Writer:
     # -- producers --------------------------------------------------------------------------
     def submit_message(self, topic: str, msg: Any, raw: bytes | None = None,
                        ack: Callable[[], None] | None = None) -> None:
-        """Queue a validated message; an evidence file starts being written (fsynced, in a
-        thread pool) right away, so disk waits overlap with everything else."""
-        job = MessageJob(topic, msg, raw, ack)
-        if raw is not None and isinstance(msg, contract.EvidenceMessage):
-            job.file = self._files.submit(self.evidence.create, msg.evidence_id,
-                                          msg.content_type, raw)
-        self._queue.put(job)
+        """Queue a validated message (with an evidence file's checked bytes)."""
+        self._queue.put(MessageJob(topic, msg, raw, ack))
 
     def submit_reject(self, topic: str, reason: str, ack: Callable[[], None] | None = None):
         self._queue.put(RejectJob(topic, reason, ack))
@@ -116,7 +110,6 @@ class Writer:
         self._stop.set()
         self._queue.put(None)
         self._thread.join(timeout=10)
-        self._files.shutdown(wait=True)
         self._conn.close()
 
     # -- the loop ---------------------------------------------------------------------------
@@ -147,7 +140,7 @@ class Writer:
                 # Keep the messages and try again; the broker keeps what is not acked.
                 self.disk_problem = f"cannot write: {exc}"
                 log.error("writer batch of %d not stored (%s); retrying", len(batch), exc)
-                retry = [self._refile(j) for j in batch if not isinstance(j, CallJob)]
+                retry = [j for j in batch if not isinstance(j, CallJob)]
                 self._stop.wait(1.0)
             except Exception:                 # never let the writer die
                 log.exception("writer batch of %d failed", len(batch))
@@ -158,6 +151,8 @@ class Writer:
         if not batch and not sweep:
             return
         self._tally = {"stored": 0, "duplicates": 0, "rejected": 0}
+        if self._write_files(batch):
+            self.evidence.sync()              # the batch's files are on disk before its rows
         events: list[Event] = []
         done: list[tuple[CallJob, Any, BaseException | None]] = []
         conn = self._conn
@@ -184,8 +179,6 @@ class Writer:
                         done.append((job, None, exc))
                     else:
                         self._reject(conn, job.topic, f"cannot store: {exc}")
-            if any(isinstance(j, MessageJob) and j.file is not None for j in batch):
-                self.evidence.sync()          # the batch's files are on disk before its rows
             events = self._resolve(conn, events)
             if sweep:
                 self._last_sweep = now
@@ -216,13 +209,17 @@ class Writer:
         for ev in events:
             self.bus.publish(ev)
 
-    def _refile(self, job):
-        """A job to try again: an evidence file whose write failed is written anew."""
-        if isinstance(job, MessageJob) and job.file is not None and job.file.done() \
-                and job.file.exception() is not None:
-            job.file = self._files.submit(self.evidence.create, job.msg.evidence_id,
-                                          job.msg.content_type, job.raw)
-        return job
+    def _write_files(self, batch: list) -> bool:
+        """Write the batch's evidence files not written yet (an OSError, e.g. a full disk,
+        fails the batch, which is retried); True if any was written."""
+        wrote = False
+        for job in batch:
+            if isinstance(job, MessageJob) and job.raw is not None and job.file is None \
+                    and isinstance(job.msg, contract.EvidenceMessage):
+                job.file = self.evidence.create(job.msg.evidence_id, job.msg.content_type,
+                                                job.raw)
+                wrote = True
+        return wrote
 
     def _apply(self, conn, job: MessageJob, now: float) -> list[Event]:
         msg = job.msg
@@ -250,7 +247,7 @@ class Writer:
             return []
         if job.file is None:
             raise ValueError("evidence without its checked bytes")
-        relative, created = job.file.result()
+        relative, created = job.file
         if not created:                       # a file no row points to: a crash's leftover
             self.evidence.replace(relative, job.raw)
         return messages.apply_evidence(conn, msg, relative, now)

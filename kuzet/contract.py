@@ -20,6 +20,7 @@ suffix         QoS    retained  message
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import uuid
@@ -232,13 +233,19 @@ def topic(origin: Origin, kind: str) -> str:
 
 def parse_topic(name: str) -> tuple[Origin, str]:
     """``kuzet/v1/b/r/n/kind`` → (Origin, kind); ContractError for anything else."""
+    building, room, node, kind = _topic_levels(name)
+    return Origin(building=building, room=room, node=node), kind
+
+
+@functools.lru_cache(maxsize=4096)
+def _topic_levels(name: str) -> tuple[str, str, str, str]:
+    """``(building, room, node, kind)`` of a valid topic (cached: a hub sees few topics)."""
     parts = name.split("/")
     if len(parts) != 6 or "/".join(parts[:2]) != TOPIC_ROOT or parts[5] not in TOPIC_KINDS:
         raise ContractError(f"topic {name!r} is not kuzet/v1/<building>/<room>/<node>/<kind>")
-    try:
-        return Origin(building=parts[2], room=parts[3], node=parts[4]), parts[5]
-    except ValidationError as exc:
-        raise ContractError(f"topic {name!r}: bad building/room/node name") from exc
+    if not all(NAME_RE.match(level) for level in parts[2:5]):
+        raise ContractError(f"topic {name!r}: bad building/room/node name")
+    return parts[2], parts[3], parts[4], parts[5]
 
 
 def encode(message: _Message) -> bytes:
@@ -251,20 +258,20 @@ def decode(payload: bytes, expected_topic: str | None = None) -> _Message:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ContractError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ContractError(f"payload is not UTF-8 (byte {exc.start})") from None
-    try:
-        msg = _ADAPTER.validate_json(text)
+        msg = _ADAPTER.validate_json(payload)   # pydantic reads the bytes as UTF-8 itself
     except ValidationError as exc:
+        try:
+            payload.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise ContractError(f"payload is not UTF-8 (byte {bad.start})") from None
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(message)"
         raise ContractError(f"invalid message at {where}: {first['msg']}") from None
     if expected_topic is not None:
-        origin, kind = parse_topic(expected_topic)
+        building, room, node, kind = _topic_levels(expected_topic)
         if not isinstance(msg, TOPIC_KINDS[kind]):
             raise ContractError(f"a {msg.type} message on a {kind} topic")
-        msg_origin = getattr(msg, "origin", None)
-        if msg_origin is not None and msg_origin != origin:
-            raise ContractError(f"origin {msg_origin} does not match topic {expected_topic}")
+        o = getattr(msg, "origin", None)
+        if o is not None and (o.building, o.room, o.node) != (building, room, node):
+            raise ContractError(f"origin {o} does not match topic {expected_topic}")
     return msg

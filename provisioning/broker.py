@@ -22,6 +22,7 @@ from kuzet.errors import KuzetError
 from provisioning.registry import Device
 
 HUB_CN = "hub"
+MAX_QUEUED = 200_000     # messages the broker keeps for the hub's session while it is away
 ADMIN_CN = "hub-admin"   # the CLI's own identity: "hub" would take over the hub's session
 NODE_SENDS = ("alert", "evidence", "status", "heartbeat", "reply")
 DYNSEC_PLUGIN = "/usr/lib/{arch}/mosquitto_dynamic_security.so"
@@ -83,6 +84,9 @@ def mosquitto_conf(pki: Path, *, port: int = 8883, bind: str = "", dynsec_file: 
         "use_identity_as_username true",
         "use_username_as_clientid true",
         "tls_version tlsv1.2",
+        "# While the hub is down its session's queue holds every alert: the default of 1000",
+        "# messages per client would drop the rest after the nodes deleted them (on PUBACK).",
+        f"max_queued_messages {MAX_QUEUED}",
         f"plugin {plugin}",
         f"plugin_opt_config_file {dynsec_file}",
         "",

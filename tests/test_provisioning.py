@@ -245,3 +245,51 @@ def test_the_technicians_tools_do_not_take_over_the_hubs_session(pki):
     time.sleep(0.5)
     assert not hub.disconnected.is_set()
     hub.stop()
+
+
+def test_the_broker_keeps_more_than_a_thousand_messages_for_the_hub_while_it_is_away(pki):
+    """Mosquitto's default queue (1000 per client) would drop alerts the nodes already
+    deleted on PUBACK; the generated config keeps them all for the hub's session."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    prov, broker, tmp = pki
+    tls = prov.hub_tls()
+    received: list[bytes] = []
+    subscribed = threading.Event()
+
+    def hub_session() -> mqtt.Client:
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="hub", protocol=mqtt.MQTTv5)
+        c.tls_set(**tls, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        c.on_message = lambda cl, u, m: received.append(m.payload)
+        c.on_subscribe = lambda *a: subscribed.set()
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 3600
+        c.connect("127.0.0.1", prov.broker_port, clean_start=False, properties=props)
+        c.loop_start()
+        return c
+
+    hub = hub_session()
+    hub.subscribe("kuzet/v1/#", qos=1)
+    assert subscribed.wait(10)
+    hub.disconnect()
+    hub.loop_stop()
+
+    node = node_client(prov, enrol(prov, tmp, "main/a101/cam1"))
+    assert node.connected.wait(10)
+    sent = 1500
+    for i in range(sent):
+        node.c.publish("kuzet/v1/main/a101/cam1/alert", str(i).encode(), qos=1)
+    deadline = time.monotonic() + 30
+    while len(node.acks) < sent and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(node.acks) == sent                  # the broker accepted every one
+    node.stop()
+
+    hub = hub_session()                            # back: the session's queue is delivered
+    deadline = time.monotonic() + 30
+    while len(received) < sent and time.monotonic() < deadline:
+        time.sleep(0.05)
+    hub.disconnect()
+    hub.loop_stop()
+    assert sorted(int(p) for p in received) == list(range(sent))

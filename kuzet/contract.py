@@ -19,7 +19,7 @@ suffix         QoS    retained  message
 
 from __future__ import annotations
 
-import base64
+import binascii
 import functools
 import hashlib
 import re
@@ -137,7 +137,10 @@ class EvidenceMessage(_Message):
 
     def decoded(self) -> bytes:
         """The file's bytes, checked against ``size`` and ``sha256`` (ValueError if not)."""
-        raw = base64.b64decode(self.data, validate=True)
+        try:
+            raw = binascii.a2b_base64(self.data, strict_mode=True)
+        except binascii.Error as exc:
+            raise ValueError(f"evidence {self.evidence_id}: data is not base64 ({exc})") from None
         if len(raw) != self.size or hashlib.sha256(raw).hexdigest() != self.sha256:
             raise ValueError(f"evidence {self.evidence_id}: size or sha256 does not match")
         return raw

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from flask import Flask, g, render_template, request, session
 from flask_babel import Babel, format_datetime, format_time
+from werkzeug.routing import IntegerConverter
 
 from hub.config import HubConfig
 from hub.services import HubServices
@@ -39,6 +40,7 @@ def create_app(config: HubConfig, services: HubServices | None = None) -> Flask:
     if services is None:
         services = HubServices(config).start(ingest=False)
     app.extensions["kuzet"] = services
+    app.url_map.converters["int"] = SqliteIdConverter    # before any route is added
 
     Babel(app, locale_selector=lambda: _locale(config))
 
@@ -66,6 +68,16 @@ def create_app(config: HubConfig, services: HubServices | None = None) -> Flask:
     for code in (400, 403, 404, 405):
         app.register_error_handler(code, _error)
     return app
+
+
+class SqliteIdConverter(IntegerConverter):
+    """``<int:…>`` in a URL: only what SQLite can hold (up to 2**63 - 1). A bigger forged
+    id is a 404 like any unknown id, not an ``OverflowError`` in the query (found by
+    ``tests/test_fuzz_forms.py``)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 CSRF_EXEMPT = {"enrolment.fetch"}     # a Pi with a one-time code: no session, no token

@@ -5,7 +5,6 @@ names that they load themselves)."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -14,6 +13,7 @@ from flask_babel import gettext as _
 from pydantic import ValidationError
 
 from hub.store import accounts, queries
+from hub.web.inputs import parse_json
 from hub.web.security import audit, db, require_role, writer
 from kuzet.contract import NAME_RE
 
@@ -79,7 +79,7 @@ def load_seatmap():
     try:
         if not (NAME_RE.match(building) and NAME_RE.match(room)):
             raise ValueError(_("bad building or room name"))
-        writer().call(accounts.load_seatmap, building, room, json.loads(text),
+        writer().call(accounts.load_seatmap, building, room, parse_json(text),
                       f.get("title", ""))
     except (ValueError, ValidationError) as exc:
         flash(_("Could not load the seat map: %(why)s", why=str(exc)[:300]), "error")

@@ -31,6 +31,8 @@ bp = Blueprint("protocols", __name__, url_prefix="/protocols")
 bp.before_request(require_role("proctor", "dean"))
 
 SIGNED_TYPES = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
+MAGIC = {"application/pdf": b"%PDF-", "image/jpeg": b"\xff\xd8\xff",
+         "image/png": b"\x89PNG\r\n\x1a\n"}
 
 
 def _folder() -> Path:
@@ -141,13 +143,21 @@ def signed(protocol_id: int):
         flash(_("Upload the signed copy as PDF, JPEG or PNG."), "error")
         return redirect(url_for("protocols.page", protocol_id=protocol_id))
     data = upload.read()
+    if not data.startswith(MAGIC[upload.mimetype]):      # empty, truncated or not that type
+        flash(_("The file is empty or not a PDF, JPEG or PNG."), "error")
+        return redirect(url_for("protocols.page", protocol_id=protocol_id))
     name = f"{protocol_id}-signed-{hashlib.sha256(data).hexdigest()[:16]}" \
            f"{SIGNED_TYPES[upload.mimetype]}"
     try:
         sha = _store_file(name, data)
+    except FileExistsError:
+        flash(_("Already uploaded."), "error")
+        return redirect(url_for("protocols.page", protocol_id=protocol_id))
+    try:
         writer().call(store.sign, protocol_id, name, sha)
-    except (store.ProtocolRefused, FileExistsError) as exc:
-        flash(str(exc) or _("Already uploaded."), "error")
+    except store.ProtocolRefused as exc:
+        (_folder() / name).unlink(missing_ok=True)       # no file without its record
+        flash(str(exc), "error")
         return redirect(url_for("protocols.page", protocol_id=protocol_id))
     audit("protocol.signed", str(protocol_id), p["building"], p["room"], sha256=sha)
     return redirect(url_for("protocols.page", protocol_id=protocol_id))

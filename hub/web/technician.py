@@ -27,6 +27,7 @@ from flask_babel import gettext as _
 from pydantic import ValidationError
 
 from hub.store import accounts, queries
+from hub.web.inputs import json_object
 from hub.web.security import audit, db, require_role, writer
 from kuzet import contract
 from kuzet.errors import KuzetError
@@ -219,10 +220,10 @@ def save_seatmap(building: str, room: str, name: str):
     from edge.seats import SeatMapSpec
 
     node_id = _node_id(building, room, name)
-    body = request.get_json(silent=True) or {}
     try:
-        spec = SeatMapSpec.model_validate({**body.get("seatmap", {}), "room": room})
-    except ValidationError as exc:
+        sent_map = json_object(request.get_data(cache=False), "seatmap")
+        spec = SeatMapSpec.model_validate({**sent_map, "room": room})
+    except (ValueError, ValidationError) as exc:
         return jsonify({"error": str(exc)[:500]}), 400
     stored = queries.room(db(), building, room)
     students = {s["id"]: s.get("student") for s in

@@ -15,7 +15,7 @@ from tests.support.hub_env import login
 
 HUB = Path(__file__).resolve().parents[1] / "hub"
 METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
-KEYWORDS = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None}
+KEYWORDS = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None, "N_": None}
 
 
 def source_messages() -> set[str]:

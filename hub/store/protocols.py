@@ -25,7 +25,13 @@ EDITABLE = ("lang", "group_name", "student", "student_no", "discipline", "attest
 
 
 class ProtocolRefused(ValueError):
-    """A change the protocol's status does not allow."""
+    """A change the protocol's status does not allow. Its text is an English message id
+    marked with ``N_``; the pages show it translated (``gettext(str(exc))``)."""
+
+
+def N_(message: str) -> str:
+    """Marks a message for translation (extracted by pybabel ``-k N_``); returns it as is."""
+    return message
 
 
 def confirm_with_protocol(conn: sqlite3.Connection, alert_id: str, user: accounts.User,
@@ -44,7 +50,7 @@ def create_draft(conn: sqlite3.Connection, alert_id: str, user_id: int | None,
         return int(old[0])
     a = conn.execute("SELECT * FROM alerts WHERE alert_id=?", (alert_id,)).fetchone()
     if a is None:
-        raise ProtocolRefused("no such alert")
+        raise ProtocolRefused(N_("no such alert"))
     s = exam_sessions.session_at(conn, a["building"], a["room"], a["started_at"])
     sid = s["id"] if s else None
     st = exam_sessions.student_at(conn, sid, a["seat"])
@@ -110,14 +116,14 @@ def update(conn: sqlite3.Connection, protocol_id: int, fields: dict[str, str]) -
     """Edit a draft's fields (only those in EDITABLE)."""
     p = get(conn, protocol_id)
     if p is None:
-        raise ProtocolRefused("no such protocol")
+        raise ProtocolRefused(N_("no such protocol"))
     if p["status"] != "draft":
-        raise ProtocolRefused("only a draft can be edited")
+        raise ProtocolRefused(N_("only a draft can be edited"))
     values = {k: str(v)[:4000] for k, v in fields.items() if k in EDITABLE}
     if "lang" in values and values["lang"] not in LANGS:
-        raise ProtocolRefused("unknown language")
+        raise ProtocolRefused(N_("unknown language"))
     if "attestation_date" in values:
-        datetime.strptime(values["attestation_date"], "%Y-%m-%d")   # ValueError if bad
+        _date(values["attestation_date"])
     if not values:
         return
     sets = ", ".join(f"{k}=?" for k in values)
@@ -130,9 +136,9 @@ def issue(conn: sqlite3.Connection, protocol_id: int, pdf_file: str, pdf_sha256:
     """Issue a draft with its frozen PDF (rendered from the version ``seen_updated_at``)."""
     p = get(conn, protocol_id)
     if p is None or p["status"] != "draft":
-        raise ProtocolRefused("only a draft can be issued")
+        raise ProtocolRefused(N_("only a draft can be issued"))
     if p["updated_at"] != seen_updated_at:
-        raise ProtocolRefused("the protocol changed meanwhile; issue it again")
+        raise ProtocolRefused(N_("the protocol changed meanwhile; issue it again"))
     conn.execute("UPDATE protocols SET status='issued', issued_at=?, pdf_file=?, pdf_sha256=?,"
                  " updated_at=? WHERE id=?",
                  (now_iso(), pdf_file, pdf_sha256, now_iso(), protocol_id))
@@ -142,19 +148,26 @@ def sign(conn: sqlite3.Connection, protocol_id: int, signed_file: str, sha256: s
     """The scanned signed copy arrived."""
     p = get(conn, protocol_id)
     if p is None or p["status"] != "issued":
-        raise ProtocolRefused("only an issued protocol can be signed")
+        raise ProtocolRefused(N_("only an issued protocol can be signed"))
     conn.execute("UPDATE protocols SET status='signed', signed_at=?, signed_file=?,"
                  " signed_sha256=?, updated_at=? WHERE id=?",
                  (now_iso(), signed_file, sha256, now_iso(), protocol_id))
 
 
 def schedule_retake(conn: sqlite3.Connection, protocol_id: int, on: str) -> None:
-    datetime.strptime(on, "%Y-%m-%d")
+    _date(on)
     p = get(conn, protocol_id)
     if p is None or p["status"] not in ("signed", "retake_scheduled"):
-        raise ProtocolRefused("the retake is scheduled once the protocol is signed")
+        raise ProtocolRefused(N_("the retake is scheduled once the protocol is signed"))
     conn.execute("UPDATE protocols SET status='retake_scheduled', retake_on=?, updated_at=?"
                  " WHERE id=?", (on, now_iso(), protocol_id))
+
+
+def _date(text: str) -> None:
+    try:
+        datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        raise ProtocolRefused(N_("the date must be written as YYYY-MM-DD")) from None
 
 
 def evidence(conn: sqlite3.Connection, alert_id: str) -> list[sqlite3.Row]:

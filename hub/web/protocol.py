@@ -83,7 +83,7 @@ def save(protocol_id: int):
     try:
         writer().call(store.update, protocol_id, request.form.to_dict())
     except ValueError as exc:
-        flash(_("Not saved: %(why)s", why=str(exc)), "error")
+        flash(_("Not saved: %(why)s", why=_(str(exc))), "error")   # a store message id
         return redirect(url_for("protocols.page", protocol_id=protocol_id))
     audit("protocol.edit", str(protocol_id), p["building"], p["room"])
     flash(_("Saved."), "ok")
@@ -128,7 +128,7 @@ def issue(protocol_id: int):
         writer().call(store.issue, protocol_id, name, sha, p["updated_at"])
     except store.ProtocolRefused as exc:
         (_folder() / name).unlink(missing_ok=True)
-        flash(str(exc), "error")
+        flash(_(str(exc)), "error")        # a store message id (N_)
         return redirect(url_for("protocols.page", protocol_id=protocol_id))
     audit("protocol.issue", str(protocol_id), p["building"], p["room"], sha256=sha)
     flash(_("Issued: print it and have it signed."), "ok")
@@ -157,7 +157,7 @@ def signed(protocol_id: int):
         writer().call(store.sign, protocol_id, name, sha)
     except store.ProtocolRefused as exc:
         (_folder() / name).unlink(missing_ok=True)       # no file without its record
-        flash(str(exc), "error")
+        flash(_(str(exc)), "error")        # a store message id (N_)
         return redirect(url_for("protocols.page", protocol_id=protocol_id))
     audit("protocol.signed", str(protocol_id), p["building"], p["room"], sha256=sha)
     return redirect(url_for("protocols.page", protocol_id=protocol_id))
@@ -178,7 +178,7 @@ def retake(protocol_id: int):
     try:
         writer().call(store.schedule_retake, protocol_id, request.form.get("retake_on", ""))
     except ValueError as exc:
-        flash(str(exc), "error")
+        flash(_(str(exc)), "error")        # a store message id (N_)
         return redirect(url_for("protocols.page", protocol_id=protocol_id))
     audit("protocol.retake", str(protocol_id), p["building"], p["room"])
     return redirect(url_for("protocols.page", protocol_id=protocol_id))

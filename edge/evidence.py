@@ -3,7 +3,12 @@
 Files live under ``<dir>/<alert_id>/`` and are listed in a small SQLite index with their
 SHA-256, the id of the message that carries them, and whether their alert is closed. When the
 folder outgrows its budget, or the disk's free space falls under its floor, the oldest
-evidence of closed alerts whose message has been delivered goes first.
+evidence of closed alerts whose message has been delivered goes first. A file that a message
+still waiting in the outbox has to send is never deleted.
+
+Age for retention is measured on the monotonic clock while the machine has not rebooted (a Pi
+has no real-time clock: NTP may move the wall clock by a year, and that must not make today's
+evidence "old"); the wall clock only ages files written before the last reboot.
 """
 
 from __future__ import annotations
@@ -25,6 +30,15 @@ import numpy as np
 from kuzet.contract import new_id
 
 log = logging.getLogger(__name__)
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+def boot_id() -> str:
+    """This boot's id (Linux): monotonic times compare only within one boot."""
+    try:
+        return BOOT_ID.read_text().strip()
+    except OSError:
+        return "unknown"
 
 
 @dataclass(frozen=True)
@@ -117,7 +131,13 @@ class EvidenceStore:
     def __init__(self, folder: str | Path, *, max_bytes: int, min_free_bytes: int,
                  quality: int = 85, max_width: int = 1280,
                  disk_free: Callable[[Path], int] | None = None,
-                 delivered: Callable[[str], bool] = lambda msg_id: True) -> None:
+                 delivered: Callable[[str], bool] = lambda msg_id: True,
+                 in_use: Callable[[], set[str]] = set,
+                 wall_clock: Callable[[], float] = time.time,
+                 clock: Callable[[], float] = time.monotonic, boot: str | None = None) -> None:
+        """``delivered(msg_id)``: has the hub got that message? ``in_use()``: paths that
+        messages not yet sent still need. ``clock`` is monotonic; ``boot`` names the boot its
+        readings belong to (default: the kernel's boot id)."""
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
@@ -126,6 +146,10 @@ class EvidenceStore:
         self.max_width = max_width
         self._disk_free = disk_free or (lambda p: shutil.disk_usage(p).free)
         self._delivered = delivered
+        self._in_use = in_use
+        self._wall = wall_clock
+        self._clock = clock
+        self.boot = boot if boot is not None else boot_id()
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.folder / "index.db", check_same_thread=False,
                                    isolation_level=None)
@@ -135,6 +159,10 @@ class EvidenceStore:
             " alert_id TEXT NOT NULL, kind TEXT NOT NULL, path TEXT NOT NULL,"
             " sha256 TEXT NOT NULL, size INTEGER NOT NULL, msg_id TEXT,"
             " closed INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL)")
+        cols = {r[1] for r in self._db.execute("PRAGMA table_info(evidence)")}
+        if "boot" not in cols:       # files written before this column age by the wall clock
+            self._db.execute("ALTER TABLE evidence ADD COLUMN boot TEXT")
+            self._db.execute("ALTER TABLE evidence ADD COLUMN created_mono REAL")
         self.warnings: list[str] = []
 
     # -- writing ---------------------------------------------------------------------------
@@ -151,9 +179,11 @@ class EvidenceStore:
         tmp.replace(path)
         digest = hashlib.sha256(data).hexdigest()
         with self._lock:
-            self._db.execute("INSERT INTO evidence VALUES (?,?,?,?,?,?,NULL,0,?)",
-                             (evidence_id, alert_id, kind, str(path), digest, len(data),
-                              time.time()))
+            self._db.execute(
+                "INSERT INTO evidence (evidence_id, alert_id, kind, path, sha256, size, msg_id,"
+                " closed, created, boot, created_mono) VALUES (?,?,?,?,?,?,NULL,0,?,?,?)",
+                (evidence_id, alert_id, kind, str(path), digest, len(data), self._wall(),
+                 self.boot, self._clock()))
         return EvidenceFile(evidence_id, alert_id, kind, path, digest, len(data), content_type,
                             captured_wall)
 
@@ -225,18 +255,28 @@ class EvidenceStore:
         with self._lock:
             return self._db.execute("SELECT COALESCE(SUM(size),0) FROM evidence").fetchone()[0]
 
-    def expire(self, max_age_s: float, now: float | None = None) -> int:
+    def _deletable(self, path: str, msg_id: str | None, in_use: set[str]) -> bool:
+        """Only what the hub already has: delivered, and needed by no message still queued."""
+        return path not in in_use and (msg_id is None or self._delivered(msg_id))
+
+    def expire(self, max_age_s: float) -> int:
         """Retention (clause 4.3): delete evidence older than ``max_age_s`` whose alert is
         closed and whose message was delivered (the hub keeps its own copy, and its own
-        retention, protocols included). Returns how many files went; each is logged."""
-        now = time.time() if now is None else now
+        retention, protocols included). Returns how many files went; each is logged.
+
+        A file written in this boot is aged by the monotonic clock, so a wall clock that jumps
+        (NTP correcting a Pi without a real-time clock) deletes nothing early; files from
+        earlier boots can only be aged by the wall clock."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT evidence_id, path, msg_id FROM evidence WHERE closed=1 AND created < ?",
-                (now - max_age_s,)).fetchall()
+                "SELECT evidence_id, path, msg_id FROM evidence WHERE closed=1 AND CASE"
+                " WHEN boot = ? AND created_mono IS NOT NULL THEN created_mono < ?"
+                " ELSE created < ? END ORDER BY rowid",
+                (self.boot, self._clock() - max_age_s, self._wall() - max_age_s)).fetchall()
+        in_use = self._in_use() if rows else set()
         gone = 0
         for evidence_id, path, msg_id in rows:
-            if msg_id is not None and not self._delivered(msg_id):
+            if not self._deletable(path, msg_id, in_use):
                 continue
             Path(path).unlink(missing_ok=True)
             with self._lock:
@@ -257,12 +297,13 @@ class EvidenceStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT evidence_id, path, size, msg_id FROM evidence WHERE closed=1"
-                " ORDER BY created").fetchall()
+                " ORDER BY rowid").fetchall()          # written order: no clock to trust
+        in_use = self._in_use() if rows else set()
         deleted = 0
         for evidence_id, path, size, msg_id in rows:
             if used <= self.max_bytes and free >= self.min_free_bytes:
                 break
-            if msg_id is not None and not self._delivered(msg_id):
+            if not self._deletable(path, msg_id, in_use):
                 continue
             Path(path).unlink(missing_ok=True)
             with self._lock:

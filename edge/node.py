@@ -10,6 +10,11 @@ Threads (named, all waiting on one stop event):
   the durable outbox, runs commands from the hub;
 * paho's network thread and the outbox pump (``MqttPublisher``);
 * the caller's thread runs ``run()``: status, heartbeats, LED, disk budget, systemd watchdog.
+
+Two clocks: every duration, timeout, rule window, cool-down and schedule runs on the monotonic
+clock; the wall clock (``wall_clock``, passed in) only stamps messages and evidence. A Pi has
+no real-time clock, so NTP may move the wall clock by a year while the node runs: no incident
+is stretched or cut by that, and retention does not take today's evidence for old.
 """
 
 from __future__ import annotations
@@ -20,14 +25,14 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from edge.capture.base import Frame
 from edge.capture.config import open_source
 from edge.capture.supervisor import ResilientSource, SourceStatus
 from edge.config import NodeConfig
-from edge.evidence import Ballast, EvidenceFile, EvidenceStore, FrameRing
+from edge.evidence import Ballast, EvidenceFile, EvidenceStore, FrameRing, boot_id
 from edge.looks import room_look, seat_look, shift, shift_faces
 from edge.outbox import Outbox
 from edge.privacy import blur_boxes
@@ -41,6 +46,7 @@ from kuzet import __version__, contract
 
 log = logging.getLogger(__name__)
 OUTBOX_GROWING = 200
+CLOCK_STEP_S = 2.0        # a wall-clock change beyond the monotonic one that is logged
 
 
 def _utc(wall: float) -> datetime:
@@ -50,19 +56,22 @@ def _utc(wall: float) -> datetime:
 class EdgeNode:
     def __init__(self, cfg: NodeConfig, *, detector=None, face_detector=None,
                  source_factory: Callable | None = None, pin_factory=None,
-                 stop_at_end: bool = False) -> None:
+                 stop_at_end: bool = False, wall_clock: Callable[[], float] = time.time) -> None:
         self.cfg = cfg
+        self._wall = wall_clock
         self.origin = cfg.origin
         data = Path(cfg.node.data_dir)
         data.mkdir(parents=True, exist_ok=True)
         self.stop_event = threading.Event()
-        self.outbox = Outbox(data / "outbox.db")
+        self.outbox = Outbox(data / "outbox.db", wall_clock=wall_clock)
         self.state = NodeState(data / "state.json")
         ev = cfg.evidence
         self.evidence = EvidenceStore(
             data / "evidence", max_bytes=int(ev.max_mb * 2**20),
             min_free_bytes=int(ev.min_free_mb * 2**20), quality=ev.jpeg_quality,
-            max_width=ev.max_width, delivered=self.outbox.delivered)
+            max_width=ev.max_width, delivered=self.outbox.delivered,
+            in_use=self.outbox.attachments, wall_clock=wall_clock)
+        self.expire_every_s = 3600.0    # how often retention runs (monotonic seconds)
         self.ballast = Ballast(data / ".ballast", int(ev.ballast_mb * 2**20))
         self.ring = FrameRing(ev.clip_before_s + ev.clip_after_s + 2, ev.clip_fps)
         self.seat_spec = load_seat_map(cfg.seat_map)
@@ -97,11 +106,12 @@ class EdgeNode:
                            cert_file=str(b.cert_file) if b.cert_file else None,
                            key_file=str(b.key_file) if b.key_file else None,
                            keepalive=b.keepalive),
-            self.origin, self.outbox, on_command=self._commands_put)
+            self.origin, self.outbox, on_command=self._commands_put, wall_clock=wall_clock)
         self.publisher.on_disk_full = self.ballast.release
-        factory = source_factory or (lambda: open_source(cfg.source, sleep=self.stop_event.wait))
+        factory = source_factory or (lambda: open_source(cfg.source, sleep=self.stop_event.wait,
+                                                         wall_clock=wall_clock))
         self.source = ResilientSource(factory, wait=self.stop_event.wait, stop_at_end=stop_at_end,
-                                      on_status=self._on_source_status)
+                                      on_status=self._on_source_status, wall_clock=wall_clock)
         self.indicator = None
         if cfg.gpio.enabled:
             from edge.gpio import Indicator
@@ -119,8 +129,8 @@ class EdgeNode:
         self._seats_dirty = threading.Event()
         self._last_seq = -1
         self._threads: list[threading.Thread] = []
-        self._started_wall = time.time()
         self._started_mono = time.monotonic()
+        self._boot = boot_id()
         self.source_ended = threading.Event()
         # measurements (read by heartbeats and the benchmark)
         self.frames_in = 0
@@ -164,15 +174,26 @@ class EdgeNode:
                 self.stop_event.wait(0.5)
 
     def _close_stale_alerts(self) -> None:
-        """Alerts left open by a crash or power cut are closed now, saying so."""
+        """Alerts left open by a crash or power cut are closed now, saying so.
+
+        Duration: in the same boot, the monotonic clock measures it (the time the node was
+        down included); after a reboot no clock can be trusted across the gap (no RTC, NTP
+        may not have run yet), so it is the duration last measured before the node stopped."""
         for alert_id, info in list(self.state.open_alerts.items()):
+            started = datetime.fromisoformat(info["started_at"])
+            if info.get("boot") == self._boot and "started_mono" in info:
+                duration = time.monotonic() - info["started_mono"]
+            elif "duration_s" in info:
+                duration = info["duration_s"]
+            else:                          # state written by an older version
+                duration = self._wall() - started.timestamp()
+            duration = max(0.0, duration)
             msg = contract.AlertMessage(
                 origin=self.origin, alert_id=alert_id, event=contract.AlertEvent.CLOSE,
                 rule=info["rule"], advisory=info["rule"] in contract.ADVISORY_RULES,
                 seat=info.get("seat"), session_id=info.get("session_id"),
-                started_at=info["started_at"], ended_at=contract.utcnow(),
-                duration_s=max(0.0, time.time() - datetime.fromisoformat(
-                    info["started_at"]).timestamp()),
+                started_at=started, ended_at=started + timedelta(seconds=duration),
+                duration_s=duration, sent_at=self._now(),
                 score=info.get("score", 0.0), detail={"closed_by": "node restart"})
             self._queue(msg, "alert")
             self.evidence.close_alert(alert_id)
@@ -289,7 +310,10 @@ class EdgeNode:
         self.stage_s["evidence"] += time.perf_counter() - t1
 
     def _wall_of(self, mono: float) -> float:
-        return time.time() - (time.monotonic() - mono)
+        return self._wall() - (time.monotonic() - mono)
+
+    def _now(self) -> datetime:
+        return _utc(self._wall())
 
     def _emit(self, ev: RuleEvent, frame: Frame | None, seats: SeatMap | None) -> None:
         session = self.engine.policy.session_id if self.engine.policy else None
@@ -299,18 +323,28 @@ class EdgeNode:
         if ev.event == contract.AlertEvent.OPEN and frame is not None:
             refs = self._snapshot(ev, frame, seats)
             self._pending_clips.append((ev.alert_id, frame.t_mono, frame.t_wall))
-        started = _utc(self._wall_of(ev.started))
+        # One incident keeps the start time it opened with; its end is that start plus its
+        # duration (monotonic), so a wall-clock jump in between stretches nothing.
+        started = (datetime.fromisoformat(info["started_at"]) if "started_at" in info
+                   else _utc(self._wall_of(ev.started)))
         msg = contract.AlertMessage(
             origin=self.origin, alert_id=ev.alert_id, event=ev.event, rule=ev.rule,
             advisory=ev.advisory, seat=ev.seat, session_id=session, started_at=started,
-            ended_at=_utc(self._wall_of(ev.t)) if ev.event == contract.AlertEvent.CLOSE else None,
-            duration_s=ev.duration_s, score=min(1.0, ev.score), detail=ev.detail, evidence=refs)
+            ended_at=(started + timedelta(seconds=ev.duration_s)
+                      if ev.event == contract.AlertEvent.CLOSE else None),
+            duration_s=ev.duration_s, score=min(1.0, ev.score), detail=ev.detail, evidence=refs,
+            sent_at=self._now())
         self._queue(msg, "alert")
         self.alerts_emitted += 1
         if ev.event == contract.AlertEvent.OPEN:
             self.state.open_alerts[ev.alert_id] = {
                 "rule": ev.rule.value, "seat": ev.seat, "session_id": session,
-                "started_at": started.isoformat(), "score": min(1.0, ev.score)}
+                "started_at": started.isoformat(), "score": min(1.0, ev.score),
+                "boot": self._boot, "started_mono": ev.started, "duration_s": ev.duration_s}
+            self._save_state()
+        elif ev.event == contract.AlertEvent.UPDATE and info:
+            info["duration_s"] = ev.duration_s
+            info["score"] = min(1.0, ev.score)
             self._save_state()
         elif ev.event == contract.AlertEvent.CLOSE:
             self.state.open_alerts.pop(ev.alert_id, None)
@@ -377,7 +411,7 @@ class EdgeNode:
         msg = contract.EvidenceMessage(
             origin=self.origin, alert_id=f.alert_id, evidence_id=f.evidence_id, kind=f.kind,
             content_type=f.content_type, sha256=f.sha256, size=f.size,
-            captured_at=_utc(f.captured_wall),
+            captured_at=_utc(f.captured_wall), sent_at=self._now(),
             data="")
         self._queue(msg, "evidence", attachment=str(f.path))
         try:
@@ -463,7 +497,8 @@ class EdgeNode:
                 ok, detail = False, str(exc)
                 log.warning("command %s failed: %s", cmd.action, exc)
             self.publisher.send_now("reply", contract.CommandReply(
-                origin=self.origin, command_id=cmd.id, ok=ok, detail=detail[:2000]))
+                origin=self.origin, command_id=cmd.id, ok=ok, detail=detail[:2000],
+                sent_at=self._now()))
 
     def _run_command(self, cmd: contract.CommandMessage) -> str:
         A = contract.Action
@@ -521,7 +556,7 @@ class EdgeNode:
             self._stop_session()
             return
         e = self.cfg.exam
-        sid = time.strftime("local-%Y%m%d-%H%M%S")
+        sid = time.strftime("local-%Y%m%d-%H%M%S", time.localtime(self._wall()))
         self._start_session(contract.StartSession(
             session_id=e.session_id if e else sid, allowed_aids=e.allowed_aids if e else [],
             roster_size=e.roster_size if e else None, proctors=e.proctors if e else 1))
@@ -532,11 +567,11 @@ class EdgeNode:
         reasons = list(reasons or [])
         state = "degraded" if reasons else "online"
         return contract.StatusMessage(
-            origin=self.origin, state=state, since=contract.utcnow(), reasons=reasons[:10],
+            origin=self.origin, state=state, since=self._now(), reasons=reasons[:10],
             source=contract.SourceState(state=src.state, detail=src.detail[:500],
                                         since=_utc(src.since)),
             session_id=self.engine.policy.session_id if self.engine.policy else None,
-            version=__version__)
+            version=__version__, sent_at=self._now())
 
     def health(self) -> list[str]:
         reasons = []
@@ -565,7 +600,7 @@ class EdgeNode:
             outbox_depth=self.outbox.depth(), software_version=__version__,
             model_versions={"detector": getattr(self.detector, "name", "?"),
                             "faces": getattr(self.face_detector, "name", "off")},
-            uptime_s=now - self._started_mono)
+            uptime_s=now - self._started_mono, sent_at=self._now())
         self.publisher.send_now("heartbeat", msg)
         return (now, self.frames_in, self.looks, self.model_s)
 
@@ -577,13 +612,15 @@ class EdgeNode:
         watchdog = watchdog_interval_s()
         last_reasons: list[str] | None = None
         next_expiry = time.monotonic()
+        offset = self._wall() - time.monotonic()
         try:
             while not self.stop_event.wait(min(1.0, watchdog or 1.0)):
                 if until is not None and until():
                     break
+                offset = self._note_clock_step(offset)
                 try:
                     if time.monotonic() >= next_expiry:
-                        next_expiry = time.monotonic() + 3600
+                        next_expiry = time.monotonic() + self.expire_every_s
                         self.evidence.expire(self.cfg.evidence.retention_days * 86400)
                     self.evidence.enforce_budget()
                     self.ballast.refill(self.evidence.min_free_bytes)
@@ -604,6 +641,14 @@ class EdgeNode:
         finally:
             self.stop()
 
+    def _note_clock_step(self, offset: float) -> float:
+        """Log a wall-clock step (NTP correcting the clock): nothing else depends on it."""
+        now = self._wall() - time.monotonic()
+        if abs(now - offset) > CLOCK_STEP_S:
+            log.warning("the wall clock moved by %+.0f s (NTP?): timestamps follow it, "
+                        "durations and retention do not", now - offset)
+        return now
+
     def _alive(self) -> bool:
         """The threads run and detection has moved within the last 30 s."""
         return all(t.is_alive() for t in self._threads) and \
@@ -622,8 +667,8 @@ class EdgeNode:
         except Exception:
             log.exception("could not finish clips at stop")
         offline = contract.StatusMessage(origin=self.origin, state="offline",
-                                         since=contract.utcnow(), reasons=["stopped"],
-                                         version=__version__)
+                                         since=self._now(), reasons=["stopped"],
+                                         version=__version__, sent_at=self._now())
         self.publisher.stop(final_status=offline)
         if self.indicator is not None:
             self.indicator.close()

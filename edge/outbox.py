@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +27,14 @@ class OutboxItem:
 
 
 class Outbox:
-    """A FIFO of messages in SQLite (WAL). Safe to share between threads."""
+    """A FIFO of messages in SQLite (WAL). Safe to share between threads.
 
-    def __init__(self, path: str | Path) -> None:
+    Order and delivery never depend on a clock (rows go out by ``seq``); ``wall_clock`` only
+    stamps the journal, so a clock that jumps changes no message's fate."""
+
+    def __init__(self, path: str | Path, *, wall_clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
+        self._wall = wall_clock
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -62,7 +67,7 @@ class Outbox:
 
         ``attachment``: a file (evidence) that the publisher puts into the payload when it
         sends it, so that the file is not stored twice."""
-        now = time.time()
+        now = self._wall()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -84,12 +89,12 @@ class Outbox:
         """(msg_id, topic) of every message accepted since ``since`` (wall time)."""
         with self._lock:
             return self._db.execute("SELECT msg_id, topic FROM journal WHERE created >= ?"
-                                    " ORDER BY created", (since,)).fetchall()
+                                    " ORDER BY rowid", (since,)).fetchall()
 
     def prune_journal(self, days: float = 30.0) -> None:
         with self._lock:
             self._db.execute("DELETE FROM journal WHERE created < ?",
-                             (time.time() - days * 86400,))
+                             (self._wall() - days * 86400,))
 
     def pending(self, after: int = 0, limit: int = 100) -> list[OutboxItem]:
         """Messages not yet acknowledged, oldest first, with ``seq > after``."""
@@ -114,6 +119,12 @@ class Outbox:
         with self._lock:
             return self._db.execute("SELECT 1 FROM outbox WHERE msg_id = ?",
                                     (msg_id,)).fetchone() is None
+
+    def attachments(self) -> set[str]:
+        """The files that messages not yet acknowledged still have to send."""
+        with self._lock:
+            return {r[0] for r in self._db.execute(
+                "SELECT attachment FROM outbox WHERE attachment IS NOT NULL")}
 
     def depth(self) -> int:
         with self._lock:

@@ -13,8 +13,10 @@ import logging
 import sqlite3
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -44,12 +46,16 @@ class BrokerSettings:
 
 class MqttPublisher:
     """``start()``, ``stop()``, ``set_status(msg)``, ``send_now(topic, payload)``; commands are
-    handed to ``on_command(CommandMessage)``."""
+    handed to ``on_command(CommandMessage)``. No clock decides anything here (paho's keepalive
+    and reconnect back-off run on the monotonic clock); ``wall_clock`` only stamps the last
+    will."""
 
     def __init__(self, settings: BrokerSettings, origin: contract.Origin, outbox: Outbox,
                  on_command: Callable[[contract.CommandMessage], None] | None = None,
-                 offline_status: contract.StatusMessage | None = None) -> None:
+                 offline_status: contract.StatusMessage | None = None,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
+        self._wall = wall_clock
         self.origin = origin
         self.outbox = outbox
         self.on_command = on_command
@@ -81,8 +87,9 @@ class MqttPublisher:
             c.tls_set(ca_certs=s.ca_file, certfile=s.cert_file, keyfile=s.key_file,
                       tls_version=ssl.PROTOCOL_TLS_CLIENT)
         if offline is None:
-            offline = contract.StatusMessage(origin=self.origin, state="offline",
-                                             since=contract.utcnow())
+            now = datetime.fromtimestamp(self._wall(), UTC)
+            offline = contract.StatusMessage(origin=self.origin, state="offline", since=now,
+                                             sent_at=now)
         will_props = Properties(PacketTypes.WILLMESSAGE)
         will_props.WillDelayInterval = 0
         c.will_set(contract.topic(self.origin, "status"), contract.encode(offline), qos=1,

@@ -4,8 +4,6 @@ subscriber. Nothing the node accepted may be lost: not across a broker outage, n
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import signal
 import sqlite3
@@ -14,13 +12,12 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
 from edge.examples import write_vtest_node
 from kuzet.broker import MosquittoBroker, free_port
 from tests.support.faults import record
+from tests.support.messages import alert_ids, check_evidence, received
 from tests.support.subscriber import Recorder
 from tests.support.wait import wait_until
 
@@ -46,46 +43,6 @@ def journal(data_dir: Path, kinds=("alert", "evidence")) -> dict[str, str]:
     finally:
         con.close()
     return {m: t.rsplit("/", 1)[1] for m, t in rows if t.rsplit("/", 1)[1] in kinds}
-
-
-def alert_ids(rec: Recorder) -> list[str]:
-    """Every alert message id received, repeats included."""
-    return [json.loads(p)["id"] for t, p, _ in list(rec.messages) if t.endswith("/alert")]
-
-
-def received(rec: Recorder) -> tuple[dict[str, dict], int]:
-    """Messages by id, and how many arrived more than once."""
-    by_id: dict[str, dict] = {}
-    dupes = 0
-    for topic, payload, _ in list(rec.messages):
-        if topic.endswith(("/alert", "/evidence")):
-            msg = json.loads(payload)
-            if msg["id"] in by_id:
-                assert by_id[msg["id"]] == msg, "a duplicate id with other content"
-                dupes += 1
-            by_id[msg["id"]] = msg
-    return by_id, dupes
-
-
-
-
-def check_evidence(msgs: dict[str, dict]) -> None:
-    evidence = {m["evidence_id"]: m for m in msgs.values() if m["type"] == "evidence"}
-    opened = [m for m in msgs.values() if m["type"] == "alert" and m["event"] == "open"]
-    assert opened, "no alert was opened"
-    for alert in opened:
-        kinds = {ref["kind"] for ref in alert["evidence"]}
-        assert "snapshot" in kinds
-        if alert["seat"]:
-            assert "crop" in kinds
-        for ref in alert["evidence"]:
-            ev = evidence[ref["evidence_id"]]          # every referenced file arrived
-            raw = base64.b64decode(ev["data"])
-            assert hashlib.sha256(raw).hexdigest() == ref["sha256"] == ev["sha256"]
-    snap = next(e for e in evidence.values() if e["kind"] == "snapshot")
-    img = cv2.imdecode(np.frombuffer(base64.b64decode(snap["data"]), np.uint8), cv2.IMREAD_COLOR)
-    assert img is not None and img.shape[1] >= 640
-    assert any(e["kind"] == "clip" for e in evidence.values())
 
 
 def test_real_video_alerts_arrive_exactly_once_across_a_broker_outage(tmp_path, vtest_avi):

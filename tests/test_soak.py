@@ -35,9 +35,10 @@ def test_a_broker_outage_of_minutes_loses_nothing(tmp_path, vtest_avi):
     from edge.examples import write_vtest_node
     from kuzet.broker import MosquittoBroker
     from tests.support.faults import record
+    from tests.support.messages import alert_ids
     from tests.support.subscriber import Recorder
     from tests.support.wait import wait_until
-    from tests.test_node_e2e import alert_ids, journal, start_node
+    from tests.test_node_e2e import journal, start_node
 
     broker = MosquittoBroker(tmp_path / "mq", persistence=True)
     broker.start()

@@ -34,11 +34,13 @@ class FolderSource(FrameSource):
     """
 
     def __init__(self, path: str | Path, *, fps: float | None = 2.0, loop: bool = False,
-                 clock: Clock = time.monotonic, sleep: Sleep = time.sleep) -> None:
+                 clock: Clock = time.monotonic, sleep: Sleep = time.sleep,
+                 wall_clock: Clock = time.time) -> None:
         self.path = Path(path)
         self.name = f"folder:{self.path}"
         self.loop = loop
         self._clock = clock
+        self._wall = wall_clock
         self._pacer = Pacer(fps, clock=clock, sleep=sleep)
         self._files: list[Path] = []
         self._next = 0
@@ -71,7 +73,7 @@ class FolderSource(FrameSource):
         image = self._next_image()
         self._seq += 1
         return Frame(image=as_bgr(image, self.name), seq=self._seq, t_mono=self._clock(),
-                     t_wall=time.time())
+                     t_wall=self._wall())
 
     def _next_image(self) -> np.ndarray:
         skipped = 0

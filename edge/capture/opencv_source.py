@@ -43,7 +43,7 @@ class OpenCvSource(FrameSource):
 
     def __init__(self, uri: str | int, *, fps: float | Literal["native"] | None = "native",
                  loop: bool = False, timeout_s: float = 10.0, clock: Clock = time.monotonic,
-                 sleep: Sleep = time.sleep) -> None:
+                 sleep: Sleep = time.sleep, wall_clock: Clock = time.time) -> None:
         self.uri = int(uri) if isinstance(uri, str) and uri.isdigit() else uri
         self.kind = uri_kind(uri)
         self.name = f"opencv:{redact(uri)}"
@@ -51,6 +51,7 @@ class OpenCvSource(FrameSource):
         self.loop = loop
         self.timeout_s = timeout_s
         self._clock = clock
+        self._wall = wall_clock
         self._sleep = sleep
         self._cap: cv2.VideoCapture | None = None
         self._pacer = Pacer(None)
@@ -108,7 +109,7 @@ class OpenCvSource(FrameSource):
                 image = self._read_live()
         self._seq += 1
         return Frame(image=as_bgr(image, self._what()), seq=self._seq, t_mono=self._clock(),
-                     t_wall=time.time())
+                     t_wall=self._wall())
 
     def _read_live(self) -> np.ndarray:
         assert self._cap is not None

@@ -44,13 +44,15 @@ class Picamera2Source(FrameSource):
     def __init__(self, main_size: tuple[int, int] = (1920, 1080),
                  lores_size: tuple[int, int] = (640, 360), fps: float = 10.0, *,
                  camera_factory: Callable[[], Any] | None = None,
-                 capture_timeout_s: float = 5.0, clock: Clock = time.monotonic) -> None:
+                 capture_timeout_s: float = 5.0, clock: Clock = time.monotonic,
+                 wall_clock: Clock = time.time) -> None:
         self.main_size = tuple(main_size)
         self.lores_size = tuple(lores_size)
         self.fps = fps
         self.capture_timeout_s = capture_timeout_s
         self._camera_factory = camera_factory
         self._clock = clock
+        self._wall = wall_clock
         self._camera: Any = None
         self._seq = 0
 
@@ -95,7 +97,7 @@ class Picamera2Source(FrameSource):
                 ["main", "lores"], wait=self.capture_timeout_s)
         except Exception as e:  # TimeoutError, RuntimeError from libcamera, …
             raise SourceError(f"Raspberry Pi camera stopped delivering frames: {e!r}") from e
-        t_mono, t_wall = self._clock(), time.time()
+        t_mono, t_wall = self._clock(), self._wall()
         (w, h), (lw, lh) = self.main_size, self.lores_size
         if main.shape != (h, w, 3):
             raise SourceError(f"Raspberry Pi camera: main stream shape {main.shape}, "

@@ -53,11 +53,11 @@ def tmpfs(path: Path, size: str) -> Iterator[Path]:
 
 
 def fill(path: Path) -> None:
-    """Write ``path`` until its filesystem has not a byte left."""
-    with open(path, "wb") as fh:
+    """Write ``path`` until its filesystem has not a byte left. Unbuffered: a buffered file
+    would raise ENOSPC again when it is closed, with what the last write left behind."""
+    with open(path, "wb", buffering=0) as fh:
         try:
             while True:
                 fh.write(b"\0" * 65536)
-                fh.flush()
         except OSError:
             pass

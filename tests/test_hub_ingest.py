@@ -85,6 +85,23 @@ def test_close_wins_over_a_late_update(hub, node):
     assert a["status"] == "closed" and a["ended_at"] is not None and a["duration_s"] == 6
 
 
+def test_a_later_update_wins_even_if_the_nodes_clock_went_back(hub, node):
+    from datetime import timedelta
+
+    aid = contract.new_id()
+    opened = alert_for(ORIGIN, "r1s2", alert_id=aid, duration_s=2)
+    update = alert_for(ORIGIN, "r1s2", event="update", alert_id=aid, duration_s=9)
+    update = update.model_copy(update={"sent_at": opened.sent_at - timedelta(hours=1),
+                                       "detail": {"label": "book"}})
+    for m in (opened, update):                 # NTP set the node's clock back in between
+        node.publish(m)
+    node.heartbeat()
+    assert wait_until(lambda: rows(hub, "SELECT * FROM heartbeats"))
+    (a,) = rows(hub, "SELECT * FROM alerts")
+    assert (a["last_event"], a["duration_s"], json.loads(a["detail"])) == \
+        ("update", 9, {"label": "book"})
+
+
 @pytest.mark.parametrize("payload, reason", [
     (b"not json", "invalid message"),
     (b'{"schema": "kuzet/2", "type": "alert"}', "invalid message"),

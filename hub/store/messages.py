@@ -56,7 +56,10 @@ def apply_alert(conn: sqlite3.Connection, msg: contract.AlertMessage,
         if (old["building"], old["room"], old["node"]) != (o.building, o.room, o.node):
             raise ValueError(f"alert {msg.alert_id} belongs to another node")
         closing = msg.event == contract.AlertEvent.CLOSE
-        newer = sent >= old["last_sent_at"]
+        # Which message is newer: the node measures an incident's duration on its monotonic
+        # clock, so it only grows; sent_at (wall clock) breaks ties. A node whose clock NTP
+        # set back still has its later updates taken as later.
+        newer = (msg.duration_s, sent) >= (old["duration_s"], old["last_sent_at"])
         if old["status"] == "closed" and not closing:
             newer = False                       # a late update never reopens a closed alert
         merged = {r["evidence_id"]: r for r in json.loads(old["evidence_refs"])}

@@ -13,6 +13,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import gc
 import getpass
 import json
 import os
@@ -105,6 +106,10 @@ def _run(args) -> int:
     cfg = _config(args)
     cfg.secret_key()                          # fail now, not on the first request
     server = HubServer(cfg, ingest=False if args.no_ingest else None).start()
+    # What is loaded by now (Flask, pydantic, the app) lives as long as the process: keep it
+    # out of the garbage collector's full passes, which otherwise stall ingest and pages.
+    gc.freeze()
+
     def stop(*_: object) -> None:
         server.stop()
 

@@ -74,7 +74,10 @@ class EdgeNode:
         self.expire_every_s = 3600.0    # how often retention runs (monotonic seconds)
         self.ballast = Ballast(data / ".ballast", int(ev.ballast_mb * 2**20))
         self.ring = FrameRing(ev.clip_before_s + ev.clip_after_s + 2, ev.clip_fps)
-        self.seat_spec = load_seat_map(cfg.seat_map)
+        # A map pushed from the hub is kept in the data dir (writable under the systemd unit's
+        # ProtectSystem=strict, unlike /etc/kuzet) and outranks the config's file.
+        self.pushed_seat_map = data / "seats.pushed.json"
+        self.seat_spec = load_seat_map(self._seat_map_file())
         if detector is None or (face_detector is None and cfg.detection.faces):
             from edge.models.registry import create_detector, create_face_detector
             d = cfg.detection
@@ -522,16 +525,19 @@ class EdgeNode:
         if cmd.action == A.RELOAD_SEATMAP:
             if cmd.seatmap is not None:
                 spec = parse_seat_map(cmd.seatmap, "seatmap in command")
-                path = Path(self.cfg.seat_map)
-                tmp = path.with_suffix(".tmp")
+                tmp = self.pushed_seat_map.with_suffix(".tmp")
                 tmp.write_text(spec.model_dump_json(indent=1))
-                tmp.replace(path)
+                tmp.replace(self.pushed_seat_map)
             else:
-                spec = load_seat_map(self.cfg.seat_map)
+                spec = load_seat_map(self._seat_map_file())
             self.seat_spec = spec
             self._seats_dirty.set()
             return f"{len(spec.seats)} seats"
         raise ValueError(f"unknown action {cmd.action}")
+
+    def _seat_map_file(self) -> Path:
+        """The seat map in force: the last one pushed from the hub, else the config's."""
+        return self.pushed_seat_map if self.pushed_seat_map.exists() else Path(self.cfg.seat_map)
 
     def _start_session(self, s: contract.StartSession) -> None:
         for ev in self.engine.start_session(Policy(

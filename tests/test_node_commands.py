@@ -77,7 +77,9 @@ def test_commands_start_stop_snapshot_and_reload_the_seat_map(tmp_path, broker, 
         assert wait_until(lambda: reload.id in replies(rec))
         reply = replies(rec)[reload.id]
         assert reply["ok"] and reply["detail"] == "1 seats"
-        assert json.loads(cfg.seat_map.read_text())["seats"][0]["id"] == "front"
+        pushed = cfg.node.data_dir / "seats.pushed.json"     # the data dir: writable on a Pi
+        assert json.loads(pushed.read_text())["seats"][0]["id"] == "front"
+        assert json.loads(cfg.seat_map.read_text())["seats"][0]["id"] != "front"
         assert wait_until(lambda: node._seats is not None and list(node._seats.by_id) == ["front"])
 
         bad = contract.CommandMessage(action="reload_seatmap", seatmap={"frame_size": [1, 1]})
@@ -94,6 +96,8 @@ def test_commands_start_stop_snapshot_and_reload_the_seat_map(tmp_path, broker, 
     finally:
         node.stop()
         rec.close()
+    again = EdgeNode(cfg)                                 # the pushed map outlives a restart
+    assert [seat.id for seat in again.seat_spec.seats] == ["front"]
 
 
 def test_a_session_survives_a_restart(tmp_path, broker, vtest_avi):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -52,3 +53,39 @@ def test_shell_scripts_pass_shellcheck(script):
     out = subprocess.run(["shellcheck", script], cwd=UNITS.parent, capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0, out.stdout
+
+
+def test_the_hub_can_write_its_pki_and_reload_the_broker_without_sudo():
+    """Enrolment writes the registry and CRL under /etc/kuzet/pki, which the unit otherwise
+    makes read-only; NoNewPrivileges rules sudo out, so the reload goes through polkit."""
+    from hub.config import ProvisioningSection
+
+    hub = (UNITS / "kuzet-hub.service").read_text()
+    assert "NoNewPrivileges=true" in hub and "ReadWritePaths=-/etc/kuzet/pki" in hub
+    assert "ReadWritePaths=-/etc/kuzet/pki" in \
+        (UNITS / "mosquitto.service.d" / "kuzet.conf").read_text()    # dynsec.json is saved
+    reload = ProvisioningSection().reload_command
+    assert not reload.startswith("sudo") and reload.split()[:2] == ["systemctl", "reload"]
+
+
+@pytest.mark.parametrize("unit, verb, user, allowed", [
+    ("mosquitto.service", "reload", "kuzet", True),
+    ("mosquitto.service", "restart", "kuzet", False),
+    ("mosquitto.service", "reload", "www-data", False),
+    ("ssh.service", "reload", "kuzet", False),
+])
+def test_the_polkit_rule_allows_the_hub_only_to_reload_mosquitto(unit, verb, user, allowed):
+    if shutil.which("node") is None:
+        pytest.fail("node is missing (Debian package nodejs; ./test installs it)")
+    rule = (UNITS / "polkit" / "50-kuzet-hub.rules").read_text()
+    harness = f"""
+const rules = [];
+const polkit = {{Result: {{YES: "yes"}}, addRule: (f) => rules.push(f)}};
+{rule}
+const action = {{id: "org.freedesktop.systemd1.manage-units",
+                lookup: (k) => ({{unit: "{unit}", verb: "{verb}"}})[k]}};
+console.log(JSON.stringify(rules.map((f) => f(action, {{user: "{user}"}}) || null)));
+"""
+    out = subprocess.run(["node", "-e", harness], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == (["yes"] if allowed else [None])

@@ -1,7 +1,8 @@
 """``kuzet bench hub --json``: the hub measured on this machine with a real mosquitto.
 
-The hub runs as its own process (``kuzet hub run``: ingest + writer + waitress), as in
-production; this process plays the nodes and the open pages.
+The hub runs as its own process (``kuzet hub run``: ingest + writer + waitress, with the
+evidence topics in a second process, ``[broker] evidence_process = true``, as advised for a
+hub with two or more cores), as in production; this process plays the nodes and the pages.
 
 * ``ingest_per_s``: alerts per second stored, each with its evidence file (a real JPEG, saved,
   fsynced and recorded), sustained over ``alerts`` alerts published as fast as QoS 1 allows by
@@ -34,7 +35,8 @@ TARGETS = {"ingest_per_s": 2000.0, "latency_p99_ms": 250.0}
 PASSWORD = "bench password 1"
 
 
-def _write_config(tmp: Path, broker_port: int, web_port: int, threads: int = 96) -> Path:
+def _write_config(tmp: Path, broker_port: int, web_port: int, threads: int = 96,
+                  evidence_process: bool = False) -> Path:
     """A hub config; every open live page holds one of the web server's ``threads``."""
     key = os.urandom(24).hex()
     cfg = tmp / "hub.toml"
@@ -51,6 +53,7 @@ cookie_secure = false
 host = "127.0.0.1"
 port = {broker_port}
 client_id = "kuzet-hub-bench"
+evidence_process = {str(evidence_process).lower()}
 """)
     return cfg
 
@@ -239,7 +242,8 @@ def _latency(nodes, readers, seen, lock, seconds: float, rate: float, jpeg: byte
 
 
 def bench_hub(alerts: int = 10000, nodes: int = 100, pages: int = 50,
-              seconds: float = 10.0, rate: float = 20.0, series: dict | None = None) -> dict:
+              seconds: float = 10.0, rate: float = 20.0, series: dict | None = None,
+              evidence_process: bool = True) -> dict:
     """The hub's figures; ``series`` (if given) gets ``ingest`` and ``latency`` samples."""
     from hub.sim import snapshot_jpeg
     from kuzet.broker import MosquittoBroker, free_port
@@ -250,7 +254,8 @@ def bench_hub(alerts: int = 10000, nodes: int = 100, pages: int = 50,
         with MosquittoBroker(tmp / "mq", persistence=True,
                              extra_conf="max_inflight_messages 1000") as broker:
             web_port = free_port()
-            cfg = _write_config(tmp, broker.port, web_port, threads=max(96, pages + 32))
+            cfg = _write_config(tmp, broker.port, web_port, threads=max(96, pages + 32),
+                                evidence_process=evidence_process)
             _seed(cfg)
             log = open(tmp / "hub.log", "wb")
             hub = subprocess.Popen([sys.executable, "-m", "kuzet.cli", "hub", "run",
@@ -299,6 +304,7 @@ def bench_hub(alerts: int = 10000, nodes: int = 100, pages: int = 50,
         "nodes": nodes, "pages": pages,
         "alerts_ingested": alerts, "evidence_bytes": len(jpeg),
         "ingest_load": "mosquitto_pub, QoS 1, MQTT 5, 4 nodes",
+        "evidence_process": evidence_process,
         "latency_samples": len(lat), "latency_published": published,
         "hub_rss_mb_start": rss_start, "hub_rss_mb_end": rss_end,
         "targets": TARGETS,

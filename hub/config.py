@@ -89,6 +89,24 @@ class BrokerSection(BrokerAccess):
     session_expiry_s: Annotated[int, Field(ge=0, le=7 * 86400)] = 86400
     topic: str = "kuzet/v1/#"
     receive_maximum: Annotated[int, Field(ge=1, le=65535)] = 1000
+    # Evidence in a second ingest process (a second core; hub/evidence_ingest.py), with its
+    # own broker identity: a client id and, with certificate login, its own certificate.
+    evidence_process: bool = False
+    evidence_client_id: Annotated[str, Field(min_length=1, max_length=64)] = \
+        "kuzet-hub-evidence"
+    evidence_cert_file: Path | None = None
+    evidence_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _evidence_identity(self) -> BrokerSection:
+        if self.evidence_process and self.cert_file is not None \
+                and (self.evidence_cert_file is None or self.evidence_key_file is None):
+            raise ValueError("evidence_process with certificate login needs its own "
+                             "evidence_cert_file and evidence_key_file (the broker makes the "
+                             "certificate's name the client id)")
+        if self.evidence_process and self.evidence_client_id == self.client_id:
+            raise ValueError("evidence_client_id must differ from client_id")
+        return self
 
 
 class LivenessSection(StrictModel):

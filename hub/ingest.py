@@ -37,33 +37,31 @@ class IngestWorker:
         self.settings = settings
         self.writer = writer
         self.connected = threading.Event()
+        self.evidence_elsewhere = threading.Event()   # see hand_over_evidence
         self.received = 0
         self.invalid = 0
         self.last_error = ""
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=settings.client_id,
-                        protocol=mqtt.MQTTv5, manual_ack=True)
-        if settings.username:
-            c.username_pw_set(settings.username, settings.secret())
-        if settings.ca_file:
-            c.tls_set(ca_certs=str(settings.ca_file),
-                      certfile=str(settings.cert_file) if settings.cert_file else None,
-                      keyfile=str(settings.key_file) if settings.key_file else None,
-                      tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        c.reconnect_delay_set(min_delay=1, max_delay=15)
-        c.max_inflight_messages_set(100)
+        c = ingest_client(settings, settings.client_id, settings.cert_file, settings.key_file)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         self.client = c
 
     def start(self) -> None:
-        s = self.settings
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = s.session_expiry_s
-        props.ReceiveMaximum = s.receive_maximum
-        self.client.connect_async(s.host, s.port, keepalive=s.keepalive, clean_start=False,
-                                  properties=props)
+        connect_session(self.client, self.settings)
         self.client.loop_start()
+
+    def hand_over_evidence(self) -> None:
+        """The evidence process has its subscription: stop taking evidence here. Both take it
+        until then (a copy is a duplicate by id, harmless), so none falls in between."""
+        self.evidence_elsewhere.set()
+        if self.connected.is_set():
+            self._subscribe_without_evidence()
+
+    def _subscribe_without_evidence(self) -> None:
+        self.client.subscribe([(f"{contract.TOPIC_ROOT}/+/+/+/{kind}", 1)
+                               for kind in contract.TOPIC_KINDS if kind != "evidence"])
+        self.client.unsubscribe(self.settings.topic)
 
     def publish(self, topic: str, payload: bytes) -> bool:
         """Send a command to a node (QoS 1, not retained); False if not connected now."""
@@ -83,7 +81,10 @@ class IngestWorker:
             return
         log.info("ingest connected to %s:%s (session present: %s)", self.settings.host,
                  self.settings.port, flags.session_present)
-        client.subscribe(self.settings.topic, qos=1)
+        if self.evidence_elsewhere.is_set():
+            self._subscribe_without_evidence()
+        else:
+            client.subscribe(self.settings.topic, qos=1)
         self.last_error = ""
         self.connected.set()
 
@@ -105,6 +106,31 @@ class IngestWorker:
             self.writer.submit_reject(msg.topic, str(exc), ack)
             return
         self.writer.submit_message(msg.topic, decoded, raw, ack)
+
+
+def ingest_client(settings: BrokerSection, client_id: str, cert_file, key_file) -> mqtt.Client:
+    """A paho MQTT 5 client for a persistent ingest session, acknowledging by hand."""
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
+                    manual_ack=True)
+    if settings.username:
+        c.username_pw_set(settings.username, settings.secret())
+    if settings.ca_file:
+        c.tls_set(ca_certs=str(settings.ca_file),
+                  certfile=str(cert_file) if cert_file else None,
+                  keyfile=str(key_file) if key_file else None,
+                  tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    c.reconnect_delay_set(min_delay=1, max_delay=15)
+    c.max_inflight_messages_set(100)
+    return c
+
+
+def connect_session(client: mqtt.Client, s: BrokerSection) -> None:
+    """Connect (in the background) to the session kept while the hub is away."""
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = s.session_expiry_s
+    props.ReceiveMaximum = s.receive_maximum
+    client.connect_async(s.host, s.port, keepalive=s.keepalive, clean_start=False,
+                         properties=props)
 
 
 def _acker(client: mqtt.Client, msg: mqtt.MQTTMessage):

@@ -26,6 +26,7 @@ class HubServices:
         self.bus = EventBus()
         self.writer = Writer(self.db_path, self.evidence, self.bus, config.liveness)
         self.ingest: IngestWorker | None = None
+        self.evidence_process = None          # hub.evidence_ingest.EvidenceProcess, if used
         self.started = False
 
     def start(self, ingest: bool | None = None) -> HubServices:
@@ -37,6 +38,12 @@ class HubServices:
         if ingest if ingest is not None else self.config.hub.ingest:
             self.ingest = IngestWorker(self.config.broker, self.writer)
             self.ingest.start()
+            if self.config.broker.evidence_process:
+                from hub.evidence_ingest import EvidenceProcess
+
+                self.evidence_process = EvidenceProcess(
+                    self.config.broker, self.writer, self.evidence,
+                    on_subscribed=self.ingest.hand_over_evidence).start()
         self.started = True
         return self
 
@@ -45,6 +52,8 @@ class HubServices:
             return
         if self.ingest is not None:
             self.ingest.stop()
+        if self.evidence_process is not None:
+            self.evidence_process.stop()
         self.bus.close_all()
         self.writer.stop()
         self.started = False

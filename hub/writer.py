@@ -80,9 +80,11 @@ class Writer:
 
     # -- producers --------------------------------------------------------------------------
     def submit_message(self, topic: str, msg: Any, raw: bytes | None = None,
-                       ack: Callable[[], None] | None = None) -> None:
-        """Queue a validated message (with an evidence file's checked bytes)."""
-        self._queue.put(MessageJob(topic, msg, raw, ack))
+                       ack: Callable[[], None] | None = None,
+                       file: tuple[str, bool] | None = None) -> None:
+        """Queue a validated message (with an evidence file's checked bytes, or the file
+        already written by the evidence process: ``(name, created)``)."""
+        self._queue.put(MessageJob(topic, msg, raw, ack, file=file))
 
     def submit_reject(self, topic: str, reason: str, ack: Callable[[], None] | None = None):
         self._queue.put(RejectJob(topic, reason, ack))
@@ -211,15 +213,16 @@ class Writer:
 
     def _write_files(self, batch: list) -> bool:
         """Write the batch's evidence files not written yet (an OSError, e.g. a full disk,
-        fails the batch, which is retried); True if any was written."""
-        wrote = False
+        fails the batch, which is retried); True if the batch holds a new file (written here
+        or by the evidence process) that must be made durable before the commit."""
+        fresh = False
         for job in batch:
-            if isinstance(job, MessageJob) and job.raw is not None and job.file is None \
-                    and isinstance(job.msg, contract.EvidenceMessage):
-                job.file = self.evidence.create(job.msg.evidence_id, job.msg.content_type,
-                                                job.raw)
-                wrote = True
-        return wrote
+            if isinstance(job, MessageJob) and isinstance(job.msg, contract.EvidenceMessage):
+                if job.file is None and job.raw is not None:
+                    job.file = self.evidence.create(job.msg.evidence_id,
+                                                    job.msg.content_type, job.raw)
+                fresh = fresh or (job.file is not None and job.file[1])
+        return fresh
 
     def _apply(self, conn, job: MessageJob, now: float) -> list[Event]:
         msg = job.msg

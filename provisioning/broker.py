@@ -24,6 +24,7 @@ from provisioning.registry import Device
 HUB_CN = "hub"
 MAX_QUEUED = 200_000     # messages the broker keeps for the hub's session while it is away
 ADMIN_CN = "hub-admin"   # the CLI's own identity: "hub" would take over the hub's session
+EVIDENCE_CN = "hub-evidence"   # the hub's evidence process (hub/evidence_ingest.py)
 NODE_SENDS = ("alert", "evidence", "status", "heartbeat", "reply")
 DYNSEC_PLUGIN = "/usr/lib/{arch}/mosquitto_dynamic_security.so"
 
@@ -53,11 +54,20 @@ def hub_role() -> dict:
                                              "allow": True} for t, topic in allow]}
 
 
+def evidence_role() -> dict:
+    """The hub's evidence process reads the evidence topics, nothing else."""
+    topic = f"{TOPIC_ROOT}/+/+/+/evidence"
+    return {"rolename": "role.hub-evidence", "acls": [
+        {"acltype": t, "topic": topic, "priority": 0, "allow": True}
+        for t in ("subscribePattern", "publishClientReceive")]}
+
+
 def dynsec_config(devices: list[Device]) -> dict:
     """The plugin's initial state: the hub (admin of dynsec) and every enrolled node."""
     clients = [{"username": HUB_CN, "roles": [{"rolename": "role.hub"}]},
-               {"username": ADMIN_CN, "roles": [{"rolename": "role.hub"}]}]
-    roles = [hub_role()]
+               {"username": ADMIN_CN, "roles": [{"rolename": "role.hub"}]},
+               {"username": EVIDENCE_CN, "roles": [{"rolename": "role.hub-evidence"}]}]
+    roles = [hub_role(), evidence_role()]
     for d in devices:
         if d.status == "enrolled":
             clients.append({"username": d.common_name,

@@ -21,7 +21,14 @@ from pathlib import Path
 import tomli_w
 
 from kuzet.errors import KuzetError
-from provisioning.broker import ADMIN_CN, HUB_CN, DynsecAdmin, dynsec_config, mosquitto_conf
+from provisioning.broker import (
+    ADMIN_CN,
+    EVIDENCE_CN,
+    HUB_CN,
+    DynsecAdmin,
+    dynsec_config,
+    mosquitto_conf,
+)
 from provisioning.ca import CertificateAuthority, _write_private
 from provisioning.registry import Device, DeviceRegistry
 
@@ -57,7 +64,8 @@ class Provisioner:
         folder = Path(folder)
         ca = CertificateAuthority.create(folder)
         for name, issued in (("broker", ca.issue(broker_names[0], server_names=broker_names)),
-                             ("hub", ca.issue(HUB_CN)), ("admin", ca.issue(ADMIN_CN))):
+                             ("hub", ca.issue(HUB_CN)), ("admin", ca.issue(ADMIN_CN)),
+                             ("hub-evidence", ca.issue(EVIDENCE_CN))):
             (folder / f"{name}.crt").write_bytes(issued.cert_pem)
             _write_private(folder / f"{name}.key", issued.key_pem)
         os.chmod(folder / "broker.key", 0o640)

@@ -142,7 +142,7 @@ def test_enrol_a_node_from_the_browser_and_see_it_online(hub, tmp_path):
             page.locator("#save").click()
             expect(page.locator("#editor-status")).to_contain_text("(16 ", timeout=15_000)
             screenshot(page, "technician-seatmap-editor")
-            pushed = json.loads((node_dir / "seats.json").read_text())
+            pushed = json.loads((node_dir / "data" / "seats.pushed.json").read_text())
             assert len(pushed["seats"]) == 16 and pushed["seats"][-1]["id"] == "extra1"
             assert all(s.get("student") is None for s in pushed["seats"])   # names stay on the hub
             stored = hub.app.extensions["kuzet"].writer.call(

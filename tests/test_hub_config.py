@@ -29,6 +29,10 @@ def test_minimal_config_resolves_paths(tmp_path):
     ("[broker]\ncert_file = \"c.pem\"\n", "broker"),
     ("[web]\nsecret_key = \"short\"\n", "web.secret_key"),
     ("nonsense = [\n", "not valid TOML"),
+    ('[broker]\nevidence_process = true\nca_file = "a"\ncert_file = "c"\nkey_file = "k"\n',
+     "evidence_cert_file"),
+    ('[broker]\nevidence_process = true\nevidence_client_id = "kuzet-hub"\n',
+     "evidence_client_id"),
 ])
 def test_errors_name_the_file_and_the_key(tmp_path, text, where):
     with pytest.raises(ConfigError) as exc:

@@ -1,0 +1,154 @@
+"""Evidence in a second ingest process (``[broker] evidence_process = true``): a second core.
+
+Evidence is half of the messages and most of their bytes (JSON with base64, the sha256, the
+file). One Python process runs one thread of Python at a time, so on a hub with two or more
+cores a child process takes the evidence topics with its own broker identity (its own
+persistent session): it validates each message, checks its bytes, writes its file (not yet
+durable) and hands the result to the hub process's one writer. The writer makes the batch's
+files durable (``syncfs``), commits, and only then sends the message ids back, and the child
+acknowledges them (PUBACK): a crash anywhere loses nothing; the broker sends again what was
+not acknowledged, and the writer's de-duplication by id makes that harmless.
+
+The child exits when the hub process goes away (its end of the pipe closes); the hub starts
+a new child if this one dies. No Flask here.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+
+from hub.config import BrokerSection
+from hub.evidence import EvidenceFolder
+from hub.ingest import connect_session, ingest_client
+from hub.writer import Writer
+from kuzet import contract
+
+log = logging.getLogger(__name__)
+EVIDENCE_TOPIC = f"{contract.TOPIC_ROOT}/+/+/+/evidence"
+SUBSCRIBED = ("subscribed",)          # the child's first word: its session takes evidence
+
+
+def child(settings: BrokerSection, root: str, out: Connection, acks: Connection) -> None:
+    """The child's main: receive, check, write, pass on; acknowledge what the hub stored."""
+    folder = EvidenceFolder(root)
+    send = threading.Lock()
+    client = ingest_client(settings, settings.evidence_client_id, settings.evidence_cert_file,
+                           settings.evidence_key_file)
+
+    def on_connect(c, userdata, flags, reason_code, properties) -> None:
+        if not reason_code.is_failure:
+            c.subscribe(EVIDENCE_TOPIC, qos=1)
+
+    def on_subscribe(c, userdata, mid, reason_codes, properties) -> None:
+        if not any(rc.is_failure for rc in reason_codes):
+            with send:
+                out.send(SUBSCRIBED)
+
+    def on_message(c, userdata, msg) -> None:
+        try:
+            m = contract.decode(msg.payload, expected_topic=msg.topic)
+            raw = m.decoded()
+        except (contract.ContractError, ValueError) as exc:
+            record = (msg.mid, msg.qos, msg.topic, None, str(exc), None, None)
+        else:
+            try:
+                file = folder.create(m.evidence_id, m.content_type, raw)
+            except OSError:                   # e.g. a full disk: the writer writes and retries
+                file = None
+            keep = raw if file is None or not file[1] else None
+            record = (msg.mid, msg.qos, msg.topic, m.model_copy(update={"data": ""}), "",
+                      file, keep)
+        with send:
+            out.send(record)
+
+    client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
+    client.on_message = on_message
+    connect_session(client, settings)
+    client.loop_start()
+    try:
+        while True:
+            mid, qos = acks.recv()            # EOFError: the hub process is gone
+            client.ack(mid, qos)
+    except (EOFError, OSError, KeyboardInterrupt):
+        pass
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+class EvidenceProcess:
+    """The hub side: starts the child, feeds its results to the writer, restarts it."""
+
+    def __init__(self, settings: BrokerSection, writer: Writer, folder: EvidenceFolder,
+                 on_subscribed: Callable[[], None] = lambda: None) -> None:
+        """``on_subscribed``: called once the child's session takes the evidence topics (the
+        hub process then stops taking them itself)."""
+        self.settings = settings
+        self.writer = writer
+        self.on_subscribed = on_subscribed
+        self.root = str(folder.root)
+        self._ctx = multiprocessing.get_context("spawn")
+        self._stop = threading.Event()
+        self._ack_lock = threading.Lock()
+        self.proc = None
+        self.restarts = 0
+
+    def start(self) -> EvidenceProcess:
+        self._spawn()
+        threading.Thread(target=self._pump, name="hub-evidence-pump", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._acks.close()                    # the child sees the end and disconnects
+        if self.proc is not None:
+            self.proc.join(10)
+            if self.proc.is_alive():
+                self.proc.terminate()
+
+    def _spawn(self) -> None:
+        self._results, out = self._ctx.Pipe(duplex=False)
+        acks_in, self._acks = self._ctx.Pipe(duplex=False)
+        self.proc = self._ctx.Process(target=child, name="kuzet-hub-evidence", daemon=True,
+                                      args=(self.settings, self.root, out, acks_in))
+        self.proc.start()
+        out.close()
+        acks_in.close()
+
+    def _pump(self) -> None:
+        while not self._stop.is_set():
+            try:
+                record = self._results.recv()
+            except (EOFError, OSError):
+                if self._stop.is_set():
+                    return
+                log.error("the evidence process ended (exit code %s); starting a new one",
+                          self.proc.exitcode if self.proc else None)
+                self.restarts += 1
+                self._acks.close()
+                self._stop.wait(1.0)
+                self._spawn()
+                continue
+            if record == SUBSCRIBED:
+                self.on_subscribed()
+                continue
+            mid, qos, topic, msg, reason, file, raw = record
+            ack = self._acker(self._acks, mid, qos) if qos else None
+            if msg is None:
+                self.writer.submit_reject(topic, reason, ack)
+            else:
+                self.writer.submit_message(topic, msg, raw, ack, file=file)
+
+    def _acker(self, pipe: Connection, mid: int, qos: int):
+        def ack() -> None:
+            try:
+                with self._ack_lock:
+                    pipe.send((mid, qos))
+            except (OSError, ValueError):     # that child is gone: the broker sends it again
+                pass
+        return ack

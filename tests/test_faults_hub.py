@@ -5,12 +5,15 @@ the hub's database exactly once by id afterwards, and every evidence file verifi
 from __future__ import annotations
 
 import hashlib
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from edge.outbox import Outbox
 from edge.publisher import BrokerSettings, MqttPublisher
@@ -57,12 +60,21 @@ def counts(db: Path) -> dict[str, int]:
 
 
 
-def test_hub_killed_mid_ingest_recovers_with_every_message_once(tmp_path):
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"    # not a zombie
+
+
+@pytest.mark.parametrize("evidence_process", [False, True], ids=["one process", "two"])
+def test_hub_killed_mid_ingest_recovers_with_every_message_once(tmp_path, evidence_process):
     n = 400
     jpeg = snapshot_jpeg(320, 240, [[20, 20], [300, 20], [300, 220], [20, 220]])
     with MosquittoBroker(tmp_path / "mq", persistence=True) as broker:
         web = free_port()
-        cfg = _write_config(tmp_path, broker.port, web)
+        cfg = _write_config(tmp_path, broker.port, web, evidence_process=evidence_process)
         _seed(cfg)
         db = tmp_path / "hub" / "hub.db"
         hub = start_hub(cfg, tmp_path / "hub.log", web)
@@ -72,8 +84,13 @@ def test_hub_killed_mid_ingest_recovers_with_every_message_once(tmp_path):
         try:
             ids = queue_alerts(box, n, jpeg)         # the node accepts n alerts with evidence
             assert wait_until(lambda: db.exists() and counts(db)["seen"] >= 100, 60)
+            children = [int(p) for p in subprocess.run(
+                ["pgrep", "-P", str(hub.pid)], capture_output=True, text=True).stdout.split()]
+            assert bool(children) == evidence_process      # (and spawn's resource tracker)
             hub.send_signal(signal.SIGKILL)          # power loss in the middle of ingest
             hub.wait()
+            for child in children:                   # an orphaned evidence process leaves
+                assert wait_until(lambda c=child: not alive(c), 15)
             at_kill = counts(db)["seen"]
             assert at_kill < 2 * n, "the hub had finished: the kill proved nothing"
             con = sqlite3.connect(db)
@@ -88,7 +105,8 @@ def test_hub_killed_mid_ingest_recovers_with_every_message_once(tmp_path):
             hub.wait(timeout=20)
     con = sqlite3.connect(db)
     seen = {r[0] for r in con.execute("SELECT msg_id FROM seen")}
-    record("hub: kill -9 mid-ingest, restarted", ids, list(seen))
+    record(f"hub: kill -9 mid-ingest, restarted{' (2 proc.)' if evidence_process else ''}",
+           ids, list(seen))
     assert ids <= seen                                # every accepted message, once by id
     assert counts(db)["alerts"] == n and counts(db)["evidence"] == n
     for file, sha in con.execute("SELECT file, sha256 FROM evidence"):

@@ -20,10 +20,11 @@ from playwright.sync_api import expect, sync_playwright
 from edge.examples import VTEST, grid_seat_map
 from hub.config import parse_config
 from hub.server import HubServer
-from kuzet.broker import MosquittoBroker, free_port
-from provisioning.service import Provisioner, install_bundle
+from kuzet.broker import MosquittoBroker
+from provisioning.service import install_bundle
 from tests.support.hub_browser import launch, login, screenshot
 from tests.support.hub_env import PASSWORD, SECRET, seed
+from tests.support.pki import provisioned_broker
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE = "main/a101/cam1"
@@ -32,15 +33,8 @@ NODE = "main/a101/cam1"
 @pytest.fixture
 def tls_broker(tmp_path):
     """The building's PKI and a mosquitto using the config ``kuzet provision init`` wrote."""
-    port = free_port()
-    pki = tmp_path / "pki"
-    Provisioner.init(pki, broker_names=["localhost", "127.0.0.1"], broker_port=port)
-    conf = (pki / "mosquitto.conf").read_text().replace(f"listener {port}",
-                                                        f"listener {port} 127.0.0.1")
-    broker = MosquittoBroker(tmp_path / "mq", port=port, conf_text=conf)
-    broker.start()
-    yield broker, pki
-    broker.stop()
+    with provisioned_broker(tmp_path) as (_, broker, pki):
+        yield broker, pki
 
 
 def hub_config(tmp_path: Path, broker: MosquittoBroker, pki: Path):

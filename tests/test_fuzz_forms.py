@@ -31,9 +31,8 @@ from werkzeug.test import encode_multipart
 from hub.services import HubServices
 from hub.store import protocols as protocol_store
 from hub.web import create_app
-from kuzet.broker import MosquittoBroker, free_port
-from provisioning.service import Provisioner
 from tests.support.hub_env import PASSWORD, csrf_from, login, seatmap, seed
+from tests.support.pki import provisioned_broker
 from tests.test_enrolment_browser import hub_config
 from tests.test_hub_access import put_alert
 
@@ -183,42 +182,35 @@ def _files(root: Path) -> set[Path]:
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     root = tmp_path_factory.mktemp("fuzz-forms")
-    port = free_port()
-    pki = root / "pki"
-    Provisioner.init(pki, broker_names=["localhost", "127.0.0.1"], broker_port=port)
-    conf = (pki / "mosquitto.conf").read_text().replace(f"listener {port}",
-                                                        f"listener {port} 127.0.0.1")
-    broker = MosquittoBroker(root / "mq", port=port, conf_text=conf)
-    broker.start()
-    config = hub_config(root / "deep" / "er", broker, pki)    # data dir two levels down
-    services = HubServices(config).start(ingest=True)
-    try:
-        assert services.ingest.connected.wait(10), services.ingest.last_error
-        seed(services.writer)
-        app = create_app(config, services)
-        app.config["TESTING"] = True
-        alerts = [put_alert(services, room)[0] for room in ("a101", "a101", "a101", "a101",
-                                                            "a101", "b202")]
-        clients = {}
-        for user in ("aigerim", "bolat", "dean", "tech", "admin"):
-            client = app.test_client()
-            clients[user] = (client, login(client, user))
-        _prepare(app, services, clients, alerts)
-        data = config.hub.data_dir
-        hub = Hub(app, services, root, data, clients, {
-            "alert": alerts,
-            "session": [r[0] for r in services.writer.call(
-                lambda c: c.execute("SELECT id FROM sessions ORDER BY id").fetchall())],
-            "protocol": [r[0] for r in services.writer.call(
-                lambda c: c.execute("SELECT id FROM protocols ORDER BY id").fetchall())],
-            "building": ["main"], "room": ["a101", "b202"], "node": ["cam1", "cam2"],
-            "node_room": ["a101"],
-        }, set())
-        hub.files_before = _outside(hub)
-        yield hub
-    finally:
-        services.stop()
-        broker.stop()
+    with provisioned_broker(root) as (_, broker, pki):
+        config = hub_config(root / "deep" / "er", broker, pki)    # data dir two levels down
+        services = HubServices(config).start(ingest=True)
+        try:
+            assert services.ingest.connected.wait(10), services.ingest.last_error
+            seed(services.writer)
+            app = create_app(config, services)
+            app.config["TESTING"] = True
+            alerts = [put_alert(services, room)[0] for room in ("a101", "a101", "a101", "a101",
+                                                                "a101", "b202")]
+            clients = {}
+            for user in ("aigerim", "bolat", "dean", "tech", "admin"):
+                client = app.test_client()
+                clients[user] = (client, login(client, user))
+            _prepare(app, services, clients, alerts)
+            data = config.hub.data_dir
+            hub = Hub(app, services, root, data, clients, {
+                "alert": alerts,
+                "session": [r[0] for r in services.writer.call(
+                    lambda c: c.execute("SELECT id FROM sessions ORDER BY id").fetchall())],
+                "protocol": [r[0] for r in services.writer.call(
+                    lambda c: c.execute("SELECT id FROM protocols ORDER BY id").fetchall())],
+                "building": ["main"], "room": ["a101", "b202"], "node": ["cam1", "cam2"],
+                "node_room": ["a101"],
+            }, set())
+            hub.files_before = _outside(hub)
+            yield hub
+        finally:
+            services.stop()
 
 
 def _prepare(app, services, clients, alerts) -> None:

@@ -12,22 +12,13 @@ import signal
 import pytest
 
 from hub.services import HubServices
-from hub.sim import NodeSim
-from hub.store import connect
 from kuzet import contract
+from tests import test_hub_ingest
 from tests.support.hub_env import make_config
 from tests.support.wait import wait_until
+from tests.test_hub_ingest import JPEG, ORIGIN, rows
 
-ORIGIN = contract.Origin(building="main", room="a101", node="cam1")
-JPEG = b"\xff\xd8\xff\xe0" + b"kuzet evidence process" * 20 + b"\xff\xd9"
-
-
-def rows(svc, sql: str):
-    conn = connect(svc.db_path, readonly=True)
-    try:
-        return [dict(r) for r in conn.execute(sql).fetchall()]
-    finally:
-        conn.close()
+node = test_hub_ingest.node                   # the same simulated node (a fixture)
 
 
 @pytest.fixture
@@ -39,13 +30,6 @@ def hub(tmp_path, broker):
     assert svc.ingest.connected.wait(10)
     yield svc
     svc.stop()
-
-
-@pytest.fixture
-def node(broker):
-    sim = NodeSim(broker.host, broker.port, ORIGIN)
-    yield sim
-    sim.close()
 
 
 def wait_for_child_session(hub, node) -> None:
@@ -98,18 +82,11 @@ def test_with_certificates_the_evidence_process_has_its_own_identity(tmp_path):
     """Provisioning issues the evidence process its own certificate (CN hub-evidence, a role
     that may only read the evidence topics); a node's evidence reaches the hub through it."""
     from hub.sim import alert_for, evidence_for
-    from kuzet.broker import MosquittoBroker, free_port
-    from provisioning.service import Provisioner
+    from tests.support.pki import provisioned_broker
     from tests.test_enrolment_browser import hub_config
     from tests.test_provisioning import enrol, node_client
 
-    port = free_port()
-    pki = tmp_path / "pki"
-    prov = Provisioner.init(pki, broker_names=["localhost", "127.0.0.1"], broker_port=port)
-    conf = (pki / "mosquitto.conf").read_text().replace(f"listener {port}",
-                                                        f"listener {port} 127.0.0.1")
-    with MosquittoBroker(tmp_path / "mq", port=port, conf_text=conf) as broker:
-        prov.reload_broker = broker.reload
+    with provisioned_broker(tmp_path) as (prov, broker, pki):
         cfg = hub_config(tmp_path, broker, pki)
         cfg = cfg.model_copy(update={"broker": cfg.broker.model_copy(update={
             "evidence_process": True, "evidence_cert_file": pki / "hub-evidence.crt",
@@ -120,7 +97,7 @@ def test_with_certificates_the_evidence_process_has_its_own_identity(tmp_path):
             assert wait_until(svc.ingest.evidence_elsewhere.is_set, 30), "no hand-over"
             node = node_client(prov, enrol(prov, tmp_path, "main/a101/cam1"))
             assert node.connected.wait(10)
-            origin = contract.Origin(building="main", room="a101", node="cam1")
+            origin = ORIGIN
             aid = contract.new_id()
             ev = evidence_for(origin, aid, JPEG)
             node.c.publish(contract.topic(origin, "alert"),

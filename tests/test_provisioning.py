@@ -11,10 +11,10 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from kuzet.broker import MosquittoBroker, free_port
 from provisioning.ca import CertificateAuthority
 from provisioning.registry import RegistryError
 from provisioning.service import Provisioner, install_bundle
+from tests.support.pki import provisioned_broker
 
 
 class Client:
@@ -77,16 +77,8 @@ class Client:
 
 @pytest.fixture
 def pki(tmp_path):
-    port = free_port()
-    folder = tmp_path / "pki"
-    prov = Provisioner.init(folder, broker_names=["localhost", "127.0.0.1"], broker_port=port)
-    conf = (folder / "mosquitto.conf").read_text().replace(f"listener {port}",
-                                                           f"listener {port} 127.0.0.1")
-    broker = MosquittoBroker(tmp_path / "mq", port=port, conf_text=conf)
-    broker.start()
-    prov.reload_broker = broker.reload
-    yield prov, broker, tmp_path
-    broker.stop()
+    with provisioned_broker(tmp_path) as (prov, broker, _):
+        yield prov, broker, tmp_path
 
 
 def enrol(prov: Provisioner, tmp_path, node_id: str):

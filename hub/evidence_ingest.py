@@ -23,7 +23,7 @@ from multiprocessing.connection import Connection
 
 from hub.config import BrokerSection
 from hub.evidence import EvidenceFolder
-from hub.ingest import connect_session, ingest_client
+from hub.ingest import checked, connect_session, ingest_client
 from hub.writer import Writer
 from kuzet import contract
 
@@ -50,9 +50,8 @@ def child(settings: BrokerSection, root: str, out: Connection, acks: Connection)
 
     def on_message(c, userdata, msg) -> None:
         try:
-            m = contract.decode(msg.payload, expected_topic=msg.topic)
-            raw = m.decoded()
-        except (contract.ContractError, ValueError) as exc:
+            m, raw = checked(msg)                 # the topic filter makes it evidence
+        except ValueError as exc:
             record = (msg.mid, msg.qos, msg.topic, None, str(exc), None, None)
         else:
             try:

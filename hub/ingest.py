@@ -98,14 +98,21 @@ class IngestWorker:
         self.received += 1
         ack = _acker(client, msg)
         try:
-            decoded = contract.decode(msg.payload, expected_topic=msg.topic)
-            raw = decoded.decoded() if isinstance(decoded, contract.EvidenceMessage) else None
-        except (contract.ContractError, ValueError) as exc:
+            decoded, raw = checked(msg)
+        except ValueError as exc:                  # ContractError is one
             self.invalid += 1
             log.warning("invalid message on %s: %s", msg.topic, exc)
             self.writer.submit_reject(msg.topic, str(exc), ack)
             return
         self.writer.submit_message(msg.topic, decoded, raw, ack)
+
+
+def checked(msg: mqtt.MQTTMessage) -> tuple[contract._Message, bytes | None]:
+    """The message validated against the contract and its topic, and an evidence file's bytes
+    checked against its size and sha256; ValueError (ContractError) says what is wrong."""
+    decoded = contract.decode(msg.payload, expected_topic=msg.topic)
+    raw = decoded.decoded() if isinstance(decoded, contract.EvidenceMessage) else None
+    return decoded, raw
 
 
 def ingest_client(settings: BrokerSection, client_id: str, cert_file, key_file) -> mqtt.Client:

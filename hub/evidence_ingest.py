@@ -35,7 +35,7 @@ SUBSCRIBED = ("subscribed",)          # the child's first word: its session take
 def child(settings: BrokerSection, root: str, out: Connection, acks: Connection) -> None:
     """The child's main: receive, check, write, pass on; acknowledge what the hub stored."""
     folder = EvidenceFolder(root)
-    send = threading.Lock()
+    outbox = _Outbox(out)
     client = ingest_client(settings, settings.evidence_client_id, settings.evidence_cert_file,
                            settings.evidence_key_file)
 
@@ -45,8 +45,7 @@ def child(settings: BrokerSection, root: str, out: Connection, acks: Connection)
 
     def on_subscribe(c, userdata, mid, reason_codes, properties) -> None:
         if not any(rc.is_failure for rc in reason_codes):
-            with send:
-                out.send(SUBSCRIBED)
+            outbox.put(SUBSCRIBED)
 
     def on_message(c, userdata, msg) -> None:
         try:
@@ -59,10 +58,8 @@ def child(settings: BrokerSection, root: str, out: Connection, acks: Connection)
             except OSError:                   # e.g. a full disk: the writer writes and retries
                 file = None
             keep = raw if file is None or not file[1] else None
-            record = (msg.mid, msg.qos, msg.topic, m.model_copy(update={"data": ""}), "",
-                      file, keep)
-        with send:
-            out.send(record)
+            record = (msg.mid, msg.qos, msg.topic, _fields(m), "", file, keep)
+        outbox.put(record)
 
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
@@ -71,13 +68,54 @@ def child(settings: BrokerSection, root: str, out: Connection, acks: Connection)
     client.loop_start()
     try:
         while True:
-            mid, qos = acks.recv()            # EOFError: the hub process is gone
-            client.ack(mid, qos)
+            for mid, qos in acks.recv():      # EOFError: the hub process is gone
+                client.ack(mid, qos)
     except (EOFError, OSError, KeyboardInterrupt):
         pass
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+class _Outbox:
+    """The child's records go to the hub process in lists: one pickle and one pipe write for
+    whatever arrived while the last list was being sent, not one per message."""
+
+    def __init__(self, out: Connection) -> None:
+        self._out = out
+        self._items: list = []
+        self._cond = threading.Condition()
+        threading.Thread(target=self._run, name="evidence-outbox", daemon=True).start()
+
+    def put(self, record) -> None:
+        with self._cond:
+            self._items.append(record)
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._items:
+                    self._cond.wait()
+                batch, self._items = self._items, []
+            try:
+                self._out.send(batch)
+            except (OSError, ValueError):     # the hub process is gone; main() sees it too
+                return
+
+
+def _fields(m: contract.EvidenceMessage) -> dict:
+    """An evidence message without its data, as plain values (cheaper to pickle than the
+    model; the hub process rebuilds it with ``_message``, without validating it again)."""
+    fields = dict(m.__dict__)
+    fields["origin"] = dict(m.origin.__dict__)
+    fields["data"] = ""
+    return fields
+
+
+def _message(fields: dict) -> contract.EvidenceMessage:
+    fields["origin"] = contract.Origin.model_construct(**fields["origin"])
+    return contract.EvidenceMessage.model_construct(**fields)
 
 
 class EvidenceProcess:
@@ -94,6 +132,8 @@ class EvidenceProcess:
         self._ctx = multiprocessing.get_context("spawn")
         self._stop = threading.Event()
         self._ack_lock = threading.Lock()
+        self._pending: dict[Connection, list] = {}   # acks by child, the writer's thread only
+        writer.after_acks.append(self._send_acks)
         self.proc = None
         self.restarts = 0
 
@@ -122,7 +162,7 @@ class EvidenceProcess:
     def _pump(self) -> None:
         while not self._stop.is_set():
             try:
-                record = self._results.recv()
+                records = self._results.recv()
             except (EOFError, OSError):
                 if self._stop.is_set():
                     return
@@ -133,21 +173,30 @@ class EvidenceProcess:
                 self._stop.wait(1.0)
                 self._spawn()
                 continue
-            if record == SUBSCRIBED:
-                self.on_subscribed()
-                continue
-            mid, qos, topic, msg, reason, file, raw = record
-            ack = self._acker(self._acks, mid, qos) if qos else None
-            if msg is None:
-                self.writer.submit_reject(topic, reason, ack)
-            else:
-                self.writer.submit_message(topic, msg, raw, ack, file=file)
+            pipe = self._acks                 # acks go to the child that sent these
+            for record in records:
+                if record == SUBSCRIBED:
+                    self.on_subscribed()
+                    continue
+                mid, qos, topic, fields, reason, file, raw = record
+                ack = self._acker(pipe, mid, qos) if qos else None
+                if fields is None:
+                    self.writer.submit_reject(topic, reason, ack)
+                else:
+                    self.writer.submit_message(topic, _message(fields), raw, ack, file=file)
 
     def _acker(self, pipe: Connection, mid: int, qos: int):
+        """Called by the writer after the commit; the acks of a batch are sent together by
+        ``_send_acks``, which the writer calls once its batch is acknowledged."""
         def ack() -> None:
+            self._pending.setdefault(pipe, []).append((mid, qos))
+        return ack
+
+    def _send_acks(self) -> None:
+        pending, self._pending = self._pending, {}
+        for pipe, acks in pending.items():
             try:
                 with self._ack_lock:
-                    pipe.send((mid, qos))
+                    pipe.send(acks)
             except (OSError, ValueError):     # that child is gone: the broker sends it again
                 pass
-        return ack

@@ -77,6 +77,7 @@ class Writer:
         self.disk_problem = ""                # set while batches cannot be written
         self._last_sweep = 0.0
         self._last_prune = 0.0
+        self.after_acks: list[Callable[[], None]] = []   # run once a batch is acknowledged
 
     # -- producers --------------------------------------------------------------------------
     def submit_message(self, topic: str, msg: Any, raw: bytes | None = None,
@@ -203,6 +204,8 @@ class Writer:
             ack = getattr(job, "ack", None)
             if ack is not None:
                 ack()
+        for flush in self.after_acks:
+            flush()
         for job, result, exc in done:
             if exc is None:
                 job.future.set_result(result)

@@ -58,6 +58,31 @@ def test_alert_and_evidence_are_stored_with_verified_files(hub, node):
     assert path.parent.parent == hub.evidence.root and path.name == f"{ev.evidence_id}.jpg"
 
 
+def test_a_burst_of_small_and_large_messages_is_read_whole(hub, node):
+    """The ingest client reads ahead (hub.ingest.ReadAheadClient): many packets in one read,
+    and a clip larger than one read spread over several, must each arrive whole."""
+    clip = bytes(range(256)) * 12_000                 # 3 MB, many reads of 64 KiB
+    sent = []
+    for i in range(150):
+        alert_id = contract.new_id()
+        big = i == 70
+        ev = evidence_for(ORIGIN, alert_id, clip if big else JPEG + bytes([i]),
+                          kind="clip" if big else "snapshot",
+                          content_type="video/x-msvideo" if big else "image/jpeg")
+        node.publish(alert_for(ORIGIN, f"s{i % 30}", alert_id=alert_id, evidence=[ev]),
+                     wait=False)
+        node.publish(ev, wait=False)
+        node.heartbeat()
+        sent.append(ev)
+    assert wait_until(lambda: len(rows(hub, "SELECT * FROM evidence")) == 150, timeout=30)
+    stored = {e["evidence_id"]: e for e in rows(hub, "SELECT * FROM evidence")}
+    for ev in sent:
+        data = hub.evidence.resolve(stored[ev.evidence_id]["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == ev.sha256
+    assert len(rows(hub, "SELECT * FROM alerts")) == 150
+    assert hub.ingest.invalid == 0 and not rows(hub, "SELECT * FROM rejected")
+
+
 def test_duplicates_and_replays_change_nothing(hub, node):
     alert, (ev,) = node.alert_with_evidence("r1s1", jpeg=JPEG)
     assert wait_until(lambda: rows(hub, "SELECT * FROM evidence"))

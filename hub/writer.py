@@ -48,6 +48,10 @@ class RejectJob:
     ack: Callable[[], None] | None = None
 
 
+class _JobFailed(Exception):
+    """A job failed in a batch run without savepoints: run the batch again with them."""
+
+
 @dataclass
 class CallJob:
     fn: Callable[..., Any]
@@ -153,53 +157,24 @@ class Writer:
         sweep = now - self._last_sweep >= self.sweep_s
         if not batch and not sweep:
             return
-        self._tally = {"stored": 0, "duplicates": 0, "rejected": 0}
+        prune = sweep and now - self._last_prune > 3600
         if self._write_files(batch):
             self.evidence.sync()              # the batch's files are on disk before its rows
-        events: list[Event] = []
-        done: list[tuple[CallJob, Any, BaseException | None]] = []
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
+        # Nearly every batch holds no job that fails: it runs as one plain transaction. If a
+        # job fails, that is rolled back and the batch runs again with a savepoint per job,
+        # so that one bad job cannot spoil the others (page actions always run that way).
+        careful = any(isinstance(job, CallJob) for job in batch)
         try:
-            for job in batch:
-                conn.execute("SAVEPOINT job")
-                try:
-                    if isinstance(job, CallJob):
-                        result = job.fn(conn, *job.args, **job.kwargs)
-                        events += _events_of(result)
-                        done.append((job, result, None))
-                    elif isinstance(job, RejectJob):
-                        self._reject(conn, job.topic, job.reason)
-                    else:
-                        events += self._apply(conn, job, now)
-                    conn.execute("RELEASE job")
-                except (OSError, sqlite3.OperationalError):
-                    raise                     # the disk, not the message: the batch retries
-                except Exception as exc:
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                    if isinstance(job, CallJob):
-                        done.append((job, None, exc))
-                    else:
-                        self._reject(conn, job.topic, f"cannot store: {exc}")
-            events = self._resolve(conn, events)
-            if sweep:
-                self._last_sweep = now
-                events += messages.sweep_liveness(conn, now, self.limits)
-                if now - self._last_prune > 3600:
-                    self._last_prune = now
-                    messages.prune(conn, now)
-            conn.execute("COMMIT")
-            self.stored += self._tally["stored"]         # counted once they are durable
-            self.duplicates += self._tally["duplicates"]
-            self.rejected += self._tally["rejected"]
-        except BaseException as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            for job in batch:
-                if isinstance(job, CallJob) and not job.future.done():
-                    job.future.set_exception(exc)
-            raise
+            events, done = self._transaction(batch, now, sweep, prune, careful)
+        except _JobFailed:
+            events, done = self._transaction(batch, now, sweep, prune, True)
+        if sweep:
+            self._last_sweep = now
+        if prune:
+            self._last_prune = now
+        self.stored += self._tally["stored"]             # counted once they are durable
+        self.duplicates += self._tally["duplicates"]
+        self.rejected += self._tally["rejected"]
         for job in batch:
             ack = getattr(job, "ack", None)
             if ack is not None:
@@ -213,6 +188,57 @@ class Writer:
                 job.future.set_exception(exc)
         for ev in events:
             self.bus.publish(ev)
+
+    def _transaction(self, batch: list, now: float, sweep: bool, prune: bool,
+                     careful: bool) -> tuple[list[Event], list]:
+        """Apply the batch and commit: the events to publish and the page actions' results.
+        Not ``careful``: the first job that fails rolls everything back (``_JobFailed``)."""
+        self._tally = {"stored": 0, "duplicates": 0, "rejected": 0}
+        events: list[Event] = []
+        done: list[tuple[CallJob, Any, BaseException | None]] = []
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for job in batch:
+                if careful:
+                    conn.execute("SAVEPOINT job")
+                try:
+                    if isinstance(job, CallJob):
+                        result = job.fn(conn, *job.args, **job.kwargs)
+                        events += _events_of(result)
+                        done.append((job, result, None))
+                    elif isinstance(job, RejectJob):
+                        self._reject(conn, job.topic, job.reason)
+                    else:
+                        events += self._apply(conn, job, now)
+                    if careful:
+                        conn.execute("RELEASE job")
+                except (OSError, sqlite3.OperationalError):
+                    raise                     # the disk, not the message: the batch retries
+                except Exception as exc:
+                    if not careful:
+                        raise _JobFailed from exc
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    if isinstance(job, CallJob):
+                        done.append((job, None, exc))
+                    else:
+                        self._reject(conn, job.topic, f"cannot store: {exc}")
+            events = self._resolve(conn, events)
+            if sweep:
+                events += messages.sweep_liveness(conn, now, self.limits)
+            if prune:
+                messages.prune(conn, now)
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if not isinstance(exc, _JobFailed):
+                for job in batch:
+                    if isinstance(job, CallJob) and not job.future.done():
+                        job.future.set_exception(exc)
+            raise
+        return events, done
 
     def _write_files(self, batch: list) -> bool:
         """Write the batch's evidence files not written yet (an OSError, e.g. a full disk,
@@ -232,17 +258,19 @@ class Writer:
         if not messages.first_time(conn, msg.id, msg.type, now):
             self._tally["duplicates"] += 1
             return []
-        self._tally["stored"] += 1
         if isinstance(msg, contract.AlertMessage):
-            return messages.apply_alert(conn, msg, now)
-        if isinstance(msg, contract.EvidenceMessage):
-            return self._apply_evidence(conn, job, now)
-        if isinstance(msg, contract.StatusMessage):
-            return messages.apply_status(conn, msg, now, self.limits)
-        if isinstance(msg, contract.HeartbeatMessage):
-            return messages.apply_heartbeat(conn, msg, now, self.limits)
-        messages.count(conn, f"ignored_{msg.type}")
-        return []
+            events = messages.apply_alert(conn, msg, now)
+        elif isinstance(msg, contract.EvidenceMessage):
+            events = self._apply_evidence(conn, job, now)
+        elif isinstance(msg, contract.StatusMessage):
+            events = messages.apply_status(conn, msg, now, self.limits)
+        elif isinstance(msg, contract.HeartbeatMessage):
+            events = messages.apply_heartbeat(conn, msg, now, self.limits)
+        else:
+            messages.count(conn, f"ignored_{msg.type}")
+            events = []
+        self._tally["stored"] += 1            # not reached if the job failed
+        return events
 
     def _apply_evidence(self, conn, job: MessageJob, now: float) -> list:
         msg = job.msg

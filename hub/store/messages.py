@@ -125,12 +125,9 @@ def apply_evidence(conn: sqlite3.Connection, msg: contract.EvidenceMessage, rela
          msg.content_type, msg.sha256, msg.size, iso(msg.captured_at), relative, now))
     if cur.rowcount == 0:
         return []
-    exists = conn.execute("SELECT 1 FROM alerts WHERE alert_id = ?", (msg.alert_id,)).fetchone()
-    if not exists:
-        return []
-    conn.execute("UPDATE alerts SET version = version + 1, updated_at = ? WHERE alert_id = ?",
-                 (now, msg.alert_id))
-    return [("alert", msg.alert_id, o.building, o.room)]
+    cur = conn.execute("UPDATE alerts SET version = version + 1, updated_at = ?"
+                       " WHERE alert_id = ?", (now, msg.alert_id))
+    return [("alert", msg.alert_id, o.building, o.room)] if cur.rowcount else []
 
 
 def apply_status(conn: sqlite3.Connection, msg: contract.StatusMessage, now: float,

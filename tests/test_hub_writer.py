@@ -1,0 +1,53 @@
+"""The one writer on a real SQLite file: a batch is one transaction, and a job that fails in
+it is rejected alone while the rest of the batch is stored."""
+
+from __future__ import annotations
+
+from hub.bus import EventBus
+from hub.config import LivenessSection
+from hub.evidence import EvidenceFolder
+from hub.sim import alert_for, evidence_for
+from hub.store import connect, open_database
+from hub.writer import Writer
+from kuzet import contract
+from tests.support.wait import wait_until
+
+CAM1 = contract.Origin(building="main", room="a101", node="cam1")
+CAM2 = contract.Origin(building="main", room="a101", node="cam2")
+JPEG = b"\xff\xd8\xff\xe0" + b"kuzet writer test" * 10 + b"\xff\xd9"
+
+
+def make_writer(tmp_path) -> Writer:
+    open_database(tmp_path / "hub.db").close()
+    return Writer(tmp_path / "hub.db", EvidenceFolder(tmp_path / "evidence"), EventBus(),
+                  LivenessSection())
+
+
+def test_a_failing_job_is_rejected_and_the_rest_of_its_batch_is_stored(tmp_path):
+    writer = make_writer(tmp_path)
+    acked: list[str] = []
+    first = alert_for(CAM1, "r1s1")
+    clash = alert_for(CAM2, "r1s2", alert_id=first.alert_id)   # another node, same alert id
+    second = alert_for(CAM1, "r1s3")
+    ev = evidence_for(CAM1, second.alert_id, JPEG)
+    jobs = [(first, None), (clash, None), (second, None), (ev, JPEG)]
+    for msg, raw in jobs:                      # queued before the writer runs: one batch
+        origin = msg.origin
+        writer.submit_message(contract.topic(origin, msg.type), msg, raw,
+                              ack=lambda m=msg: acked.append(m.id))
+    writer.start()
+    try:
+        assert wait_until(lambda: len(acked) == 4)
+    finally:
+        writer.stop()
+    assert sorted(acked) == sorted(m.id for m, _ in jobs)     # each acknowledged once
+    assert (writer.stored, writer.rejected) == (3, 1)
+    conn = connect(tmp_path / "hub.db", readonly=True)
+    alerts = {r["alert_id"]: r["node"] for r in conn.execute("SELECT * FROM alerts")}
+    (reason,) = [r["reason"] for r in conn.execute("SELECT reason FROM rejected")]
+    (stored_ev,) = conn.execute("SELECT * FROM evidence").fetchall()
+    conn.close()
+    assert alerts == {first.alert_id: "cam1", second.alert_id: "cam1"}
+    assert reason.startswith("cannot store:") and "another node" in reason
+    assert stored_ev["evidence_id"] == ev.evidence_id
+    assert writer.evidence.resolve(stored_ev["file"]).read_bytes() == JPEG

@@ -19,11 +19,12 @@ import ssl
 import threading
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from hub.config import BrokerSection
+from hub.mqtt_fast import ReadAheadClient
 from hub.writer import Writer
 from kuzet import contract
 
@@ -113,53 +114,6 @@ def checked(msg: mqtt.MQTTMessage) -> tuple[contract._Message, bytes | None]:
     decoded = contract.decode(msg.payload, expected_topic=msg.topic)
     raw = decoded.decoded() if isinstance(decoded, contract.EvidenceMessage) else None
     return decoded, raw
-
-
-class ReadAheadClient(mqtt.Client):
-    """paho's client, reading ahead: one ``recv`` of up to 64 KiB, then every whole packet in
-    it, per wake-up of the network loop.
-
-    paho reads a packet with three or more ``recv`` calls (the type byte, each length byte,
-    the rest) and goes once round its ``select`` loop per packet; a hub taking thousands of
-    messages a second spends about a fifth of its MQTT time there (``kuzet bench hub``,
-    docs/reliability.md). Only the reading changes: what is read is parsed and handled by
-    paho as before. The buffer is dropped with the connection (``reconnect``)."""
-
-    READ_SIZE = 65536
-    MAX_PACKETS = 200                 # per wake-up, once the buffer is used up
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._ahead = bytearray()
-
-    def reconnect(self) -> MQTTErrorCode:
-        self._ahead.clear()
-        return super().reconnect()
-
-    def _sock_recv(self, bufsize: int) -> bytes:
-        if not self._ahead:
-            data = super()._sock_recv(max(bufsize, self.READ_SIZE))   # or BlockingIOError
-            if not data:
-                return data                   # the broker closed the connection
-            self._ahead += data
-        out = bytes(self._ahead[:bufsize])
-        del self._ahead[:bufsize]
-        return out
-
-    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
-        """Handle packets until the socket has nothing more (paho's own stops after one or
-        two), but never leave read-ahead bytes behind: ``select`` cannot see them."""
-        handled = 0
-        while self._sock is not None:
-            rc = self._packet_read()
-            if rc > 0:
-                return self._loop_rc_handle(rc)
-            if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
-                return MQTTErrorCode.MQTT_ERR_SUCCESS
-            handled += 1
-            if handled >= self.MAX_PACKETS and not self._ahead:
-                return MQTTErrorCode.MQTT_ERR_SUCCESS
-        return MQTTErrorCode.MQTT_ERR_NO_CONN
 
 
 def ingest_client(settings: BrokerSection, client_id: str, cert_file, key_file) -> mqtt.Client:

@@ -1,0 +1,91 @@
+"""hub.mqtt_fast changes how fast paho reads, never what a packet decodes to."""
+
+from __future__ import annotations
+
+import threading
+
+import paho.mqtt
+import paho.mqtt._packet as paho_packet
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from hub import mqtt_fast
+from hub.mqtt_fast import ReadAheadClient, SharedTablesProperties
+
+
+def publish_properties(cls) -> Properties:
+    props = cls(PacketTypes.PUBLISH)
+    props.PayloadFormatIndicator = 1
+    props.MessageExpiryInterval = 3600
+    props.ContentType = "application/json"
+    props.ResponseTopic = "kuzet/v1/main/a101/cam1/reply"
+    props.CorrelationData = b"\x00\x01corr"
+    props.UserProperty = [("seat", "r2s3"), ("seat", "r2s4")]
+    return props
+
+
+def test_properties_decode_exactly_as_paho_decodes_them():
+    packed = publish_properties(Properties).pack()
+    theirs, ours = Properties(PacketTypes.PUBLISH), SharedTablesProperties(PacketTypes.PUBLISH)
+    assert ours.unpack(packed)[1] == theirs.unpack(packed)[1] == len(packed)
+    assert str(ours) == str(theirs) and ours.json() == theirs.json()
+    assert ours.pack() == theirs.pack() == packed
+    assert publish_properties(SharedTablesProperties).pack() == packed   # set as paho sets
+    ours.clear()
+    theirs.clear()
+    assert ours.isEmpty() and theirs.isEmpty() and str(ours) == str(theirs) == "[]"
+    # what a property does not apply to is still refused, as paho refuses it
+    for cls in (Properties, SharedTablesProperties):
+        try:
+            cls(PacketTypes.PUBLISH).ReceiveMaximum = 10
+        except paho.mqtt.MQTTException as exc:
+            assert "does not apply" in str(exc)
+        else:
+            raise AssertionError(f"{cls.__name__} took a CONNECT property on a PUBLISH")
+
+
+def test_a_message_read_ahead_keeps_its_properties(broker):
+    assert paho_packet.Properties is SharedTablesProperties     # installed by hub.mqtt_fast
+    got, ready, arrived = [], threading.Event(), threading.Event()
+    sub = ReadAheadClient(CallbackAPIVersion.VERSION2, client_id="fast-sub",
+                          protocol=mqtt.MQTTv5)
+    sub.on_connect = lambda c, *a: c.subscribe("kuzet/test/#", qos=1)
+    sub.on_subscribe = lambda *a: ready.set()
+
+    def on_message(c, userdata, msg):
+        got.append(msg)
+        if len(got) == 3:
+            arrived.set()
+
+    sub.on_message = on_message
+    sub.connect(broker.host, broker.port)
+    sub.loop_start()
+    pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="fast-pub", protocol=mqtt.MQTTv5)
+    pub.connect(broker.host, broker.port)
+    pub.loop_start()
+    try:
+        assert ready.wait(10)
+        for i in range(3):
+            pub.publish(f"kuzet/test/{i}", b"payload %d" % i, qos=1,
+                        properties=publish_properties(Properties)).wait_for_publish(10)
+        assert arrived.wait(10)
+    finally:
+        pub.disconnect()
+        pub.loop_stop()
+        sub.disconnect()
+        sub.loop_stop()
+    assert [m.payload for m in got] == [b"payload 0", b"payload 1", b"payload 2"]
+    for m in got:
+        assert isinstance(m.properties, SharedTablesProperties)
+        assert m.properties.UserProperty == [("seat", "r2s3"), ("seat", "r2s4")]
+        assert (m.properties.ContentType, m.properties.CorrelationData) == \
+            ("application/json", b"\x00\x01corr")
+
+
+def test_an_unchecked_paho_release_keeps_its_own_properties(monkeypatch):
+    monkeypatch.setattr(paho_packet, "Properties", Properties)
+    monkeypatch.setattr(paho.mqtt, "__version__", "3.0.0")
+    assert mqtt_fast.install() is False
+    assert paho_packet.Properties is Properties

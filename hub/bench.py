@@ -11,6 +11,9 @@ hub with two or more cores), as in production; this process plays the nodes and 
 * ``latency_p50_ms`` / ``latency_p99_ms``: from a node's publish of an alert to the moment the
   live page of its room receives it over SSE, with ``nodes`` nodes (2 per room, each also
   sending a heartbeat every second) and ``pages`` open live pages (one per room).
+* ``evidence_fs``: the filesystem the evidence files were written to (``filesystem_of``): on
+  ext4 without a journal, file creation is several times slower for minutes after many
+  files were deleted (for example by the previous bench run or the test suite).
 """
 
 from __future__ import annotations
@@ -143,6 +146,29 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def filesystem_of(path: Path) -> dict:
+    """The filesystem holding ``path`` (Linux ``/proc``): its mount point, type and, for ext4,
+    whether it keeps a journal. On ext4 without one, the kernel looks through every recently
+    freed inode of a block group before it reuses one, so creating files costs about 0.3 ms
+    each for some minutes after many were deleted (docs/reliability.md, Load)."""
+    path = path.resolve()
+    best = ("", "", "")
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        mount = fields[4]
+        fs_type, source = line.split(" - ", 1)[1].split()[:2]
+        inside = path == Path(mount) or Path(mount) in path.parents
+        if inside and len(mount) >= len(best[0]):
+            best = (mount, fs_type, source)
+    mount, fs_type, source = best
+    found: dict = {"mount": mount, "type": fs_type}
+    if fs_type == "ext4":
+        options = Path("/proc/fs/ext4") / Path(source).name / "options"
+        if options.exists():
+            found["journal"] = any(o.startswith("data=") for o in options.read_text().split())
+    return found
+
+
 def _count(db_path: Path, table: str) -> int:
     from hub.store import connect
 
@@ -251,6 +277,7 @@ def bench_hub(alerts: int = 10000, nodes: int = 100, pages: int = 50,
     jpeg = snapshot_jpeg(160, 160, [[20, 20], [140, 20], [140, 140], [20, 140]], quality=90)
     with tempfile.TemporaryDirectory(prefix="kuzet-hub-bench-") as tmp:
         tmp = Path(tmp)
+        evidence_fs = filesystem_of(tmp)
         with MosquittoBroker(tmp / "mq", persistence=True,
                              extra_conf="max_inflight_messages 1000") as broker:
             web_port = free_port()
@@ -305,6 +332,7 @@ def bench_hub(alerts: int = 10000, nodes: int = 100, pages: int = 50,
         "alerts_ingested": alerts, "evidence_bytes": len(jpeg),
         "ingest_load": "mosquitto_pub, QoS 1, MQTT 5, 4 nodes",
         "evidence_process": evidence_process,
+        "evidence_fs": evidence_fs,
         "latency_samples": len(lat), "latency_published": published,
         "hub_rss_mb_start": rss_start, "hub_rss_mb_end": rss_end,
         "targets": TARGETS,

@@ -19,6 +19,7 @@ import logging
 import multiprocessing
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 
 from hub.config import BrokerSection
@@ -36,6 +37,7 @@ def child(settings: BrokerSection, root: str, out: Connection, acks: Connection)
     """The child's main: receive, check, write, pass on; acknowledge what the hub stored."""
     folder = EvidenceFolder(root)
     outbox = _Outbox(out)
+    files = ThreadPoolExecutor(max_workers=2, thread_name_prefix="evidence-file")
     client = ingest_client(settings, settings.evidence_client_id, settings.evidence_cert_file,
                            settings.evidence_key_file)
 
@@ -47,19 +49,24 @@ def child(settings: BrokerSection, root: str, out: Connection, acks: Connection)
         if not any(rc.is_failure for rc in reason_codes):
             outbox.put(SUBSCRIBED)
 
+    def write(mid: int, qos: int, topic: str, m: contract.EvidenceMessage, raw: bytes):
+        try:
+            file = folder.create(m.evidence_id, m.content_type, raw)
+        except OSError:                       # e.g. a full disk: the writer writes and retries
+            file = None
+        keep = raw if file is None or not file[1] else None
+        return (mid, qos, topic, _fields(m), "", file, keep)
+
     def on_message(c, userdata, msg) -> None:
         try:
             m, raw = checked(msg)                 # the topic filter makes it evidence
         except ValueError as exc:
-            record = (msg.mid, msg.qos, msg.topic, None, str(exc), None, None)
-        else:
-            try:
-                file = folder.create(m.evidence_id, m.content_type, raw)
-            except OSError:                   # e.g. a full disk: the writer writes and retries
-                file = None
-            keep = raw if file is None or not file[1] else None
-            record = (msg.mid, msg.qos, msg.topic, _fields(m), "", file, keep)
-        outbox.put(record)
+            outbox.put((msg.mid, msg.qos, msg.topic, None, str(exc), None, None))
+            return
+        # The file is written on one of two threads (the kernel's part of creating a file
+        # runs without the GIL, beside the next message's checks); the outbox waits for each
+        # in the order the messages came, so they are stored and acknowledged in that order.
+        outbox.put(files.submit(write, msg.mid, msg.qos, msg.topic, m, raw))
 
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
@@ -79,7 +86,8 @@ def child(settings: BrokerSection, root: str, out: Connection, acks: Connection)
 
 class _Outbox:
     """The child's records go to the hub process in lists: one pickle and one pipe write for
-    whatever arrived while the last list was being sent, not one per message."""
+    whatever arrived while the last list was being sent, not one per message. An item is a
+    record or the Future of one (its file being written)."""
 
     def __init__(self, out: Connection) -> None:
         self._out = out
@@ -98,6 +106,7 @@ class _Outbox:
                 while not self._items:
                     self._cond.wait()
                 batch, self._items = self._items, []
+            batch = [item.result() if isinstance(item, Future) else item for item in batch]
             try:
                 self._out.send(batch)
             except (OSError, ValueError):     # the hub process is gone; main() sees it too

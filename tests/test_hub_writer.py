@@ -1,11 +1,20 @@
 """The one writer on a real SQLite file: a batch is one transaction, and a job that fails in
-it is rejected alone while the rest of the batch is stored."""
+it is rejected alone while the rest of the batch is stored. And the evidence folder it
+writes to."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from hub.bench import filesystem_of
 from hub.bus import EventBus
 from hub.config import LivenessSection
-from hub.evidence import EvidenceFolder
+from hub.evidence import EvidenceFolder, spread_subfolders
 from hub.sim import alert_for, evidence_for
 from hub.store import connect, open_database
 from hub.writer import Writer
@@ -51,3 +60,28 @@ def test_a_failing_job_is_rejected_and_the_rest_of_its_batch_is_stored(tmp_path)
     assert reason.startswith("cannot store:") and "another node" in reason
     assert stored_ev["evidence_id"] == ev.evidence_id
     assert writer.evidence.resolve(stored_ev["file"]).read_bytes() == JPEG
+
+
+def test_the_evidence_folder_asks_ext4_to_spread_its_subfolders(tmp_path):
+    """chattr +T on the evidence folder (hub.evidence.spread_subfolders), as lsattr shows."""
+    fs = filesystem_of(tmp_path)
+    if fs["type"] not in ("ext2", "ext3", "ext4"):
+        pytest.skip(f"{fs['type']} has no Orlov allocator hint")
+    folder = EvidenceFolder(tmp_path / "evidence")
+    attrs = subprocess.run(["lsattr", "-d", str(folder.root)], capture_output=True, text=True,
+                           check=True).stdout.split()[0]
+    assert "T" in attrs
+    folder.create("abcdef0123456789", "image/jpeg", JPEG)        # and files still work
+    assert (folder.root / "ab" / "abcdef0123456789.jpg").read_bytes() == JPEG
+
+
+def test_a_filesystem_without_the_hint_is_no_error(tmp_path):
+    shm = Path("/dev/shm")
+    if filesystem_of(shm)["type"] != "tmpfs":
+        pytest.skip("no tmpfs at /dev/shm")
+    target = Path(tempfile.mkdtemp(dir=shm))
+    try:
+        assert spread_subfolders(target) is False
+        EvidenceFolder(target / "evidence").create("abcdef0123456789", "image/jpeg", JPEG)
+    finally:
+        shutil.rmtree(target)

@@ -90,10 +90,11 @@ def test_a_wall_clock_jump_loses_stretches_and_deletes_nothing(tmp_path, broker,
         assert all(t.is_alive() for t in node._threads)
         status = json.loads(rec.on("status")[-1])
         assert status["state"] == "online" and status["source"]["state"] == "ok", status
-        left_open = set(node.state.open_alerts)
     finally:
         node.stop_event.set()
         runner.join(30)
+    assert not runner.is_alive()
+    left_open = set(node.state.open_alerts)   # once stopped: none can close in between
 
     # Stopped with alerts open: a restart in the same boot closes them with the monotonic
     # duration, however the wall clock moved meanwhile.

@@ -24,7 +24,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from hub.config import BrokerSection
-from hub.mqtt_fast import ReadAheadClient
+from hub.mqtt_fast import client_class
 from hub.writer import Writer
 from kuzet import contract
 
@@ -118,8 +118,8 @@ def checked(msg: mqtt.MQTTMessage) -> tuple[contract._Message, bytes | None]:
 
 def ingest_client(settings: BrokerSection, client_id: str, cert_file, key_file) -> mqtt.Client:
     """A paho MQTT 5 client for a persistent ingest session, acknowledging by hand."""
-    c = ReadAheadClient(CallbackAPIVersion.VERSION2, client_id=client_id,
-                        protocol=mqtt.MQTTv5, manual_ack=True)
+    c = client_class()(CallbackAPIVersion.VERSION2, client_id=client_id,
+                       protocol=mqtt.MQTTv5, manual_ack=True)
     if settings.username:
         c.username_pw_set(settings.username, settings.secret())
     if settings.ca_file:

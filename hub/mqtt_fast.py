@@ -8,11 +8,13 @@ MQTT time on two things that are not MQTT:
   message, as much as the rest of its decoding together. ``SharedTablesProperties`` is
   paho's ``Properties`` with those constant tables built once; every method, and so what a
   packet decodes to, is paho's own (``tests/test_hub_mqtt_fast.py`` compares the two).
-  ``install()`` makes paho's packet decoder use it; it does so only for the paho 2 releases
-  it was checked against, and changes nothing otherwise.
+  ``install()`` makes paho's packet decoder use it.
 * **Reading.** ``ReadAheadClient`` reads what the socket has in one ``recv`` and hands paho
   every whole packet in it, instead of three or more ``recv`` calls and a ``select`` round
   per packet.
+
+Both reach into paho's internals, so they are used only on the paho releases they were read
+against (``CHECKED_PAHO``); on any other, the hub runs paho as it is, only slower.
 """
 
 from __future__ import annotations
@@ -20,14 +22,13 @@ from __future__ import annotations
 import logging
 
 import paho.mqtt
-import paho.mqtt._packet as paho_packet
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 log = logging.getLogger(__name__)
-CHECKED_PAHO = ("2.1.", "2.2.")           # releases whose Properties this was checked against
+CHECKED_PAHO = ("2.2.",)                 # the paho releases whose internals this was read against
 _OWN = frozenset(("packetType", "types", "names", "properties"))   # Properties' own fields
 
 
@@ -51,17 +52,27 @@ class SharedTablesProperties(Properties):
             delattr(self, name)
 
 
+def checked() -> bool:
+    """Is the installed paho one of the releases this module was read against?"""
+    return paho.mqtt.__version__.startswith(CHECKED_PAHO)
+
+
 def install() -> bool:
     """Make paho's packet decoder use ``SharedTablesProperties``; False (and nothing changed)
-    on a paho release it was not checked against."""
-    if paho_packet.Properties is SharedTablesProperties:
-        return True
-    if not paho.mqtt.__version__.startswith(CHECKED_PAHO) or paho_packet.Properties is not \
-            Properties:
+    on a paho release it was not read against."""
+    if not checked():
         log.info("paho-mqtt %s: its own Properties kept", paho.mqtt.__version__)
         return False
-    paho_packet.Properties = SharedTablesProperties
-    return True
+    import paho.mqtt._packet as paho_packet  # paho 2.2's decoder module
+
+    if paho_packet.Properties is Properties:
+        paho_packet.Properties = SharedTablesProperties
+    return paho_packet.Properties is SharedTablesProperties
+
+
+def client_class() -> type[mqtt.Client]:
+    """``ReadAheadClient`` on a checked paho release, else paho's own ``Client``."""
+    return ReadAheadClient if checked() else mqtt.Client
 
 
 class ReadAheadClient(mqtt.Client):

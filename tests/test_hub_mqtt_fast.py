@@ -84,8 +84,12 @@ def test_a_message_read_ahead_keeps_its_properties(broker):
             ("application/json", b"\x00\x01corr")
 
 
-def test_an_unchecked_paho_release_keeps_its_own_properties(monkeypatch):
+def test_an_unchecked_paho_release_is_used_as_it_is(monkeypatch):
     monkeypatch.setattr(paho_packet, "Properties", Properties)
     monkeypatch.setattr(paho.mqtt, "__version__", "3.0.0")
     assert mqtt_fast.install() is False
     assert paho_packet.Properties is Properties
+    assert mqtt_fast.client_class() is mqtt.Client
+    monkeypatch.setattr(paho.mqtt, "__version__", "2.2.0")
+    assert mqtt_fast.client_class() is ReadAheadClient
+    assert mqtt_fast.install() is True and paho_packet.Properties is SharedTablesProperties

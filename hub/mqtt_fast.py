@@ -4,8 +4,8 @@ Measured with ``kuzet bench hub`` (docs/reliability.md, Load), paho spent most o
 MQTT time on two things that are not MQTT:
 
 * **Properties tables.** paho builds its MQTT 5 property tables (three dicts and lists of
-  about 30 entries each) anew for every packet it decodes, PUBLISH included: about 50 µs per
-  message, as much as the rest of its decoding together. ``SharedTablesProperties`` is
+  about 30 entries each) anew for every packet it decodes, PUBLISH included: 50–77 µs
+  per message here, as much as the rest of its decoding together. ``SharedTablesProperties`` is
   paho's ``Properties`` with those constant tables built once; every method, and so what a
   packet decodes to, is paho's own (``tests/test_hub_mqtt_fast.py`` compares the two).
   ``install()`` makes paho's packet decoder use it.

@@ -140,8 +140,8 @@ class EvidenceProcess:
         self.root = str(folder.root)
         self._ctx = multiprocessing.get_context("spawn")
         self._stop = threading.Event()
-        self._ack_lock = threading.Lock()
-        self._pending: dict[Connection, list] = {}   # acks by child, the writer's thread only
+        self._pending: dict[Connection, list] = {}   # acks by child; the writer's thread
+        # alone adds to it and sends it (``_acker``, ``_send_acks``)
         writer.after_acks.append(self._send_acks)
         self.proc = None
         self.restarts = 0
@@ -205,7 +205,6 @@ class EvidenceProcess:
         pending, self._pending = self._pending, {}
         for pipe, acks in pending.items():
             try:
-                with self._ack_lock:
-                    pipe.send(acks)
+                pipe.send(acks)
             except (OSError, ValueError):     # that child is gone: the broker sends it again
                 pass

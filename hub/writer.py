@@ -3,10 +3,11 @@
 Validated MQTT messages (from ``hub.ingest``) and page actions (``call``) go into one queue.
 The writer takes what is waiting (up to ``max_batch``), writes the batch's new evidence files
 first (made durable by one ``syncfs`` before the commit), applies every job in one transaction
-(a savepoint each, so one bad job cannot spoil the others), commits (``synchronous=FULL``:
-durable), and only then acknowledges the MQTT messages to the broker, answers the callers and
-publishes the events to the live pages. Every ``sweep_s`` it re-assesses node liveness (silence
-means offline). No Flask here.
+(if a job fails, the batch is rolled back and applied again with a savepoint per job, so one bad
+job cannot spoil the others), commits (``synchronous=FULL``: durable), and only then
+acknowledges the MQTT messages to the broker, answers the callers and publishes the events to
+the live pages. Every ``sweep_s`` it re-assesses node liveness (silence means offline).
+No Flask here.
 """
 
 from __future__ import annotations

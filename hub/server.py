@@ -58,12 +58,14 @@ class HubServer:
         self.services.bus.close_all()          # live streams end, their threads free up
         if self._server is not None and self._thread is not None:
             server = self._server
-            # Close every socket inside waitress's own loop thread (closing them from here
-            # races with the loop); an empty socket map ends the loop.
+            # Let the worker threads finish first (a live stream's last write wakes the loop
+            # through its trigger, which must still be open), then close every socket
+            # inside waitress's own loop thread (closing them from here races with the
+            # loop); an empty socket map ends the loop.
+            server.task_dispatcher.shutdown(timeout=5)
             try:
                 server.trigger.pull_trigger(lambda: close_all(server._map))
             except OSError:                   # the loop already closed its trigger
                 close_all(server._map)
             self._thread.join(timeout=5)
-            server.task_dispatcher.shutdown(timeout=5)
         self.services.stop()

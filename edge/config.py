@@ -15,9 +15,11 @@ from pydantic import Field
 
 from edge.capture.config import FolderConfig, OpenCvConfig, SourceConfig
 from edge.rules import DEFAULT_PARAMS
+from kuzet.broker_access import BrokerAccess
+from kuzet.config_files import read_toml, validate
 from kuzet.contract import NAME_RE, Rule
 from kuzet.errors import ConfigError
-from kuzet.strict import BrokerAccess, StrictModel, read_toml, validate
+from kuzet.strict import StrictModel
 
 Name = Annotated[str, Field(pattern=NAME_RE.pattern)]
 Aid = Literal["calculator", "phone", "tablet", "laptop", "book", "notes"]

@@ -183,12 +183,24 @@ class MqttPublisher:
             cmd = contract.decode(msg.payload, expected_topic=msg.topic)
         except contract.ContractError as exc:
             log.warning("ignored command on %s: %s", msg.topic, exc)
+            self._refuse(msg.payload, str(exc))
             return
         if self.on_command is not None:
             try:
                 self.on_command(cmd)
             except Exception:  # a bad command must not kill paho's thread
                 log.exception("command %s failed", getattr(cmd, "id", "?"))
+
+    def _refuse(self, payload: bytes, reason: str) -> None:
+        """A command that names itself (a JSON object with a command ``id``) but does not
+        validate (a malformed seat map, say) is answered with a failed reply, so the hub
+        learns why; anything else is only logged."""
+        command_id = contract.command_id_of(payload)
+        if command_id is None:
+            return
+        self.send_now("reply", contract.CommandReply(
+            origin=self.origin, command_id=command_id, ok=False, detail=reason[:2000],
+            sent_at=datetime.fromtimestamp(self._wall(), UTC)))
 
     # -- the pump ---------------------------------------------------------------------------
     def _retry_deletes(self) -> None:

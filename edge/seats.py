@@ -1,12 +1,8 @@
 """The room's seat map: seat polygons in the detection stream's pixels, and the crops to look at.
 
-A seat map is JSON::
-
-    {"room": "a101", "frame_size": [768, 576],
-     "seats": [{"id": "r1s1", "polygon": [[10, 20], [120, 20], [120, 140], [10, 140]]}, ...]}
-
-``frame_size`` is the image size the polygons were drawn on; they are scaled to the frames
-the node actually gets.
+The map's schema (``SeatMapSpec``) is part of the contract (``kuzet.contract``): the hub
+stores and pushes it, the node reads it. Here it becomes seats in the frames the node actually
+gets (``SeatMap``), each with the crop its looks use.
 """
 
 from __future__ import annotations
@@ -14,36 +10,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
 
 import numpy as np
-from pydantic import Field, model_validator
 
-from kuzet.contract import NAME_RE
+from kuzet.config_files import validate
+from kuzet.contract import SeatMapSpec, SeatSpec
 from kuzet.errors import ConfigError
-from kuzet.strict import StrictModel, validate
 
-Point = tuple[float, float]
-
-
-class SeatSpec(StrictModel):
-    id: Annotated[str, Field(pattern=NAME_RE.pattern)]
-    polygon: Annotated[list[Point], Field(min_length=3, max_length=64)]
-    student: Annotated[str, Field(max_length=200)] | None = None
-
-
-class SeatMapSpec(StrictModel):
-    room: Annotated[str, Field(pattern=NAME_RE.pattern)] | None = None
-    frame_size: tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]]
-    seats: Annotated[list[SeatSpec], Field(max_length=500)]
-
-    @model_validator(mode="after")
-    def _unique_ids(self) -> SeatMapSpec:
-        ids = [s.id for s in self.seats]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        if dupes:
-            raise ValueError(f"duplicate seat ids: {', '.join(dupes)}")
-        return self
+__all__ = ["Seat", "SeatMap", "SeatMapSpec", "SeatSpec", "grid_seat_map", "inside_polygon",
+           "load_seat_map", "parse_seat_map"]
 
 
 @dataclass(frozen=True)
@@ -119,6 +94,10 @@ def load_seat_map(path: str | Path) -> SeatMapSpec:
 
 
 def parse_seat_map(data: object, where: str = "seat map") -> SeatMapSpec:
+    """``data`` (a dict, or a map already validated by the contract) as a ``SeatMapSpec``;
+    ConfigError names ``where`` and the bad key."""
+    if isinstance(data, SeatMapSpec):
+        return data
     return validate(SeatMapSpec, data, where)
 
 

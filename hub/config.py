@@ -30,8 +30,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
+from kuzet.broker_access import BrokerAccess
+from kuzet.config_files import read_toml, validate
 from kuzet.errors import ConfigError
-from kuzet.strict import BrokerAccess, StrictModel, read_toml, validate
+from kuzet.strict import StrictModel
 
 Language = Literal["kk", "ru", "en"]
 SECRET_ENV = "KUZET_HUB_SECRET_KEY"

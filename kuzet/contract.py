@@ -22,6 +22,7 @@ from __future__ import annotations
 import binascii
 import functools
 import hashlib
+import json
 import re
 import uuid
 from datetime import UTC, datetime
@@ -39,7 +40,8 @@ MAX_PAYLOAD_BYTES = 16 * 1024 * 1024  # a clip of a few seconds is well under th
 # A topic level: letters, digits, '-', '_' (no '/', '+', '#', no path tricks).
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 Name = Annotated[str, Field(pattern=NAME_RE.pattern)]
-MessageId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+MESSAGE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+MessageId = Annotated[str, Field(pattern=MESSAGE_ID_RE.pattern)]
 
 
 class Rule(StrEnum):
@@ -186,11 +188,45 @@ class StartSession(StrictModel):
     proctors: Annotated[int, Field(ge=0, le=50)] = 1
 
 
+Point = tuple[float, float]
+
+
+class SeatSpec(StrictModel):
+    """One seat of a room's seat map: its polygon in the map's ``frame_size`` pixels."""
+
+    id: Name
+    polygon: Annotated[list[Point], Field(min_length=3, max_length=64)]
+    student: Annotated[str, Field(max_length=200)] | None = None
+
+
+class SeatMapSpec(StrictModel):
+    """A room's seat map, as the technician draws it, the hub stores it and pushes it to the
+    node (``reload_seatmap``), and the node reads it from its file::
+
+        {"room": "a101", "frame_size": [768, 576],
+         "seats": [{"id": "r1s1", "polygon": [[10, 20], [120, 20], [120, 140]]}, ...]}
+
+    ``frame_size`` is the image size the polygons were drawn on; the node scales them to the
+    frames it actually gets (``edge.seats.SeatMap``)."""
+
+    room: Name | None = None
+    frame_size: tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]]
+    seats: Annotated[list[SeatSpec], Field(max_length=500)]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> SeatMapSpec:
+        ids = [s.id for s in self.seats]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate seat ids: {', '.join(dupes)}")
+        return self
+
+
 class CommandMessage(_Message):
     type: Literal["command"] = "command"
     action: Action
     session: StartSession | None = None          # for start_session
-    seatmap: dict[str, Any] | None = None        # for reload_seatmap (else re-read the file)
+    seatmap: SeatMapSpec | None = None           # for reload_seatmap (else re-read the file)
 
     @model_validator(mode="after")
     def _session_for_start(self) -> CommandMessage:
@@ -278,3 +314,17 @@ def decode(payload: bytes, expected_topic: str | None = None) -> _Message:
         if o is not None and (o.building, o.room, o.node) != (building, room, node):
             raise ContractError(f"origin {o} does not match topic {expected_topic}")
     return msg
+
+
+def command_id_of(payload: bytes) -> str | None:
+    """The ``id`` of a payload that claims to be a command (a JSON object with
+    ``"type": "command"`` and a well-formed ``id``), whether or not it validates; else None.
+    Lets a node answer a command it must refuse."""
+    try:
+        data = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict) or data.get("type") != "command":
+        return None
+    value = data.get("id")
+    return value if isinstance(value, str) and MESSAGE_ID_RE.match(value) else None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kuzet.broker import MosquittoBroker
+from kuzet_tools.broker import MosquittoBroker
 
 pytest_plugins = ["tests.support.hub_fixtures"]   # the hub's app, client, users
 

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_demo_smoke_sees_an_alert_arrive(tmp_path, vtest_avi):
-    out = subprocess.run([sys.executable, "-m", "kuzet.cli", "demo", "--smoke", "90",
+    out = subprocess.run([sys.executable, "-m", "kuzet_tools.cli", "demo", "--smoke", "90",
                           "--workdir", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
                          timeout=150)
     assert out.returncode == 0, out.stdout + out.stderr[-2000:]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.models.evalset import load_eval_set
+from kuzet_tools.models.evalset import load_eval_set
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,7 +35,7 @@ EXPECTED = {
 
 def test_detect_counts_people_and_faces_in_real_photos(photos):
     paths = [str(photos[k]) for k in EXPECTED]
-    out = subprocess.run([sys.executable, "-m", "kuzet.cli", "edge", "detect", *paths,
+    out = subprocess.run([sys.executable, "-m", "kuzet_tools.cli", "edge", "detect", *paths,
                           "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     results = json.loads(out.stdout)
@@ -56,7 +56,7 @@ def test_detect_counts_people_and_faces_in_real_photos(photos):
 def test_detect_reports_an_unreadable_image_and_goes_on(tmp_path, photos):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8 not a jpeg")
-    out = subprocess.run([sys.executable, "-m", "kuzet.cli", "edge", "detect", str(bad),
+    out = subprocess.run([sys.executable, "-m", "kuzet_tools.cli", "edge", "detect", str(bad),
                           str(photos["bus"])], cwd=ROOT, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 1

@@ -17,10 +17,10 @@ import pytest
 import tomli_w
 from playwright.sync_api import expect, sync_playwright
 
-from edge.examples import VTEST, grid_seat_map
 from hub.config import parse_config
 from hub.server import HubServer
-from kuzet.broker import MosquittoBroker
+from kuzet_tools.broker import MosquittoBroker
+from kuzet_tools.examples import VTEST, grid_seat_map
 from provisioning.service import install_bundle
 from tests.support.hub_browser import launch, login, screenshot
 from tests.support.hub_env import PASSWORD, SECRET, seed
@@ -110,7 +110,7 @@ def test_enrol_a_node_from_the_browser_and_see_it_online(hub, tmp_path):
 
             log = tmp_path / "node.log"
             with open(log, "ab") as fh:
-                proc = subprocess.Popen([sys.executable, "-m", "kuzet.cli", "edge", "run",
+                proc = subprocess.Popen([sys.executable, "-m", "kuzet_tools.cli", "edge", "run",
                                          "--config", str(prepare_node(node_dir))],
                                         cwd=ROOT, stdout=fh, stderr=fh)
             page.goto(f"{base}/tech/")

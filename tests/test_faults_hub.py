@@ -17,10 +17,10 @@ import pytest
 
 from edge.outbox import Outbox
 from edge.publisher import BrokerSettings, MqttPublisher
-from hub.bench import _seed, _wait_port, _write_config
-from hub.sim import alert_for, evidence_for, snapshot_jpeg
 from kuzet import contract
-from kuzet.broker import MosquittoBroker, free_port
+from kuzet_tools.bench.hub import _seed, _wait_port, _write_config
+from kuzet_tools.bench.sim import alert_for, evidence_for, snapshot_jpeg
+from kuzet_tools.broker import MosquittoBroker, free_port
 from tests.support.faults import fill, record, tmpfs
 from tests.support.wait import wait_until
 
@@ -30,7 +30,7 @@ ORIGIN = contract.Origin(building="main", room="a101", node="cam1")
 
 def start_hub(cfg: Path, log: Path, port: int) -> subprocess.Popen:
     with open(log, "ab") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "kuzet.cli", "hub", "run", "--config",
+        proc = subprocess.Popen([sys.executable, "-m", "kuzet_tools.cli", "hub", "run", "--config",
                                  str(cfg)], cwd=ROOT, stdout=fh, stderr=fh)
     _wait_port(port, proc)
     return proc

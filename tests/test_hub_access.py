@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from hub.sim import alert_for, evidence_for
 from hub.store import connect
 from hub.store.messages import apply_alert, apply_evidence
 from kuzet import contract
+from kuzet_tools.bench.sim import alert_for, evidence_for
 from tests.support.hub_env import PASSWORD, login
 
 JPEG = b"\xff\xd8\xff\xe0jpeg\xff\xd9"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.bench import bench_hub, filesystem_of
+from kuzet_tools.bench.hub import bench_hub, filesystem_of
 
 
 @pytest.mark.soak

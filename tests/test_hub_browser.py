@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from hub.server import HubServer
-from hub.sim import NodeSim, snapshot_jpeg
 from kuzet import contract
+from kuzet_tools.bench.sim import NodeSim, snapshot_jpeg
 from tests.support.hub_browser import launch, login, screenshot
 from tests.support.hub_env import PASSWORD, make_config, seatmap, seed
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from hub.store import connect
-from kuzet.cli import main
+from kuzet_tools.cli import main
 from tests.support.hub_env import seatmap
 
 

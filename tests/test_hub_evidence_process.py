@@ -81,7 +81,7 @@ def test_a_killed_evidence_process_is_replaced_and_nothing_is_lost(hub, node):
 def test_with_certificates_the_evidence_process_has_its_own_identity(tmp_path):
     """Provisioning issues the evidence process its own certificate (CN hub-evidence, a role
     that may only read the evidence topics); a node's evidence reaches the hub through it."""
-    from hub.sim import alert_for, evidence_for
+    from kuzet_tools.bench.sim import alert_for, evidence_for
     from tests.support.pki import provisioned_broker
     from tests.test_enrolment_browser import hub_config
     from tests.test_provisioning import enrol, node_client

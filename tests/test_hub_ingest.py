@@ -11,10 +11,10 @@ import logging
 import pytest
 
 from hub.services import HubServices
-from hub.sim import NodeSim, alert_for, evidence_for
 from hub.store import connect
 from kuzet import contract
-from kuzet.broker import MosquittoBroker
+from kuzet_tools.bench.sim import NodeSim, alert_for, evidence_for
+from kuzet_tools.broker import MosquittoBroker
 from tests.support.hub_env import make_config
 from tests.support.wait import wait_until
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from hub.sim import alert_for
 from hub.store import accounts, connect, now_iso
 from hub.store import rounds as store
 from hub.store.messages import apply_alert
 from kuzet import contract
+from kuzet_tools.bench.sim import alert_for
 
 
 def order(services) -> list[tuple[str, int, bool]]:

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from hub.bench import filesystem_of
 from hub.bus import EventBus
 from hub.config import LivenessSection
 from hub.evidence import EvidenceFolder, spread_subfolders
-from hub.sim import alert_for, evidence_for
 from hub.store import connect, open_database
 from hub.writer import Writer
 from kuzet import contract
+from kuzet_tools.bench.hub import filesystem_of
+from kuzet_tools.bench.sim import alert_for, evidence_for
 from tests.support.wait import wait_until
 
 CAM1 = contract.Origin(building="main", room="a101", node="cam1")

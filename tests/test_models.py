@@ -1,6 +1,6 @@
 """Model files, decoders and accuracy: ``edge/models`` (issue 3).
 
-The eval images are obtained from packages by ``edge.models.evalset`` (pip download of the
+The eval images are obtained from packages by ``kuzet_tools.models.evalset`` (pip download of the
 ultralytics and scikit-image wheels, Debian's opencv-doc); when they cannot be obtained the
 tests that need them fail with the reason.
 """
@@ -18,13 +18,13 @@ import pytest
 
 from edge.models import registry
 from edge.models.blazeface import BlazeFaceDetector
-from edge.models.evalset import EvalSetError, load_eval_set, read_image
 from edge.models.facemesh import FaceMesh
 from edge.models.manifest import MANIFEST_PATH, load_manifest, verify
 from edge.models.nanodet import NanoDetDetector
 from edge.models.nms import iou
-from kuzet.cli import main
 from kuzet.errors import ModelError
+from kuzet_tools.cli import main
+from kuzet_tools.models.evalset import EvalSetError, load_eval_set, read_image
 
 MODELS = MANIFEST_PATH.parent
 

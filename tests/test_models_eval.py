@@ -1,4 +1,5 @@
-"""The eval's matching rules and the eval set's loading (edge/models/evaluate.py, evalset.py)."""
+"""The eval's matching rules and the eval set's loading (kuzet_tools/models/: evaluate,
+evalset)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.models.evalset import LABELS_PATH, EvalSetError, load_eval_set
-from edge.models.evaluate import ClassCounts, match
 from edge.models.nms import nms
+from kuzet_tools.models.evalset import LABELS_PATH, EvalSetError, load_eval_set
+from kuzet_tools.models.evaluate import ClassCounts, match
 
 TRUTH = [{"label": "person", "box": [0, 0, 100, 100]},
          {"label": ["car", "truck"], "box": [200, 0, 300, 100]}]

@@ -15,8 +15,8 @@ from datetime import datetime
 from pathlib import Path
 
 from edge.config import load_config
-from edge.examples import write_vtest_node
 from edge.node import EdgeNode
+from kuzet_tools.examples import write_vtest_node
 from tests.support.faults import record
 from tests.support.messages import alert_ids, check_evidence, received
 from tests.support.subscriber import Recorder

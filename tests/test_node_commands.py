@@ -10,9 +10,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import load_config
-from edge.examples import write_vtest_node
 from edge.node import EdgeNode
 from kuzet import contract
+from kuzet_tools.examples import write_vtest_node
 from tests.support.subscriber import Recorder
 from tests.support.wait import wait_until
 
@@ -82,10 +82,13 @@ def test_commands_start_stop_snapshot_and_reload_the_seat_map(tmp_path, broker, 
         assert json.loads(cfg.seat_map.read_text())["seats"][0]["id"] != "front"
         assert wait_until(lambda: node._seats is not None and list(node._seats.by_id) == ["front"])
 
-        bad = contract.CommandMessage(action="reload_seatmap", seatmap={"frame_size": [1, 1]})
-        send(hub_client, bad)
-        assert wait_until(lambda: bad.id in replies(rec))
-        assert not replies(rec)[bad.id]["ok"] and "seats" in replies(rec)[bad.id]["detail"]
+        bad_id = contract.new_id()          # a map the contract refuses: answered, not run
+        bad = {"schema": contract.SCHEMA, "type": "command", "id": bad_id,
+               "action": "reload_seatmap", "seatmap": {"frame_size": [1, 1]},
+               "sent_at": "2026-01-01T00:00:00Z"}
+        hub_client.publish(contract.topic(ORIGIN, "cmd"), json.dumps(bad).encode(), qos=1)
+        assert wait_until(lambda: bad_id in replies(rec))
+        assert not replies(rec)[bad_id]["ok"] and "seats" in replies(rec)[bad_id]["detail"]
 
         hub_client.publish(contract.topic(ORIGIN, "cmd"), b"{garbage", qos=1)  # ignored
         stop = contract.CommandMessage(action="stop_session")

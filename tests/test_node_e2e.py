@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.examples import write_vtest_node
-from kuzet.broker import MosquittoBroker, free_port
+from kuzet_tools.broker import MosquittoBroker, free_port
+from kuzet_tools.examples import write_vtest_node
 from tests.support.faults import record
 from tests.support.messages import alert_ids, check_evidence, received
 from tests.support.subscriber import Recorder
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def start_node(config: Path, log: Path, *extra: str) -> subprocess.Popen:
     with open(log, "ab") as fh:
-        return subprocess.Popen([sys.executable, "-m", "kuzet.cli", "edge", "run", "--config",
+        return subprocess.Popen([sys.executable, "-m", "kuzet_tools.cli", "edge", "run", "--config",
                                  str(config), *extra], cwd=ROOT, stdout=fh, stderr=fh)
 
 
@@ -128,7 +128,7 @@ def test_a_bad_config_names_the_file_and_key(tmp_path, bad, message):
     path = tmp_path / "node.toml"
     path.write_text(bad + "\nseat_map='s.json'\n[source]\ntype='opencv'\nuri='x.avi'\n"
                     if "[node]" in bad else bad)
-    out = subprocess.run([sys.executable, "-m", "kuzet.cli", "edge", "run", "--config",
+    out = subprocess.run([sys.executable, "-m", "kuzet_tools.cli", "edge", "run", "--config",
                           str(path)], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert str(path) in out.stderr and message in out.stderr
@@ -137,14 +137,14 @@ def test_a_bad_config_names_the_file_and_key(tmp_path, bad, message):
 
 def test_edge_check_reports_each_part(tmp_path, broker, vtest_avi):
     cfg = write_vtest_node(tmp_path / "node", broker_port=broker.port)
-    out = subprocess.run([sys.executable, "-m", "kuzet.cli", "edge", "check", "--config",
+    out = subprocess.run([sys.executable, "-m", "kuzet_tools.cli", "edge", "check", "--config",
                           str(cfg)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     for part in ("config", "seat map", "source", "models", "broker"):
         assert f"ok   {part}:" in out.stdout
     broken = write_vtest_node(tmp_path / "b", broker_port=free_port(),
                               video=tmp_path / "missing.avi")
-    out = subprocess.run([sys.executable, "-m", "kuzet.cli", "edge", "check", "--config",
+    out = subprocess.run([sys.executable, "-m", "kuzet_tools.cli", "edge", "check", "--config",
                           str(broken)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     assert "FAIL source" in out.stdout and "missing.avi" in out.stdout

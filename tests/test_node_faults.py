@@ -8,9 +8,9 @@ import threading
 import pytest
 
 from edge.config import load_config
-from edge.examples import write_vtest_node
 from edge.node import EdgeNode
-from kuzet.broker import MosquittoBroker, free_port
+from kuzet_tools.broker import MosquittoBroker, free_port
+from kuzet_tools.examples import write_vtest_node
 from tests.support.faults import fill, record, tmpfs
 from tests.support.subscriber import Recorder
 from tests.support.wait import wait_until

@@ -1,7 +1,9 @@
-"""Phones, books and hands (issue 9): ``edge/models/palm.py``, ``phones.py``, ``phone_eval.py``.
+"""Phones, books and hands: ``edge/models/palm.py``, ``phones.py``, and the phone eval
+(``kuzet_tools/models/phone_eval.py``).
 
-The photos come from packages through ``edge.models.evalset`` (wheels, Debian's opencv-doc and
-labelme-examples); when they cannot be obtained the tests that need them fail with the reason.
+The photos come from packages through ``kuzet_tools.models.evalset`` (wheels, Debian's
+opencv-doc and labelme-examples); when they cannot be obtained the tests that need them fail
+with the reason.
 No package ships a photo of a phone, so the phone floors are about false phones; recall floors
 are about books, people, faces and the hands that a second look starts from.
 """
@@ -16,10 +18,8 @@ import numpy as np
 import pytest
 
 from edge.models.base import Detection, Detector, Prepared
-from edge.models.evalset import EvalSetError, load_eval_set, read_image
 from edge.models.manifest import MANIFEST_PATH, load_manifest, verify
 from edge.models.palm import Palm, PalmDetector, hand_region
-from edge.models.phone_eval import run_variant
 from edge.models.phones import (
     PhoneAwareDetector,
     book_tiebreak,
@@ -30,7 +30,9 @@ from edge.models.phones import (
     relabel,
 )
 from edge.models.registry import create_detector
-from kuzet.cli import main
+from kuzet_tools.cli import main
+from kuzet_tools.models.evalset import EvalSetError, load_eval_set, read_image
+from kuzet_tools.models.phone_eval import run_variant
 
 LABELS = Path(__file__).resolve().parent / "data" / "phones" / "labels.json"
 SPEC = json.loads(LABELS.read_text())

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from edge.evidence import EvidenceStore
-from edge.models.evalset import load_eval_set
 from edge.models.registry import create_face_detector
 from edge.privacy import FaceBlur, blur_boxes, tiles
+from kuzet_tools.models.evalset import load_eval_set
 
 
 @pytest.fixture(scope="module")

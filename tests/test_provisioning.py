@@ -205,7 +205,7 @@ def test_the_technicians_commands(tmp_path):
     pki_dir = tmp_path / "pki"
 
     def kuzet(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "kuzet.cli", "provision", "--dir",
+        return subprocess.run([sys.executable, "-m", "kuzet_tools.cli", "provision", "--dir",
                                str(pki_dir), *args], cwd=root, capture_output=True, text=True,
                               timeout=60)
 

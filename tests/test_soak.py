@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from hub.bench import TARGETS, bench_hub
+from kuzet_tools.bench.hub import TARGETS, bench_hub
 
 SECONDS = float(os.environ.get("KUZET_SOAK_SECONDS", "600"))
 
@@ -32,8 +32,8 @@ def test_a_broker_outage_of_minutes_loses_nothing(tmp_path, vtest_avi):
     three minutes (``KUZET_OUTAGE_SECONDS``); afterwards every accepted alert arrives."""
     import time
 
-    from edge.examples import write_vtest_node
-    from kuzet.broker import MosquittoBroker
+    from kuzet_tools.broker import MosquittoBroker
+    from kuzet_tools.examples import write_vtest_node
     from tests.support.faults import record
     from tests.support.messages import alert_ids
     from tests.support.subscriber import Recorder

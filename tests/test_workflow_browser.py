@@ -13,9 +13,9 @@ import time
 from playwright.sync_api import expect, sync_playwright
 
 from hub.retention import run as run_retention
-from hub.sim import NodeSim, snapshot_jpeg
 from hub.store import connect
 from kuzet import contract
+from kuzet_tools.bench.sim import NodeSim, snapshot_jpeg
 from tests.support.hub_browser import launch, login, screenshot
 from tests.support.hub_env import PASSWORD, seatmap
 from tests.support.subscriber import Recorder

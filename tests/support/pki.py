@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from kuzet.broker import MosquittoBroker, free_port
+from kuzet_tools.broker import MosquittoBroker, free_port
 from provisioning.service import Provisioner
 
 

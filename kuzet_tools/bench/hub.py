@@ -130,8 +130,8 @@ class SseReader(threading.Thread):
 
 
 def _nodes(host: str, port: int, n: int, rooms: int):
-    from hub.sim import NodeSim
     from kuzet import contract
+    from kuzet_tools.bench.sim import NodeSim
 
     return [NodeSim(host, port, contract.Origin(building="bench", room=f"r{i % rooms:03d}",
                                                 node=f"cam{i:03d}"), client_id=f"bench-{i}")
@@ -188,8 +188,8 @@ def _ingest(broker, nodes, db_path: Path, alerts: int, jpeg: bytes,
     generator takes little of the 2 cores the hub is measured on (in production the nodes
     are other machines; a Python paho publisher costs about 6 times as much CPU per message).
     ``series`` gets ``(seconds since start, alerts stored)`` samples for the plot."""
-    from hub.sim import alert_for, evidence_for
     from kuzet import contract
+    from kuzet_tools.bench.sim import alert_for, evidence_for
 
     pub_cli = shutil.which("mosquitto_pub")
     if pub_cli is None:
@@ -237,8 +237,8 @@ def _feed(proc: subprocess.Popen, payloads: list[bytes]) -> None:
 
 
 def _latency(nodes, readers, seen, lock, seconds: float, rate: float, jpeg: bytes) -> list:
-    from hub.sim import alert_for, evidence_for
     from kuzet import contract
+    from kuzet_tools.bench.sim import alert_for, evidence_for
 
     sent: dict[str, float] = {}
     stop = threading.Event()
@@ -271,8 +271,8 @@ def bench_hub(alerts: int = 10000, nodes: int = 100, pages: int = 50,
               seconds: float = 10.0, rate: float = 20.0, series: dict | None = None,
               evidence_process: bool = True) -> dict:
     """The hub's figures; ``series`` (if given) gets ``ingest`` and ``latency`` samples."""
-    from hub.sim import snapshot_jpeg
-    from kuzet.broker import MosquittoBroker, free_port
+    from kuzet_tools.bench.sim import snapshot_jpeg
+    from kuzet_tools.broker import MosquittoBroker, free_port
 
     jpeg = snapshot_jpeg(160, 160, [[20, 20], [140, 20], [140, 140], [20, 140]], quality=90)
     with tempfile.TemporaryDirectory(prefix="kuzet-hub-bench-") as tmp:
@@ -285,7 +285,7 @@ def bench_hub(alerts: int = 10000, nodes: int = 100, pages: int = 50,
                                 evidence_process=evidence_process)
             _seed(cfg)
             log = open(tmp / "hub.log", "wb")
-            hub = subprocess.Popen([sys.executable, "-m", "kuzet.cli", "hub", "run",
+            hub = subprocess.Popen([sys.executable, "-m", "kuzet_tools.cli", "hub", "run",
                                     "--config", str(cfg)], stdout=log, stderr=log)
             sims, readers = [], []
             try:

@@ -2,7 +2,7 @@
 figure compared with its target in the same run.
 
 ``kuzet bench hub --json`` measures the hub (ingest rate, publish-to-page latency); see
-hub/bench.py.
+kuzet_tools/bench/hub.py.
 
 ``kuzet bench edge --json`` runs the bare models, then the whole node on real footage
 (vtest.avi with a 30-seat map, a real mosquitto) and prints::
@@ -22,10 +22,7 @@ hub/bench.py.
 
 from __future__ import annotations
 
-import argparse
-import json
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,81 +30,12 @@ from pathlib import Path
 TARGETS = {"ratio": 0.9, "worst_seat_revisit_s": 2.0, "peak_rss_mb": 300.0}
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    bench = sub.add_parser("bench", help="benchmarks, printed as JSON (example: kuzet bench "
-                           "edge --json)")
-    bench.add_argument("target", nargs="?", default="all", choices=["all", "edge", "hub"],
-                       help="what to measure (default: all, one JSON document); hub: see "
-                       "hub/bench.py")
-    bench.add_argument("--json", action="store_true", help="print JSON (the default)")
-    bench.add_argument("--seconds", type=float, default=None,
-                       help="how long the pipeline runs (default 40; hub: latency phase, 10)")
-    bench.add_argument("--plot", default="var/bench.png",
-                       help="PNG of throughput and latency over the run (default "
-                       "var/bench.png; '' for none)")
-    bench.set_defaults(func=_bench)
-
-
-def _bench(args) -> int:
-    series: dict = {}
-    results: dict = {}
-    if args.target in ("all", "edge"):
-        results["edge"] = bench_edge(args.seconds or 40.0, series=series)
-    if args.target in ("all", "hub"):
-        from hub.bench import bench_hub
-
-        results["hub"] = bench_hub(seconds=args.seconds or 10.0, series=series)
-    result = results[args.target] if args.target != "all" else {
-        **results, "pass": {f"{k}.{p}": ok for k, r in results.items()
-                            for p, ok in r["pass"].items()}}
-    if args.plot:
-        result["plot"] = plot(series, Path(args.plot))
-    json.dump(result, sys.stdout, indent=1)
-    sys.stdout.write("\n")
-    return 0 if all(result["pass"].values()) else 1
-
-
-def plot(series: dict, path: Path) -> str:
-    """Throughput and latency over the run, one panel each, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    panels = [k for k in ("edge", "ingest", "latency") if series.get(k)]
-    fig, axes = plt.subplots(len(panels) or 1, 1, figsize=(8, 2.8 * max(1, len(panels))),
-                             squeeze=False)
-    for ax, key in zip(axes[:, 0], panels, strict=False):
-        xs, ys = zip(*series[key], strict=True)
-        if key == "edge":
-            rates = [(ys[i] - ys[i - 1]) / max(1e-9, xs[i] - xs[i - 1])
-                     for i in range(1, len(xs))]
-            ax.plot(xs[1:], rates)
-            ax.set_ylabel("looks / s")
-            ax.set_title("edge: detector looks per second (30-seat map, vtest.avi)")
-        elif key == "ingest":
-            ax.plot(xs, ys)
-            ax.set_ylabel("alerts stored")
-            ax.set_title("hub: alerts with evidence stored over the ingest run")
-        else:
-            ax.plot(xs, ys, ".", markersize=3)
-            ax.set_ylabel("ms")
-            ax.set_title("hub: publish-to-live-page latency per alert")
-        ax.set_xlabel("seconds")
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return str(path)
-
-
-def _seat_inputs(detector, faces, n: int = 30):
+def seat_inputs(detector, faces, n: int = 30):
     """Prepared inputs for every seat crop of the 30-seat map on a real frame."""
     import cv2
 
-    from edge.examples import VTEST, VTEST_REGION
     from edge.seats import SeatMap, grid_seat_map
+    from kuzet_tools.examples import VTEST, VTEST_REGION
 
     cap = cv2.VideoCapture(str(VTEST))
     cap.set(cv2.CAP_PROP_POS_FRAMES, 300)
@@ -121,7 +49,7 @@ def _seat_inputs(detector, faces, n: int = 30):
 
 
 def bench_models(detector, faces, seconds: float = 5.0) -> dict:
-    inputs = _seat_inputs(detector, faces)
+    inputs = seat_inputs(detector, faces)
     for p, f in inputs[:3]:                      # warm-up
         detector.infer(p)
         faces.infer(f)
@@ -142,11 +70,11 @@ def bench_models(detector, faces, seconds: float = 5.0) -> dict:
 
 def bench_edge(seconds: float = 40.0, series: dict | None = None) -> dict:
     from edge.config import load_config
-    from edge.examples import write_vtest_node
     from edge.models.phones import create_phone_detector
     from edge.models.registry import create_face_detector
     from edge.node import EdgeNode
-    from kuzet.broker import MosquittoBroker
+    from kuzet_tools.broker import MosquittoBroker
+    from kuzet_tools.examples import write_vtest_node
 
     with tempfile.TemporaryDirectory(prefix="kuzet-bench-") as tmp:
         tmp = Path(tmp)

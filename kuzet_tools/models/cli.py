@@ -15,10 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from edge.models.evalset import LABELS_PATH, REPO, load_eval_set
-from edge.models.evaluate import evaluate
 from edge.models.manifest import verify
-from edge.models.phone_eval import VARIANTS
 from edge.models.registry import (
     DEFAULT_DETECTOR,
     DEFAULT_FACE_DETECTOR,
@@ -27,6 +24,9 @@ from edge.models.registry import (
     create_detector,
     create_face_detector,
 )
+from kuzet_tools.models.evalset import LABELS_PATH, REPO, load_eval_set
+from kuzet_tools.models.evaluate import evaluate
+from kuzet_tools.models.phone_eval import VARIANTS
 
 PHONES_LABELS = REPO / "tests" / "data" / "phones" / "labels.json"
 DEFAULT_VARIANT = "remote"   # chosen by the figures in docs/detection.md
@@ -108,9 +108,9 @@ def run_phones_eval(args: argparse.Namespace, labels: Path, variants: list[str],
                     seat_costs: bool) -> dict:
     """The phones set (``labels``: ``tests/data/phones/labels.json``) through each of
     ``variants``; with ``seat_costs`` also the detect-thread time per seat of each."""
-    from edge.models.phone_eval import face_counts, run_variant
-    from edge.models.phone_eval import seat_costs as time_seats
     from edge.models.phones import create_phone_detector
+    from kuzet_tools.models.phone_eval import face_counts, run_variant
+    from kuzet_tools.models.phone_eval import seat_costs as time_seats
 
     spec = json.loads(labels.read_text())
     images = load_eval_set(labels, args.images)

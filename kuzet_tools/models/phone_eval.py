@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge.models.base import Detection, Detector, FaceDetector
-from edge.models.evalset import EvalImage, read_image
-from edge.models.evaluate import FACE, ClassCounts, match
 from edge.models.phones import PHONE, PHONE_LIKE, PhoneAwareDetector, merge
+from kuzet_tools.models.evalset import EvalImage, read_image
+from kuzet_tools.models.evaluate import FACE, ClassCounts, match
 
 VARIANTS = ("stock", "remote", "hands", "hands+persons")
 HELD = ("bottle", "sports ball")     # objects held in a hand: the stand-ins for held phones
@@ -128,9 +128,9 @@ def seat_costs(variants: dict[str, Detector], rounds: int = 4) -> dict[str, dict
     on the 30 seat crops of a real vtest.avi frame, the variants interleaved (each round runs
     every variant over the 30 seats) so that a neighbour's load hits them alike; median and
     10th percentile, and the sweep of 30 seats plus the room look that the median implies."""
-    from kuzet.bench import _seat_inputs
+    from kuzet_tools.bench.edge import seat_inputs
 
-    inputs = {name: [p for p, _ in _seat_inputs(det, det)] for name, det in variants.items()}
+    inputs = {name: [p for p, _ in seat_inputs(det, det)] for name, det in variants.items()}
     times: dict[str, list[float]] = {name: [] for name in variants}
     looks0 = {name: getattr(det, "hand_looks", 0) for name, det in variants.items()}
     for _ in range(rounds):
@@ -157,10 +157,10 @@ def node_revisit(detector: Detector, seconds: float = 30.0) -> dict:
     from pathlib import Path
 
     from edge.config import load_config
-    from edge.examples import write_vtest_node
     from edge.models.registry import create_face_detector
     from edge.node import EdgeNode
-    from kuzet.broker import MosquittoBroker
+    from kuzet_tools.broker import MosquittoBroker
+    from kuzet_tools.examples import write_vtest_node
 
     with tempfile.TemporaryDirectory(prefix="kuzet-phones-") as tmp, \
             MosquittoBroker(Path(tmp) / "mq") as broker:

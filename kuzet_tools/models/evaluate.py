@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge.models.base import Detector, FaceDetector
-from edge.models.evalset import EvalImage, read_image
 from edge.models.nms import iou
+from kuzet_tools.models.evalset import EvalImage, read_image
 
 FACE = "face"
 

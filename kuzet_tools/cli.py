@@ -17,10 +17,10 @@ from kuzet.errors import KuzetError
 # even where an optional extra (the edge's OpenCV, the hub's Flask) is not installed.
 AREAS = (
     "edge.cli",
-    "edge.models.cli",
+    "kuzet_tools.models.cli",
     "hub.cli",
-    "kuzet.bench",
-    "kuzet.demo",
+    "kuzet_tools.bench.cli",
+    "kuzet_tools.demo",
     "provisioning.cli",
 )
 

@@ -130,11 +130,11 @@ class LivePage:
 
 def _demo(args) -> int:
     from edge.config import load_config
-    from edge.examples import VTEST, write_vtest_node
     from edge.node import EdgeNode
     from edge.seats import load_seat_map
-    from kuzet.broker import MosquittoBroker
     from kuzet.errors import KuzetError
+    from kuzet_tools.broker import MosquittoBroker
+    from kuzet_tools.examples import VTEST, write_vtest_node
 
     if not VTEST.exists():
         raise KuzetError(f"{VTEST} is missing: install Debian's opencv-doc (./demo does)")

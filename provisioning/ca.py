@@ -44,7 +44,8 @@ def _key_pem(key) -> bytes:
                              serialization.NoEncryption())
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to a file only its owner can read (mode 0600 from the start)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
@@ -83,7 +84,7 @@ class CertificateAuthority:
                 .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
                                critical=False)
                 .sign(key, hashes.SHA256()))
-        _write_private(folder / "ca.key", _key_pem(key))
+        write_private(folder / "ca.key", _key_pem(key))
         (folder / "ca.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         (folder / "revoked.json").write_text("[]")
         ca = cls(folder)

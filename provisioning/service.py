@@ -29,7 +29,7 @@ from provisioning.broker import (
     dynsec_config,
     mosquitto_conf,
 )
-from provisioning.ca import CertificateAuthority, _write_private
+from provisioning.ca import CertificateAuthority, write_private
 from provisioning.registry import Device, DeviceRegistry
 
 BUNDLE_FILES = ("node.toml", "node.crt", "node.key", "ca.crt")
@@ -67,7 +67,7 @@ class Provisioner:
                              ("hub", ca.issue(HUB_CN)), ("admin", ca.issue(ADMIN_CN)),
                              ("hub-evidence", ca.issue(EVIDENCE_CN))):
             (folder / f"{name}.crt").write_bytes(issued.cert_pem)
-            _write_private(folder / f"{name}.key", issued.key_pem)
+            write_private(folder / f"{name}.key", issued.key_pem)
         os.chmod(folder / "broker.key", 0o640)
         (folder / "dynsec.json").write_text(json_dumps(dynsec_config([])))
         (folder / "mosquitto.conf").write_text(mosquitto_conf(
@@ -184,7 +184,7 @@ def install_bundle(data: bytes, dest: str | Path) -> list[Path]:
             content = tar.extractfile(m).read()
             path = dest / name
             if name == "node.key":
-                _write_private(path, content)
+                write_private(path, content)
             else:
                 path.write_bytes(content)
             written.append(path)

@@ -18,7 +18,7 @@ import pytest
 from edge.outbox import Outbox
 from edge.publisher import BrokerSettings, MqttPublisher
 from kuzet import contract
-from kuzet_tools.bench.hub import _seed, _wait_port, _write_config
+from kuzet_tools.bench.hub import seed_users, wait_for_port, write_hub_config
 from kuzet_tools.bench.sim import alert_for, evidence_for, snapshot_jpeg
 from kuzet_tools.broker import MosquittoBroker, free_port
 from tests.support.faults import fill, record, tmpfs
@@ -32,7 +32,7 @@ def start_hub(cfg: Path, log: Path, port: int) -> subprocess.Popen:
     with open(log, "ab") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "kuzet_tools.cli", "hub", "run", "--config",
                                  str(cfg)], cwd=ROOT, stdout=fh, stderr=fh)
-    _wait_port(port, proc)
+    wait_for_port(port, proc)
     return proc
 
 
@@ -74,8 +74,8 @@ def test_hub_killed_mid_ingest_recovers_with_every_message_once(tmp_path, eviden
     jpeg = snapshot_jpeg(320, 240, [[20, 20], [300, 20], [300, 220], [20, 220]])
     with MosquittoBroker(tmp_path / "mq", persistence=True) as broker:
         web = free_port()
-        cfg = _write_config(tmp_path, broker.port, web, evidence_process=evidence_process)
-        _seed(cfg)
+        cfg = write_hub_config(tmp_path, broker.port, web, evidence_process=evidence_process)
+        seed_users(cfg)
         db = tmp_path / "hub" / "hub.db"
         hub = start_hub(cfg, tmp_path / "hub.log", web)
         box = Outbox(tmp_path / "node" / "outbox.db")
@@ -123,8 +123,8 @@ def test_a_full_disk_on_the_hub_loses_nothing(tmp_path):
     with tmpfs(disk, "4M"):
         with MosquittoBroker(tmp_path / "mq", persistence=True) as broker:
             web = free_port()
-            cfg = _write_config(tmp_path, broker.port, web)
-            _seed(cfg)
+            cfg = write_hub_config(tmp_path, broker.port, web)
+            seed_users(cfg)
             db = disk / "hub.db"
             hub = start_hub(cfg, tmp_path / "hub.log", web)
             box = Outbox(tmp_path / "node" / "outbox.db")

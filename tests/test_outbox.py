@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 
 from edge.outbox import Outbox
@@ -74,19 +77,36 @@ def test_every_message_arrives_across_a_broker_outage(tmp_path, broker):
         rec.close()
 
 
+CRASHING_NODE = """
+import sys, time
+from edge.outbox import Outbox
+from edge.publisher import BrokerSettings, MqttPublisher
+from kuzet import contract
+origin = contract.Origin(building="main", room="a101", node="cam1")
+pub = MqttPublisher(BrokerSettings(host=sys.argv[1], port=int(sys.argv[2])), origin,
+                    Outbox(sys.argv[3]))
+pub.start()
+assert pub.connected.wait(10)
+pub.set_status(contract.StatusMessage(origin=origin, state="online", since=contract.utcnow()))
+print("online", flush=True)
+time.sleep(600)
+"""
+
+
 def test_the_retained_status_and_its_last_will(tmp_path, broker):
-    box = Outbox(tmp_path / "o.db")
-    pub = MqttPublisher(BrokerSettings(host=broker.host, port=broker.port), ORIGIN, box)
-    pub.start()
-    assert pub.connected.wait(10)
-    pub.set_status(contract.StatusMessage(origin=ORIGIN, state="online", since=contract.utcnow()))
-    rec = Recorder(broker.host, broker.port)
-    assert rec.wait_for(lambda ms: any(t.endswith("/status") for t, _, _ in ms))
-    assert json.loads(rec.on("status")[-1])["state"] == "online"
-    # An unclean end (no DISCONNECT): the broker publishes the retained last will.
-    pub._stop.set()
-    pub.client._sock_close()
-    pub.client.loop_stop()
+    node = subprocess.Popen([sys.executable, "-c", CRASHING_NODE, broker.host, str(broker.port),
+                             str(tmp_path / "o.db")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert node.stdout.readline().strip() == "online"
+        rec = Recorder(broker.host, broker.port)
+        assert rec.wait_for(lambda ms: any(t.endswith("/status") for t, _, _ in ms))
+        assert json.loads(rec.on("status")[-1])["state"] == "online"
+        # A crash (no DISCONNECT): the broker publishes the retained last will.
+        node.send_signal(signal.SIGKILL)
+        node.wait(10)
+    finally:
+        node.kill()
+        node.stdout.close()
     assert rec.wait_for(lambda ms: json.loads([p for t, p, _ in ms if t.endswith("/status")][-1])
                         ["state"] == "offline", timeout=60)
     rec.close()

@@ -38,8 +38,8 @@ TARGETS = {"ingest_per_s": 2000.0, "latency_p99_ms": 250.0}
 PASSWORD = "bench password 1"
 
 
-def _write_config(tmp: Path, broker_port: int, web_port: int, threads: int = 96,
-                  evidence_process: bool = False) -> Path:
+def write_hub_config(tmp: Path, broker_port: int, web_port: int, threads: int = 96,
+                     evidence_process: bool = False) -> Path:
     """A hub config; every open live page holds one of the web server's ``threads``."""
     key = os.urandom(24).hex()
     cfg = tmp / "hub.toml"
@@ -61,7 +61,8 @@ evidence_process = {str(evidence_process).lower()}
     return cfg
 
 
-def _seed(cfg_path: Path) -> None:
+def seed_users(cfg_path: Path) -> None:
+    """The bench's dean (the user its live pages log in as) in ``cfg_path``'s database."""
     from hub.config import load_config
     from hub.store import accounts, open_database
 
@@ -72,7 +73,9 @@ def _seed(cfg_path: Path) -> None:
     db.close()
 
 
-def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    """Until ``port`` on loopback accepts connections; RuntimeError if ``proc`` exits first or
+    ``timeout`` passes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -281,15 +284,15 @@ def bench_hub(alerts: int = 10000, nodes: int = 100, pages: int = 50,
         with MosquittoBroker(tmp / "mq", persistence=True,
                              extra_conf="max_inflight_messages 1000") as broker:
             web_port = free_port()
-            cfg = _write_config(tmp, broker.port, web_port, threads=max(96, pages + 32),
+            cfg = write_hub_config(tmp, broker.port, web_port, threads=max(96, pages + 32),
                                 evidence_process=evidence_process)
-            _seed(cfg)
+            seed_users(cfg)
             log = open(tmp / "hub.log", "wb")
             hub = subprocess.Popen([sys.executable, "-m", "kuzet_tools.cli", "hub", "run",
                                     "--config", str(cfg)], stdout=log, stderr=log)
             sims, readers = [], []
             try:
-                _wait_port(web_port, hub)
+                wait_for_port(web_port, hub)
                 sims = _nodes(broker.host, broker.port, nodes, pages)
                 for s in sims:
                     s.status("online")

@@ -78,7 +78,7 @@ def _check(args) -> int:
     except KuzetError as exc:
         results.append(("seat map", False, str(exc)))
     try:
-        from edge.capture.config import open_source
+        from edge.capture.factory import open_source
         src = open_source(cfg.source)
         src.open()
         frame = src.read()

@@ -8,6 +8,8 @@ import importlib.util
 import logging
 import re
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterable
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -18,23 +20,14 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from edge.capture import (
-    EndOfStream,
-    FolderConfig,
-    Frame,
-    FrameSource,
-    OpenCvConfig,
-    Pacer,
-    Picamera2Config,
-    ResilientSource,
-    SourceConfig,
-    SourceStatus,
-    open_source,
-)
+from edge.capture.base import EndOfStream, Frame, FrameSource, Pacer
+from edge.capture.config import FolderConfig, OpenCvConfig, Picamera2Config, SourceConfig
+from edge.capture.factory import open_source
 from edge.capture.folder_source import FolderSource
 from edge.capture.health import FrameHealth
 from edge.capture.opencv_source import OpenCvSource
 from edge.capture.picamera2_source import Picamera2Source
+from edge.capture.supervisor import ResilientSource, SourceStatus
 from kuzet.errors import SourceError
 from tests.conftest import OPENCV_DATA
 from tests.fakes.picamera2 import FakePicamera2, missing_camera
@@ -337,6 +330,13 @@ def test_picamera2_is_imported_in_one_place_only():
                  for p in (root / folder).rglob("*.py")
                  if re.search(r"^\s*(from|import)\s+picamera2\b", p.read_text(), re.MULTILINE)}
     assert importers == {"edge/capture/picamera2_source.py"}
+
+
+def test_reading_a_node_config_loads_no_opencv():
+    code = "import sys, edge.config; print(sorted({'cv2', 'numpy'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "[]"
 
 
 def test_open_source_passes_the_camera_factory(photo):

@@ -1,26 +1,17 @@
 """Frame capture: one ``FrameSource`` interface, its sources, and a self-healing supervisor.
 
-Typical use in the node::
+The package imports nothing itself, so that reading a config (``edge.capture.config``) never
+loads OpenCV. Typical use in the node::
+
+    from edge.capture.factory import open_source
+    from edge.capture.supervisor import ResilientSource
 
     source = ResilientSource(lambda: open_source(cfg.source, sleep=stop.wait),
                              wait=stop.wait, on_status=publish_status)
     for frame in source.frames():
         ...
 
+Modules: ``base`` (``Frame``, ``FrameSource``, ``Pacer``), ``config`` (the source configs),
+``factory`` (``open_source``), ``supervisor`` (``ResilientSource``), one module per source.
 See ``docs/capture.md``.
 """
-
-from edge.capture.base import EndOfStream, Frame, FrameSource, Pacer
-from edge.capture.config import (
-    FolderConfig,
-    OpenCvConfig,
-    Picamera2Config,
-    SourceConfig,
-    open_source,
-)
-from edge.capture.supervisor import ResilientSource, SourceStatus
-
-__all__ = [
-    "EndOfStream", "FolderConfig", "Frame", "FrameSource", "OpenCvConfig", "Pacer",
-    "Picamera2Config", "ResilientSource", "SourceConfig", "SourceStatus", "open_source",
-]

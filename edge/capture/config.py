@@ -1,4 +1,4 @@
-"""Frame-source config: a pydantic union on ``type``, and ``open_source`` to build the source.
+"""Frame-source config: a pydantic union on ``type`` (``edge.capture.factory`` builds the source).
 
 Examples (YAML or JSON, under the node's ``source`` key)::
 
@@ -13,19 +13,13 @@ This module imports neither OpenCV nor picamera2, so validating a config is chea
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, PositiveFloat, model_validator
 
+from edge.capture.uri import uri_kind
 from kuzet.strict import StrictModel
-
-if TYPE_CHECKING:
-    from edge.capture.base import Clock, FrameSource, Sleep
-
-UriKind = Literal["device", "stream", "file"]
 
 
 def _max_is_none(value: Any) -> Any:
@@ -34,13 +28,6 @@ def _max_is_none(value: Any) -> Any:
 
 Unlimited = BeforeValidator(_max_is_none)
 """``fps = "max"`` is accepted for ``null`` (no limit), because TOML has no null."""
-
-
-def uri_kind(uri: str | int) -> UriKind:
-    """Classify an OpenCV ``uri``: camera index or ``/dev/…`` path, network URL, or file."""
-    if isinstance(uri, int) or uri.isdigit() or uri.startswith("/dev/"):
-        return "device"
-    return "stream" if "://" in uri else "file"
 
 
 class Picamera2Config(StrictModel):
@@ -94,31 +81,3 @@ class FolderConfig(StrictModel):
 
 SourceConfig = Annotated[Picamera2Config | OpenCvConfig | FolderConfig,
                          Field(discriminator="type")]
-
-
-def open_source(cfg: SourceConfig, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep,
-                camera_factory: Callable[[], Any] | None = None,
-                wall_clock: Clock = time.time) -> FrameSource:
-    """Build (but do not open) the source ``cfg`` describes.
-
-    ``sleep`` paces files and folders; pass ``stop_event.wait`` so a stop is not delayed by a
-    slow frame rate. ``camera_factory`` replaces ``picamera2.Picamera2`` (tests, other cameras).
-    ``wall_clock`` stamps each frame's ``t_wall`` (evidence times); ``clock`` is monotonic.
-    """
-    if isinstance(cfg, Picamera2Config):
-        from edge.capture.picamera2_source import Picamera2Source
-
-        return Picamera2Source(cfg.main_size, cfg.lores_size, cfg.fps,
-                               camera_factory=camera_factory, clock=clock,
-                               wall_clock=wall_clock)
-    if isinstance(cfg, OpenCvConfig):
-        from edge.capture.opencv_source import OpenCvSource
-
-        return OpenCvSource(cfg.uri, fps=cfg.fps, loop=cfg.loop, timeout_s=cfg.timeout_s,
-                            clock=clock, sleep=sleep, wall_clock=wall_clock)
-    if isinstance(cfg, FolderConfig):
-        from edge.capture.folder_source import FolderSource
-
-        return FolderSource(cfg.path, fps=cfg.fps, loop=cfg.loop, clock=clock, sleep=sleep,
-                            wall_clock=wall_clock)
-    raise TypeError(f"not a source config: {cfg!r}")

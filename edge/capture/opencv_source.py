@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from edge.capture.base import Clock, EndOfStream, Frame, FrameSource, Pacer, Sleep, as_bgr
-from edge.capture.config import uri_kind
+from edge.capture.uri import uri_kind
 from kuzet.errors import SourceError
 
 log = logging.getLogger(__name__)

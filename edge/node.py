@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from edge.capture.base import Frame
-from edge.capture.config import open_source
+from edge.capture.factory import open_source
 from edge.capture.supervisor import ResilientSource, SourceStatus
 from edge.config import NodeConfig
 from edge.evidence import Ballast, EvidenceFile, EvidenceStore, FrameRing, boot_id

@@ -1,4 +1,4 @@
-"""Model files, decoders and accuracy: ``edge/models`` (issue 3).
+"""Model files, decoders and accuracy: ``edge/models``.
 
 The eval images are obtained from packages by ``kuzet_tools.models.evalset`` (pip download of the
 ultralytics and scikit-image wheels, Debian's opencv-doc); when they cannot be obtained the

@@ -1,4 +1,4 @@
-"""Evidence snapshots blur every face but the flagged student's (issue 5's privacy rule)."""
+"""Evidence snapshots blur every face but the flagged student's (the privacy rule: other students are not shown)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The phones eval (issue 9): every way of looking for phones, measured on the same photos.
+"""The phones eval: every way of looking for phones, measured on the same photos.
 
 ``kuzet models eval --set phones`` runs each variant on ``tests/data/phones/labels.json`` and
 reports, per variant, precision and recall per class, false phones per ten photos and

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from kuzet_tools.broker import MosquittoBroker
+from tests.support.footage import VTEST_AVI
 
-pytest_plugins = ["tests.support.hub_fixtures"]   # the hub's app, client, users
-
-OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+pytest_plugins = [
+    "tests.support.hub_fixtures",        # the hub's app, client, users
+    "tests.support.capture_fixtures",    # a fake clock, a photo, a clip of real footage
+]
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -35,7 +37,7 @@ def broker(tmp_path):
 @pytest.fixture(scope="session")
 def vtest_avi() -> Path:
     """Real street footage with walking people, from Debian's opencv-doc."""
-    path = OPENCV_DATA / "vtest.avi"
+    path = VTEST_AVI
     if not path.exists():
         pytest.fail(f"{path} missing: install Debian opencv-doc (the test command does)")
     return path

@@ -1,4 +1,8 @@
-"""Shared fixtures: a real mosquitto broker on a free port, temp folders, real footage."""
+"""Shared fixtures: a real mosquitto broker on a free port, temp folders, real footage.
+
+Two tiers (tests/support/tiers.py): every test that starts mosquitto, Chromium or a node on
+real footage is marked ``integration`` (using ``broker`` or ``vtest_avi`` marks it); the rest,
+``-m "not integration"``, is the fast tier, and a test there that starts one of them fails."""
 
 from __future__ import annotations
 
@@ -11,8 +15,10 @@ from kuzet_tools.broker import MosquittoBroker
 from tests.support.footage import VTEST_AVI
 
 pytest_plugins = [
+    "tests.support.tiers",               # the integration mark, set and guarded
     "tests.support.hub_fixtures",        # the hub's app, client, users
     "tests.support.capture_fixtures",    # a fake clock, a photo, a clip of real footage
+    "pytester",                          # tests of the tiers' guard run pytest inside pytest
 ]
 
 

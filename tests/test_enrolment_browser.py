@@ -26,6 +26,8 @@ from tests.support.hub_browser import launch, login, screenshot
 from tests.support.hub_env import PASSWORD, SECRET, seed
 from tests.support.pki import provisioned_broker
 
+pytestmark = pytest.mark.integration     # a TLS mosquitto, Chromium, a node
+
 ROOT = Path(__file__).resolve().parents[1]
 NODE = "main/a101/cam1"
 

@@ -24,6 +24,8 @@ from kuzet_tools.broker import MosquittoBroker, free_port
 from tests.support.faults import fill, record, tmpfs
 from tests.support.wait import wait_until
 
+pytestmark = pytest.mark.integration     # mosquitto and the hub as processes
+
 ROOT = Path(__file__).resolve().parents[1]
 ORIGIN = contract.Origin(building="main", room="a101", node="cam1")
 

@@ -78,6 +78,7 @@ def test_a_killed_evidence_process_is_replaced_and_nothing_is_lost(hub, node):
                       and hub.evidence_process.proc.is_alive())
 
 
+@pytest.mark.integration                    # a TLS mosquitto of its own
 def test_with_certificates_the_evidence_process_has_its_own_identity(tmp_path):
     """Provisioning issues the evidence process its own certificate (CN hub-evidence, a role
     that may only read the evidence topics); a node's evidence reaches the hub through it."""

@@ -76,7 +76,9 @@ class Client:
 
 
 @pytest.fixture
-def pki(tmp_path):
+def tls_broker(tmp_path):
+    """The building's PKI and a real mosquitto running its TLS config (an integration
+    fixture: tests/support/tiers.py)."""
     with provisioned_broker(tmp_path) as (prov, broker, _):
         yield prov, broker, tmp_path
 
@@ -97,8 +99,8 @@ def node_client(prov, dest, client_id="") -> Client:
 OK, DENIED = 0, 135       # PUBACK reason codes: success (no subscribers is 16), not authorised
 
 
-def test_an_enrolled_node_publishes_only_under_its_own_topics(pki):
-    prov, broker, tmp = pki
+def test_an_enrolled_node_publishes_only_under_its_own_topics(tls_broker):
+    prov, broker, tmp = tls_broker
     a = enrol(prov, tmp, "main/a101/cam1")
     enrol(prov, tmp, "main/a102/cam1")
     node = node_client(prov, a)
@@ -111,8 +113,8 @@ def test_an_enrolled_node_publishes_only_under_its_own_topics(pki):
     node.stop()
 
 
-def test_plain_tcp_and_foreign_certificates_are_refused(pki, tmp_path):
-    prov, broker, tmp = pki
+def test_plain_tcp_and_foreign_certificates_are_refused(tls_broker, tmp_path):
+    prov, broker, tmp = tls_broker
     plain = Client(prov.broker_port, "", None, None)
     plain.start()
     assert not plain.connected.wait(3)
@@ -127,8 +129,8 @@ def test_plain_tcp_and_foreign_certificates_are_refused(pki, tmp_path):
     rogue.stop()
 
 
-def test_a_node_cannot_take_over_another_nodes_session(pki):
-    prov, broker, tmp = pki
+def test_a_node_cannot_take_over_another_nodes_session(tls_broker):
+    prov, broker, tmp = tls_broker
     a = enrol(prov, tmp, "main/a101/cam1")
     b = enrol(prov, tmp, "main/a102/cam1")
     victim = node_client(prov, b)
@@ -142,8 +144,8 @@ def test_a_node_cannot_take_over_another_nodes_session(pki):
     thief.stop()
 
 
-def test_a_revoked_node_is_cut_off_at_once_and_cannot_reconnect(pki):
-    prov, broker, tmp = pki
+def test_a_revoked_node_is_cut_off_at_once_and_cannot_reconnect(tls_broker):
+    prov, broker, tmp = tls_broker
     a = enrol(prov, tmp, "main/a101/cam1")
     node = node_client(prov, a)
     assert node.connected.wait(10)
@@ -158,8 +160,8 @@ def test_a_revoked_node_is_cut_off_at_once_and_cannot_reconnect(pki):
     assert prov.registry.get("main/a101/cam1").status == "revoked"
 
 
-def test_re_enrolment_revokes_the_old_certificate(pki):
-    prov, broker, tmp = pki
+def test_re_enrolment_revokes_the_old_certificate(tls_broker):
+    prov, broker, tmp = tls_broker
     old = enrol(prov, tmp, "main/a101/cam1")
     bundle = prov.enrol("main/a101/cam1", hub_host="127.0.0.1")
     new = tmp / "new"
@@ -173,10 +175,10 @@ def test_re_enrolment_revokes_the_old_certificate(pki):
     stale.stop()
 
 
-def test_the_bundle_is_a_valid_node_config_with_a_private_key(pki):
+def test_the_bundle_is_a_valid_node_config_with_a_private_key(tls_broker):
     from edge.config import load_config
 
-    prov, broker, tmp = pki
+    prov, broker, tmp = tls_broker
     dest = enrol(prov, tmp, "main/a101/cam1")
     assert (dest / "node.key").stat().st_mode & 0o777 == 0o600
     cfg = load_config(dest / "node.toml")
@@ -184,8 +186,8 @@ def test_the_bundle_is_a_valid_node_config_with_a_private_key(pki):
     assert cfg.origin.room == "a101"
 
 
-def test_enrolment_codes_are_single_use_and_expire(pki):
-    prov, broker, tmp = pki
+def test_enrolment_codes_are_single_use_and_expire(tls_broker):
+    prov, broker, tmp = tls_broker
     prov.add_node("main/a101/cam1")
     code = prov.registry.new_code("main/a101/cam1")
     assert prov.registry.redeem_code(code).name == "cam1"
@@ -226,8 +228,8 @@ def test_the_technicians_commands(tmp_path):
     assert unreachable.returncode == 2 and "cannot reach the broker" in unreachable.stderr
 
 
-def test_the_technicians_tools_do_not_take_over_the_hubs_session(pki):
-    prov, broker, tmp = pki
+def test_the_technicians_tools_do_not_take_over_the_hubs_session(tls_broker):
+    prov, broker, tmp = tls_broker
     hub = Client(prov.broker_port, **{"ca": prov.hub_tls()["ca_certs"],
                                       "cert": prov.hub_tls()["certfile"],
                                       "key": prov.hub_tls()["keyfile"]}).start()
@@ -239,13 +241,13 @@ def test_the_technicians_tools_do_not_take_over_the_hubs_session(pki):
     hub.stop()
 
 
-def test_the_broker_keeps_more_than_a_thousand_messages_for_the_hub_while_it_is_away(pki):
+def test_the_broker_keeps_more_than_a_thousand_messages_for_the_hub_while_it_is_away(tls_broker):
     """Mosquitto's default queue (1000 per client) would drop alerts the nodes already
     deleted on PUBACK; the generated config keeps them all for the hub's session."""
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
 
-    prov, broker, tmp = pki
+    prov, broker, tmp = tls_broker
     tls = prov.hub_tls()
     received: list[bytes] = []
     subscribed = threading.Event()

@@ -16,6 +16,8 @@ from kuzet_tools.bench.sim import NodeSim, snapshot_jpeg
 from tests.support.hub_browser import launch, login, screenshot
 from tests.support.hub_env import PASSWORD, make_config, seatmap, seed
 
+pytestmark = pytest.mark.integration     # mosquitto, the hub and Chromium
+
 A101 = contract.Origin(building="main", room="a101", node="cam1")
 
 

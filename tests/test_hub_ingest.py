@@ -18,6 +18,8 @@ from kuzet_tools.broker import MosquittoBroker
 from tests.support.hub_env import make_config
 from tests.support.wait import wait_until
 
+pytestmark = pytest.mark.integration     # a real mosquitto in every test
+
 ORIGIN = contract.Origin(building="main", room="a101", node="cam1")
 JPEG = b"\xff\xd8\xff\xe0" + b"kuzet test jpeg" * 20 + b"\xff\xd9"
 

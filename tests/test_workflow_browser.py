@@ -10,6 +10,7 @@ import json
 import subprocess
 import time
 
+import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from hub.retention import run as run_retention
@@ -19,6 +20,8 @@ from kuzet_tools.bench.sim import NodeSim, snapshot_jpeg
 from tests.support.hub_browser import launch, login, screenshot
 from tests.support.hub_env import PASSWORD, seatmap
 from tests.support.subscriber import Recorder
+
+pytestmark = pytest.mark.integration     # mosquitto, the hub and Chromium
 
 A101 = contract.Origin(building="main", room="a101", node="cam1")
 ROSTER = ("group,student_no,name,seat\n"

@@ -90,12 +90,12 @@ def _check(args) -> int:
     try:
         import numpy as np
 
-        from edge.models.registry import create_detector, create_face_detector
-        det = create_detector(cfg.detection.model, cfg.detection.score_threshold)
+        from edge.models.factory import create_detectors
+        det, faces = create_detectors(cfg.detection)     # what the node runs
         det.detect(np.zeros((480, 640, 3), np.uint8))
         msg = cfg.detection.model
-        if cfg.detection.faces:
-            create_face_detector(cfg.detection.face_model).detect(np.zeros((480, 640, 3), np.uint8))
+        if faces is not None:
+            faces.detect(np.zeros((480, 640, 3), np.uint8))
             msg += f", {cfg.detection.face_model}"
         results.append(("models", True, msg))
     except KuzetError as exc:

@@ -14,7 +14,9 @@ import numpy as np
 
 from edge.looks import shift
 from edge.models.base import Detection, Detector
+from edge.models.factory import DetectionChoice, PhoneMode, create_detectors
 from edge.models.phones import merge
+from edge.models.registry import DEFAULT_DETECTOR
 
 
 def tiles(w: int, h: int, n: int, overlap: float = 0.2) -> list[tuple[int, int, int, int]]:
@@ -38,23 +40,12 @@ def detect_with_tiles(detector: Detector, image: np.ndarray, n: int) -> list[Det
     return merge(dets)
 
 
-PHONE_MODES = ("off", "remote", "hands")
-
-
 def detect_images(paths: list[Path], model: str | None = None, threshold: float = 0.3,
-                  tiles: int = 0, phones: str = "remote") -> list[dict]:
+                  tiles: int = 0, phones: PhoneMode = "remote") -> list[dict]:
     """Objects (phones as ``cell phone``) and faces with yaw for each image, as dicts."""
-    from edge.models.phones import create_phone_detector
-    from edge.models.registry import DEFAULT_DETECTOR, create_detector, create_face_detector
-
-    if phones not in PHONE_MODES:
-        raise ValueError(f"phones must be one of {', '.join(PHONE_MODES)}, not {phones!r}")
-    if phones == "off":
-        detector = create_detector(model or DEFAULT_DETECTOR, score_threshold=threshold)
-    else:
-        detector = create_phone_detector(model, score_threshold=threshold,
-                                         hands=phones == "hands")
-    faces = create_face_detector()
+    detector, faces = create_detectors(DetectionChoice(
+        model=model or DEFAULT_DETECTOR, phones=phones, score_threshold=threshold))
+    assert faces is not None
     out = []
     for path in paths:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)

@@ -89,10 +89,6 @@ class BlazeFaceDetector(FaceDetector):
         keep = nms(boxes, scores, self.iou_threshold, max_out=self.max_faces)
         return [(float(scores[i]), boxes[i], keypoints[i]) for i in keep]
 
-    def detect_raw(self, image: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray]]:
-        prepared = self.prepare(image)
-        return self.decode_raw(self.infer(prepared), prepared)
-
     def decode(self, raw: list[np.ndarray], prepared: Prepared) -> list[Face]:
         """Faces, best first, with yaw from the mesh (which runs here) when a mesh is set."""
         faces = []

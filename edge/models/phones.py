@@ -1,4 +1,4 @@
-"""Phones in hands: the COCO detector, plus a second look at every hand (issue 9).
+"""Phones in hands: the COCO detector, plus a second look at every hand.
 
 Stock NanoDet finds a phone lying flat (often calling it ``remote``) but not one held low in a
 hand. :class:`PhoneAwareDetector` wraps the object detector and adds, for each image (a seat

@@ -1,0 +1,89 @@
+"""The one place that turns a detection choice into detectors.
+
+The node (``[detection]`` in its config), ``kuzet edge detect`` (its command-line options) and
+the benchmarks all build their detectors here, so they run the same models the same way::
+
+    detector, faces = create_detectors(cfg.detection)          # the node
+    detector, faces = create_detectors(DetectionChoice(phones="off", score_threshold=0.4))
+
+``phones``: ``"remote"`` (the default) wraps the object detector so that a ``remote`` is a
+phone and a phone on a book's box is a book; ``"hands"`` adds the second look at each hand;
+``"off"`` is the stock detector (``edge/models/phones.py``, ``docs/detection.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from edge.models import registry
+from edge.models.base import Detector, FaceDetector
+from edge.models.phones import create_phone_detector
+from edge.models.registry import DEFAULT_DETECTOR, DEFAULT_FACE_DETECTOR
+
+PhoneMode = Literal["off", "remote", "hands"]
+PHONE_MODES: tuple[PhoneMode, ...] = ("off", "remote", "hands")
+
+
+class Choice(Protocol):
+    """What picks the detectors: the node's ``DetectionSection`` or a ``DetectionChoice``."""
+
+    model: str
+    phones: str
+    score_threshold: float
+    num_threads: int
+    faces: bool
+    face_model: str
+    face_threshold: float
+
+
+@dataclass(frozen=True)
+class DetectionChoice:
+    """A detection choice outside a node config (command line, benchmarks); the defaults are
+    the node's."""
+
+    model: str = DEFAULT_DETECTOR
+    phones: PhoneMode = "remote"
+    score_threshold: float = 0.3
+    num_threads: int = 2
+    faces: bool = True
+    face_model: str = DEFAULT_FACE_DETECTOR
+    face_threshold: float = 0.5
+
+
+def create_object_detector(choice: Choice) -> Detector:
+    """The object detector ``choice`` names, wrapped for phones unless ``phones="off"``."""
+    if choice.phones not in PHONE_MODES:
+        raise ValueError(f"phones must be one of {', '.join(PHONE_MODES)}, "
+                         f"not {choice.phones!r}")
+    if choice.phones == "off":
+        return registry.create_detector(choice.model, choice.score_threshold,
+                                        choice.num_threads)
+    return create_phone_detector(choice.model, choice.score_threshold, choice.num_threads,
+                                 hands=choice.phones == "hands")
+
+
+def create_face_detector(choice: Choice, *, with_yaw: bool = True,
+                         num_threads: int | None = None) -> FaceDetector:
+    """The face detector ``choice`` names (with head yaw unless ``with_yaw=False``)."""
+    return registry.create_face_detector(
+        choice.face_model, choice.face_threshold, with_yaw=with_yaw,
+        num_threads=choice.num_threads if num_threads is None else num_threads)
+
+
+def create_detectors(choice: Choice, *, detector: Detector | None = None,
+                     face_detector: FaceDetector | None = None
+                     ) -> tuple[Detector, FaceDetector | None]:
+    """``(object detector, face detector)`` for ``choice``; the face detector is ``None`` when
+    ``choice.faces`` is off. A detector passed in is used as it is (a benchmark that built
+    its own, a test's scripted fake) and only the missing one is built."""
+    detector = detector or create_object_detector(choice)
+    if not choice.faces:
+        return detector, None
+    return detector, face_detector or create_face_detector(choice)
+
+
+def create_blur_detector(choice: Choice) -> FaceDetector:
+    """The face detector that blurs faces in evidence: no yaw, one thread, and an interpreter
+    of its own (the detect thread owns the other one)."""
+    return create_face_detector(choice, with_yaw=False, num_threads=1)

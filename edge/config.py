@@ -30,6 +30,8 @@ class NodeSection(StrictModel):
     room: Name
     name: Name
     data_dir: Path = Path("/var/lib/kuzet")
+    # how long the outbox's journal lists a message after the node accepted it (days)
+    journal_days: Annotated[float, Field(gt=0, le=3650)] = 30
 
 
 class BrokerSection(BrokerAccess):

@@ -27,18 +27,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.system import boot_id
 from kuzet.contract import new_id
 
 log = logging.getLogger(__name__)
-BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
-
-
-def boot_id() -> str:
-    """This boot's id (Linux): monotonic times compare only within one boot."""
-    try:
-        return BOOT_ID.read_text().strip()
-    except OSError:
-        return "unknown"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge.system import boot_id
+
 
 @dataclass(frozen=True)
 class OutboxItem:
@@ -29,12 +31,17 @@ class OutboxItem:
 class Outbox:
     """A FIFO of messages in SQLite (WAL). Safe to share between threads.
 
-    Order and delivery never depend on a clock (rows go out by ``seq``); ``wall_clock`` only
-    stamps the journal, so a clock that jumps changes no message's fate."""
+    Order and delivery never depend on a clock (rows go out by ``seq``); the clocks only
+    stamp the journal, so a clock that jumps changes no message's fate. The journal is aged
+    as evidence is: by the monotonic ``clock`` within one ``boot`` (default: the kernel's boot
+    id), by ``wall_clock`` only for rows from earlier boots."""
 
-    def __init__(self, path: str | Path, *, wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, path: str | Path, *, wall_clock: Callable[[], float] = time.time,
+                 clock: Callable[[], float] = time.monotonic, boot: str | None = None) -> None:
         self.path = Path(path)
         self._wall = wall_clock
+        self._clock = clock
+        self.boot = boot if boot is not None else boot_id()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -53,11 +60,16 @@ class Outbox:
         cols = [r[1] for r in self._db.execute("PRAGMA table_info(outbox)")]
         if "attachment" not in cols:
             self._db.execute("ALTER TABLE outbox ADD COLUMN attachment TEXT")
-        # What the node accepted, kept after delivery (pruned after ``journal_days``): lets a
-        # test or a technician check that everything accepted reached the hub.
+        # What the node accepted, kept after delivery (pruned after ``[node] journal_days``,
+        # see ``prune_journal``): lets a test or a technician check that everything accepted
+        # reached the hub.
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS journal (msg_id TEXT PRIMARY KEY, topic TEXT NOT NULL,"
             " created REAL NOT NULL)")
+        cols = [r[1] for r in self._db.execute("PRAGMA table_info(journal)")]
+        if "boot" not in cols:        # rows written before these columns age by the wall clock
+            self._db.execute("ALTER TABLE journal ADD COLUMN boot TEXT")
+            self._db.execute("ALTER TABLE journal ADD COLUMN created_mono REAL")
         self._added = threading.Condition(self._lock)
 
     def add(self, msg_id: str, topic: str, payload: bytes, qos: int = 1,
@@ -67,7 +79,7 @@ class Outbox:
 
         ``attachment``: a file (evidence) that the publisher puts into the payload when it
         sends it, so that the file is not stored twice."""
-        now = self._wall()
+        now, mono = self._wall(), self._clock()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -75,8 +87,9 @@ class Outbox:
                     "INSERT OR IGNORE INTO outbox (msg_id, topic, payload, qos, created,"
                     " attachment) VALUES (?, ?, ?, ?, ?, ?)",
                     (msg_id, topic, payload, qos, now, attachment))
-                self._db.execute("INSERT OR IGNORE INTO journal VALUES (?, ?, ?)",
-                                 (msg_id, topic, now))
+                self._db.execute("INSERT OR IGNORE INTO journal (msg_id, topic, created, boot,"
+                                 " created_mono) VALUES (?, ?, ?, ?, ?)",
+                                 (msg_id, topic, now, self.boot, mono))
                 self._db.execute("COMMIT")
             except BaseException:
                 if self._db.in_transaction:   # SQLite may have rolled back already (disk full)
@@ -91,10 +104,17 @@ class Outbox:
             return self._db.execute("SELECT msg_id, topic FROM journal WHERE created >= ?"
                                     " ORDER BY rowid", (since,)).fetchall()
 
-    def prune_journal(self, days: float = 30.0) -> None:
+    def prune_journal(self, days: float = 30.0) -> int:
+        """Forget journal rows older than ``days`` (the node's upkeep calls this once an
+        hour); returns how many went. A row of this boot is aged by the monotonic clock, so a
+        wall clock that jumps a year ahead forgets nothing of today. The outbox itself (what
+        is not yet delivered) is never pruned."""
+        age = days * 86400
         with self._lock:
-            self._db.execute("DELETE FROM journal WHERE created < ?",
-                             (self._wall() - days * 86400,))
+            return self._db.execute(
+                "DELETE FROM journal WHERE CASE WHEN boot = ? AND created_mono IS NOT NULL"
+                " THEN created_mono < ? ELSE created < ? END",
+                (self.boot, self._clock() - age, self._wall() - age)).rowcount
 
     def pending(self, after: int = 0, limit: int = 100) -> list[OutboxItem]:
         """Messages not yet acknowledged, oldest first, with ``seq > after``."""

@@ -8,6 +8,15 @@ import socket
 from pathlib import Path
 
 THERMAL = Path("/sys/class/thermal/thermal_zone0/temp")
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+def boot_id() -> str:
+    """This boot's id (Linux): monotonic times compare only within one boot."""
+    try:
+        return BOOT_ID.read_text().strip()
+    except OSError:
+        return "unknown"
 
 
 def cpu_temp_c(path: Path = THERMAL) -> float | None:

@@ -98,6 +98,8 @@ class BrokerSection(BrokerAccess):
         "kuzet-hub-evidence"
     evidence_cert_file: Path | None = None
     evidence_key_file: Path | None = None
+    # paho patched for speed (hub/mqtt_fast.py: its private decoder and reading); off: stock paho
+    fast_decoder: bool = False
 
     @model_validator(mode="after")
     def _evidence_identity(self) -> BrokerSection:

@@ -1,4 +1,6 @@
-"""Two changes to how paho reads, for a hub that takes thousands of messages a second.
+"""Two changes to how paho reads, for a hub that takes thousands of messages a second: off
+unless the config asks for them (``[broker] fast_decoder = true``); the hub otherwise runs
+paho as it is, and importing this module changes nothing.
 
 Measured with ``kuzet bench hub`` (docs/reliability.md, Load), paho spent most of the hub's
 MQTT time on two things that are not MQTT:
@@ -8,13 +10,13 @@ MQTT time on two things that are not MQTT:
   per message here, as much as the rest of its decoding together. ``SharedTablesProperties`` is
   paho's ``Properties`` with those constant tables built once; every method, and so what a
   packet decodes to, is paho's own (``tests/test_hub_mqtt_fast.py`` compares the two).
-  ``install()`` makes paho's packet decoder use it.
+  ``install()`` makes paho's packet decoder use it, for the whole process.
 * **Reading.** ``ReadAheadClient`` reads what the socket has in one ``recv`` and hands paho
   every whole packet in it, instead of three or more ``recv`` calls and a ``select`` round
   per packet.
 
-Both reach into paho's internals, so they are used only on the paho releases they were read
-against (``CHECKED_PAHO``); on any other, the hub runs paho as it is, only slower.
+Both reach into paho's internals, so even when asked for they are used only on the paho
+releases they were read against (``CHECKED_PAHO``); on any other, the hub runs paho as it is.
 """
 
 from __future__ import annotations
@@ -75,6 +77,13 @@ def client_class() -> type[mqtt.Client]:
     return ReadAheadClient if checked() else mqtt.Client
 
 
+def fast_client_class() -> type[mqtt.Client]:
+    """Install ``SharedTablesProperties`` and give the client class to use with it (both only
+    on a checked paho release; else paho's own ``Client``, nothing changed)."""
+    install()
+    return client_class()
+
+
 class ReadAheadClient(mqtt.Client):
     """paho's client, reading ahead: one ``recv`` of up to 64 KiB, then every whole packet in
     it, per wake-up of the network loop.
@@ -120,6 +129,3 @@ class ReadAheadClient(mqtt.Client):
             if handled >= self.MAX_PACKETS and not self._ahead:
                 return MQTTErrorCode.MQTT_ERR_SUCCESS
         return MQTTErrorCode.MQTT_ERR_NO_CONN
-
-
-install()

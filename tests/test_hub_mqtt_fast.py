@@ -1,4 +1,6 @@
-"""hub.mqtt_fast changes how fast paho reads, never what a packet decodes to."""
+"""hub.mqtt_fast changes how fast paho reads, never what a packet decodes to; only a hub whose
+config asks for it (``[broker] fast_decoder = true``) uses it, and the default hub runs paho as
+it is."""
 
 from __future__ import annotations
 
@@ -7,12 +9,21 @@ import threading
 import paho.mqtt
 import paho.mqtt._packet as paho_packet
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from hub import mqtt_fast
 from hub.mqtt_fast import ReadAheadClient, SharedTablesProperties
+from hub.services import HubServices
+from tests.support.hub_env import make_config
+
+
+@pytest.fixture
+def paho_restored(monkeypatch):
+    """Whatever a test installs into paho is undone after it."""
+    monkeypatch.setattr(paho_packet, "Properties", paho_packet.Properties)
 
 
 def publish_properties(cls) -> Properties:
@@ -46,8 +57,9 @@ def test_properties_decode_exactly_as_paho_decodes_them():
             raise AssertionError(f"{cls.__name__} took a CONNECT property on a PUBLISH")
 
 
-def test_a_message_read_ahead_keeps_its_properties(broker):
-    assert paho_packet.Properties is SharedTablesProperties     # installed by hub.mqtt_fast
+def test_a_message_read_ahead_keeps_its_properties(broker, paho_restored):
+    assert mqtt_fast.install()
+    assert paho_packet.Properties is SharedTablesProperties
     got, ready, arrived = [], threading.Event(), threading.Event()
     sub = ReadAheadClient(CallbackAPIVersion.VERSION2, client_id="fast-sub",
                           protocol=mqtt.MQTTv5)
@@ -93,3 +105,31 @@ def test_an_unchecked_paho_release_is_used_as_it_is(monkeypatch):
     monkeypatch.setattr(paho.mqtt, "__version__", "2.2.0")
     assert mqtt_fast.client_class() is ReadAheadClient
     assert mqtt_fast.install() is True and paho_packet.Properties is SharedTablesProperties
+
+
+def ingest_of(tmp_path, broker, **settings) -> HubServices:
+    cfg = make_config(tmp_path, broker.port)
+    cfg = cfg.model_copy(update={"broker": cfg.broker.model_copy(update=settings)})
+    return HubServices(cfg).start(ingest=True)
+
+
+def test_the_default_hub_runs_paho_as_it_is(tmp_path, broker, paho_restored):
+    assert paho_packet.Properties is Properties       # the hub's modules are imported by now
+    services = ingest_of(tmp_path, broker)
+    try:
+        assert services.ingest.connected.wait(10)
+        assert type(services.ingest.client) is mqtt.Client
+        assert paho_packet.Properties is Properties
+    finally:
+        services.stop()
+    assert paho_packet.Properties is Properties
+
+
+def test_the_fast_decoder_is_used_when_the_config_asks(tmp_path, broker, paho_restored):
+    services = ingest_of(tmp_path, broker, fast_decoder=True)
+    try:
+        assert services.ingest.connected.wait(10)
+        assert type(services.ingest.client) is ReadAheadClient
+        assert paho_packet.Properties is SharedTablesProperties
+    finally:
+        services.stop()

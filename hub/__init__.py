@@ -2,6 +2,8 @@
 
 ``hub.config`` (TOML, validated), ``hub.store`` (all the SQL), ``hub.writer`` (the one writer
 thread), ``hub.ingest`` (MQTT, no Flask), ``hub.bus`` (in-process events for live pages),
-``hub.web`` (the Flask app factory and blueprints), ``hub.server`` (one process: web + ingest).
+``hub.web`` (the blueprints; ``hub.web.app`` the Flask app factory), ``hub.server`` (one
+process: web + ingest), ``hub.violation_protocol`` (the Appendix A form and its PDF),
+``hub.retention_job`` (evidence deleted after its retention period).
 See docs/hub.md and docs/data-model.md.
 """

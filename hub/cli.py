@@ -122,8 +122,7 @@ def _run(args) -> int:
 
 
 def _check(args) -> int:
-    from hub.store import open_database
-    from hub.store.migrations import current_version
+    from hub.store.migrations import current_version, open_database
 
     cfg = _config(args)
     cfg.secret_key()
@@ -136,17 +135,13 @@ def _check(args) -> int:
 
 
 def _write(cfg, fn, *a):
-    from hub.store import open_database
+    from hub.store.db import transaction
+    from hub.store.migrations import open_database
 
     db = open_database(cfg.hub.db_path)
     try:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            result = fn(db.conn, *a)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        with transaction(db.conn) as conn:
+            result = fn(conn, *a)
     except (ValueError, Exception) as exc:    # sqlite3 integrity, validation
         if isinstance(exc, KuzetError):
             raise
@@ -157,7 +152,7 @@ def _write(cfg, fn, *a):
 
 
 def _user_add(args) -> int:
-    from hub.store import accounts
+    from hub.store import users
 
     cfg = _config(args)
     password = os.environ.get("KUZET_HUB_PASSWORD")
@@ -165,7 +160,7 @@ def _user_add(args) -> int:
         if not sys.stdin.isatty():
             raise ConfigError("no password: set $KUZET_HUB_PASSWORD or run in a terminal")
         password = getpass.getpass(f"password for {args.username}: ")
-    uid = _write(cfg, accounts.add_user, args.username, password, args.role, args.name)
+    uid = _write(cfg, users.add_user, args.username, password, args.role, args.name)
     print(json.dumps({"id": uid, "username": args.username, "role": args.role}))
     return 0
 
@@ -176,34 +171,34 @@ def _when(value: str, tz: str) -> datetime:
 
 
 def _session_add(args) -> int:
-    from hub.store import accounts
+    from hub.store import sessions
 
     cfg = _config(args)
     try:
         start, end = _when(args.start, cfg.hub.timezone), _when(args.end, cfg.hub.timezone)
     except ValueError as exc:
         raise KuzetError(f"--start/--end: {exc}") from None
-    sid = _write(cfg, accounts.add_session, args.building, args.room, args.proctor, start, end,
+    sid = _write(cfg, sessions.add_session, args.building, args.room, args.proctor, start, end,
                  args.title)
     print(json.dumps({"id": sid}))
     return 0
 
 
 def _room_load(args) -> int:
-    from hub.store import accounts
+    from hub.store import rooms
 
     cfg = _config(args)
     try:
         data = json.loads(Path(args.seatmap).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise KuzetError(f"{args.seatmap}: {exc}") from None
-    _write(cfg, accounts.load_seatmap, args.building, args.room, data, args.title)
+    _write(cfg, rooms.load_seatmap, args.building, args.room, data, args.title)
     print(json.dumps({"room": f"{args.building}/{args.room}", "seats": len(data["seats"])}))
     return 0
 
 
 def _retention(args) -> int:
-    from hub.retention import run
+    from hub.retention_job import run
 
     print(json.dumps(run(_config(args)).as_dict()))
     return 0

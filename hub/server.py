@@ -17,7 +17,7 @@ from waitress.wasyncore import close_all
 
 from hub.config import HubConfig
 from hub.services import HubServices
-from hub.web import create_app
+from hub.web.app import create_app
 
 log = logging.getLogger(__name__)
 

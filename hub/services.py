@@ -12,7 +12,7 @@ from hub.bus import EventBus
 from hub.config import HubConfig
 from hub.evidence import EvidenceFolder
 from hub.ingest import IngestWorker
-from hub.store import open_database
+from hub.store.migrations import open_database
 from hub.writer import Writer
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,10 @@ The writer takes what is waiting (up to ``max_batch``), writes the batch's new e
 first (made durable by one ``syncfs`` before the commit), applies every job in one transaction
 (if a job fails, the batch is rolled back and applied again with a savepoint per job, so one bad
 job cannot spoil the others), commits (``synchronous=FULL``: durable), and only then
-acknowledges the MQTT messages to the broker, answers the callers and publishes the events to
-the live pages. Every ``sweep_s`` it re-assesses node liveness (silence means offline).
+acknowledges the MQTT messages to the broker, answers the callers and publishes to the live
+pages what changed (each job returns its ``hub.store.changes.Change``s; each changed alert's
+or node's view is read once per batch). Every ``sweep_s`` it re-assesses node liveness
+(silence means offline).
 No Flask here.
 """
 
@@ -19,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,10 +29,14 @@ from typing import Any
 from hub.bus import Event, EventBus
 from hub.config import LivenessSection
 from hub.evidence import EvidenceFolder
-from hub.store import connect, messages
+from hub.store import alerts, messages, nodes
+from hub.store.changes import Change
+from hub.store.db import connect, savepoint, transaction
 from kuzet import contract
 
 log = logging.getLogger(__name__)
+HEARTBEATS_KEPT_S = 3600.0            # liveness looks at the last few only
+SEEN_KEPT_S = 35 * 86400.0            # message ids, for de-duplication (the node keeps 30 days)
 
 
 @dataclass
@@ -98,20 +105,14 @@ class Writer:
     def call(self, fn: Callable[..., Any], *args: Any, timeout: float = 10.0,
              **kwargs: Any) -> Any:
         """Run ``fn(conn, *args, **kwargs)`` in the writer's transaction; returns what it
-        returns. If it
-        returns a list of events (or a tuple whose last item is one), they are published."""
+        returns. If that is a list of ``Change``, the live pages get the changed views."""
         fut: Future = Future()
         self._queue.put(CallJob(fn, args, kwargs, fut))
         return fut.result(timeout)
 
-    @property
-    def backlog(self) -> int:
-        return self._queue.qsize()
-
     # -- life -------------------------------------------------------------------------------
     def start(self) -> None:
-        self._conn = connect(self.db_path)
-        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn = connect(self.db_path, durable=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -195,51 +196,48 @@ class Writer:
         """Apply the batch and commit: the events to publish and the page actions' results.
         Not ``careful``: the first job that fails rolls everything back (``_JobFailed``)."""
         self._tally = {"stored": 0, "duplicates": 0, "rejected": 0}
-        events: list[Event] = []
+        changes: list[Change] = []
         done: list[tuple[CallJob, Any, BaseException | None]] = []
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            for job in batch:
-                if careful:
-                    conn.execute("SAVEPOINT job")
-                try:
-                    if isinstance(job, CallJob):
-                        result = job.fn(conn, *job.args, **job.kwargs)
-                        events += _events_of(result)
-                        done.append((job, result, None))
-                    elif isinstance(job, RejectJob):
-                        self._reject(conn, job.topic, job.reason)
-                    else:
-                        events += self._apply(conn, job, now)
-                    if careful:
-                        conn.execute("RELEASE job")
-                except (OSError, sqlite3.OperationalError):
-                    raise                     # the disk, not the message: the batch retries
-                except Exception as exc:
-                    if not careful:
-                        raise _JobFailed from exc
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                    if isinstance(job, CallJob):
-                        done.append((job, None, exc))
-                    else:
-                        self._reject(conn, job.topic, f"cannot store: {exc}")
-            events = self._resolve(conn, events)
-            if sweep:
-                events += messages.sweep_liveness(conn, now, self.limits)
-            if prune:
-                messages.prune(conn, now)
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            if not isinstance(exc, _JobFailed):
+            with transaction(self._conn) as conn:
                 for job in batch:
-                    if isinstance(job, CallJob) and not job.future.done():
-                        job.future.set_exception(exc)
+                    try:
+                        with savepoint(conn) if careful else nullcontext():
+                            changes += self._run_job(conn, job, now, done)
+                    except (OSError, sqlite3.OperationalError):
+                        raise                 # the disk, not the message: the batch retries
+                    except Exception as exc:
+                        if not careful:
+                            raise _JobFailed from exc
+                        if isinstance(job, CallJob):
+                            done.append((job, None, exc))
+                        else:
+                            self._reject(conn, job.topic, f"cannot store: {exc}")
+                if sweep:
+                    changes += nodes.sweep_liveness(conn, now, self.limits)
+                if prune:
+                    nodes.forget_heartbeats(conn, now - HEARTBEATS_KEPT_S)
+                    messages.forget_seen(conn, now - SEEN_KEPT_S)
+                events = self._events(conn, changes)
+        except _JobFailed:
+            raise
+        except BaseException as exc:
+            for job in batch:
+                if isinstance(job, CallJob) and not job.future.done():
+                    job.future.set_exception(exc)
             raise
         return events, done
+
+    def _run_job(self, conn, job, now: float, done: list) -> list[Change]:
+        """One job's work; a page action's result goes to ``done``."""
+        if isinstance(job, CallJob):
+            result = job.fn(conn, *job.args, **job.kwargs)
+            done.append((job, result, None))
+            return _changes_of(result)
+        if isinstance(job, RejectJob):
+            self._reject(conn, job.topic, job.reason)
+            return []
+        return self._apply(conn, job, now)
 
     def _write_files(self, batch: list) -> bool:
         """Write the batch's evidence files not written yet (an OSError, e.g. a full disk,
@@ -254,28 +252,28 @@ class Writer:
                 fresh = fresh or (job.file is not None and job.file[1])
         return fresh
 
-    def _apply(self, conn, job: MessageJob, now: float) -> list[Event]:
+    def _apply(self, conn, job: MessageJob, now: float) -> list[Change]:
         msg = job.msg
         if not messages.first_time(conn, msg.id, msg.type, now):
             self._tally["duplicates"] += 1
             return []
         if isinstance(msg, contract.AlertMessage):
-            events = messages.apply_alert(conn, msg, now)
+            changes = alerts.apply_alert(conn, msg, now)
         elif isinstance(msg, contract.EvidenceMessage):
-            events = self._apply_evidence(conn, job, now)
+            changes = self._apply_evidence(conn, job, now)
         elif isinstance(msg, contract.StatusMessage):
-            events = messages.apply_status(conn, msg, now, self.limits)
+            changes = nodes.apply_status(conn, msg, now, self.limits)
         elif isinstance(msg, contract.HeartbeatMessage):
-            events = messages.apply_heartbeat(conn, msg, now, self.limits)
+            changes = nodes.apply_heartbeat(conn, msg, now, self.limits)
         else:
             messages.count(conn, f"ignored_{msg.type}")
-            events = []
+            changes = []
         self._tally["stored"] += 1            # not reached if the job failed
-        return events
+        return changes
 
-    def _apply_evidence(self, conn, job: MessageJob, now: float) -> list:
+    def _apply_evidence(self, conn, job: MessageJob, now: float) -> list[Change]:
         msg = job.msg
-        known = messages.evidence_sha(conn, msg.evidence_id)
+        known = alerts.evidence_sha(conn, msg.evidence_id)
         if known is not None:                 # the file is the one recorded: never touched
             if known != msg.sha256:
                 raise ValueError(f"evidence id {msg.evidence_id} already holds other content")
@@ -285,35 +283,36 @@ class Writer:
         relative, created = job.file
         if not created:                       # a file no row points to: a crash's leftover
             self.evidence.replace(relative, job.raw)
-        return messages.apply_evidence(conn, msg, relative, now)
+        return alerts.apply_evidence(conn, msg, relative, now)
 
     def _reject(self, conn, topic: str, reason: str) -> None:
         self._tally["rejected"] += 1
         log.warning("rejected message on %s: %s", topic, reason)
         messages.record_rejected(conn, topic, reason)
 
-
-    def _resolve(self, conn, items: list) -> list[Event]:
-        """One event per alert or node per batch, the alert's view read once, at the end,
-        and only for rooms that an open page watches."""
-        latest: dict[tuple, Any] = {}
-        for item in items:
-            if isinstance(item, Event):
-                key = (item.kind, item.building, item.room,
-                       item.data.get("alert_id") or item.data.get("node"))
-            elif self.bus.watched(item[2], item[3]):   # ("alert", id, building, room)
-                key = item
-            else:
-                continue
-            latest.pop(key, None)
-            latest[key] = item
-        return [i if isinstance(i, Event) else messages.alert_event(conn, i[1])
-                for i in latest.values()]
+    def _events(self, conn, changes: list[Change]) -> list[Event]:
+        """One event per changed alert or node per batch, in the order of their last change,
+        each view read once, at the end, and only for rooms that an open page watches."""
+        watched: dict[tuple[str, str], bool] = {}
+        latest: dict[Change, None] = {}
+        for change in changes:
+            room = (change.building, change.room)
+            if room not in watched:
+                watched[room] = self.bus.watched(*room)
+            if watched[room]:
+                latest.pop(change, None)
+                latest[change] = None
+        return [Event(c.kind, c.building, c.room, _view(conn, c)) for c in latest]
 
 
-def _events_of(result: Any) -> list[Event]:
-    if isinstance(result, list) and all(isinstance(e, Event) for e in result):
+def _view(conn, change: Change) -> dict[str, Any]:
+    if change.kind == "alert":
+        return alerts.alert_view(conn, change.key)
+    return nodes.node(conn, change.building, change.room, change.key)
+
+
+def _changes_of(result: Any) -> list[Change]:
+    """A page action's changes: its result, if that is a list of ``Change``."""
+    if isinstance(result, list) and all(isinstance(c, Change) for c in result):
         return result
-    if isinstance(result, tuple) and result and isinstance(result[-1], list):
-        return [e for e in result[-1] if isinstance(e, Event)]
     return []

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from hub.store import connect
-from hub.store.messages import apply_alert, apply_evidence
+from hub.store.alerts import apply_alert, apply_evidence
+from hub.store.db import connect
 from kuzet import contract
 from kuzet_tools.bench.sim import alert_for, evidence_for
 from tests.support.hub_env import PASSWORD, login
@@ -96,7 +96,7 @@ def test_forms_need_the_csrf_token(client, alerts):
 
 
 def test_login_failure_and_cookie_flags(tmp_path, client, seeded):
-    from hub.web import create_app
+    from hub.web.app import create_app
     from tests.support.hub_env import csrf_from, make_config
 
     r = client.post("/login", data={"username": "aigerim", "password": "wrong password",

@@ -82,7 +82,7 @@ def test_alert_appears_live_and_the_proctor_acts_on_it(live_hub, broker, browser
 
     # The decisions were recorded with who and when, and audited (the audit row of the last
     # action may land just after the page saw its live update).
-    from hub.store import connect
+    from hub.store.db import connect
     wanted = {"alert.acknowledge", "alert.dismiss", "alert.confirm", "alert.note",
               "evidence.file"}
     deadline = time.monotonic() + 5

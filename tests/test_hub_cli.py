@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from hub.store import connect
+from hub.store.db import connect
 from kuzet_tools.cli import main
 from tests.support.hub_env import seatmap
 

@@ -11,7 +11,7 @@ import logging
 import pytest
 
 from hub.services import HubServices
-from hub.store import connect
+from hub.store.db import connect
 from kuzet import contract
 from kuzet_tools.bench.sim import NodeSim, alert_for, evidence_for
 from kuzet_tools.broker import MosquittoBroker

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlite_utils
 
-from hub.store import connect
+from hub.store.db import connect
 from hub.store.migrations import MIGRATIONS, current_version, latest_version, migrate
 
 LATEST_TABLES = {"migrations", "users", "rooms", "sessions", "audit", "seen", "alerts",

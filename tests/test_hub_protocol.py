@@ -7,9 +7,9 @@ import subprocess
 
 import pytest
 
-from hub.protocol import ProtocolDoc, render_pdf, violation_text
-from hub.store import connect
-from hub.store import protocols as store
+from hub.store import violation_protocols as store
+from hub.store.db import connect
+from hub.violation_protocol import ProtocolDoc, render_pdf, violation_text
 from tests.support.hub_env import login
 from tests.test_hub_access import put_alert
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import time
 
-from hub.retention import run
-from hub.store import connect, protocols
+from hub.retention_job import run
+from hub.store import violation_protocols
+from hub.store.db import connect
 from tests.test_hub_access import put_alert
 
 
 def test_what_goes_and_what_stays(hub_config, services, seeded):
     kept_aid, kept_ev = put_alert(services, "a101")
     gone_aid, gone_ev = put_alert(services, "b202")
-    services.writer.call(protocols.create_draft, kept_aid, None)
+    services.writer.call(violation_protocols.create_draft, kept_aid, None)
     assert run(hub_config, now=time.time() + 10 * 86400).deleted == 0
     report = run(hub_config, now=time.time() + 31 * 86400)
     assert (report.deleted, report.kept) == (1, 0)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from hub.store import accounts, connect, now_iso
 from hub.store import rounds as store
-from hub.store.messages import apply_alert
+from hub.store.alerts import apply_alert, decide
+from hub.store.db import connect, now_iso
+from hub.store.users import User, get_user
 from kuzet import contract
 from kuzet_tools.bench.sim import alert_for
 
@@ -22,10 +23,10 @@ def order(services) -> list[tuple[str, int, bool]]:
         conn.close()
 
 
-def user(services, name: str) -> accounts.User:
+def user(services, name: str) -> User:
     conn = connect(services.db_path, readonly=True)
     try:
-        return accounts.get_user(conn, conn.execute(
+        return get_user(conn, conn.execute(
             "SELECT id FROM users WHERE username=?", (name,)).fetchone()[0])
     finally:
         conn.close()
@@ -43,23 +44,23 @@ def test_the_suggested_order_of_visits(services, seeded):
     dean, w = user(services, "dean"), services.writer
     assert sorted(order(services)) == [("a101", 0, True), ("b202", 0, True)]
 
-    w.call(accounts.log_round, dean, "main", "a101", "")
+    w.call(store.log_round, dean, "main", "a101", "")
     assert order(services) == [("b202", 0, True), ("a101", 0, False)]    # never visited first
 
     aid = open_alert(services, "a101")
     assert order(services) == [("a101", 1, False), ("b202", 0, True)]    # open alerts first
 
-    w.call(accounts.decide, aid, user(services, "aigerim"), "dismissed", "other")
+    w.call(decide, aid, user(services, "aigerim"), "dismissed", "other")
     time.sleep(0.01)
-    w.call(accounts.log_round, dean, "main", "b202", "")
+    w.call(store.log_round, dean, "main", "b202", "")
     assert order(services) == [("a101", 0, False), ("b202", 0, False)]   # longest unvisited
 
 
 def test_the_day_report_counts_visits_and_decisions(services, seeded):
     dean, w = user(services, "dean"), services.writer
-    w.call(accounts.log_round, dean, "main", "b202", "quiet room")
+    w.call(store.log_round, dean, "main", "b202", "quiet room")
     aid = open_alert(services, "a101")
-    w.call(accounts.decide, aid, user(services, "aigerim"), "confirmed")
+    w.call(decide, aid, user(services, "aigerim"), "confirmed")
     day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     conn = connect(services.db_path, readonly=True)
     try:

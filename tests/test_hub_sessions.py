@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from hub.roster import ImportRefused, parse_roster, parse_timetable
-from hub.store import connect
 from hub.store import sessions as store
+from hub.store.db import connect
 
 TT_HEAD = "exam_code,discipline,groups,building,room,date,start,end,proctors,allowed_aids\n"
 GOOD_TT = TT_HEAD + "M1,Математика,ЭЭ-21,main,a101,2026-11-26,09:00,12:00,aigerim,calculator\n"

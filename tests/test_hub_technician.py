@@ -9,7 +9,7 @@ import tarfile
 import pytest
 
 from hub.services import HubServices
-from hub.web import create_app
+from hub.web.app import create_app
 from hub.web.enrolment import RateLimit
 from provisioning.service import install_bundle
 from tests.support.hub_env import csrf_from, login, make_config, seed

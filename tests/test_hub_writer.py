@@ -14,7 +14,8 @@ import pytest
 from hub.bus import EventBus
 from hub.config import LivenessSection
 from hub.evidence import EvidenceFolder, spread_subfolders
-from hub.store import connect, open_database
+from hub.store.db import connect
+from hub.store.migrations import open_database
 from hub.writer import Writer
 from kuzet import contract
 from kuzet_tools.bench.hub import filesystem_of
@@ -60,6 +61,27 @@ def test_a_failing_job_is_rejected_and_the_rest_of_its_batch_is_stored(tmp_path)
     assert reason.startswith("cannot store:") and "another node" in reason
     assert stored_ev["evidence_id"] == ev.evidence_id
     assert writer.evidence.resolve(stored_ev["file"]).read_bytes() == JPEG
+
+
+def test_a_batch_publishes_each_changed_alert_once_and_only_to_watched_rooms(tmp_path):
+    writer = make_writer(tmp_path)
+    page = writer.bus.subscribe({("main", "a101")})
+    opened = alert_for(CAM1, "r1s1")
+    closed = alert_for(CAM1, "r1s1", event="close", alert_id=opened.alert_id, duration_s=9)
+    elsewhere = alert_for(contract.Origin(building="main", room="b202", node="cam1"), "r1s1")
+    acked: list[str] = []
+    for msg in (opened, closed, elsewhere):   # queued before the writer runs: one batch
+        writer.submit_message(contract.topic(msg.origin, msg.type), msg,
+                              ack=lambda m=msg: acked.append(m.id))
+    writer.start()
+    try:
+        assert wait_until(lambda: len(acked) == 3)
+        events = page.get(timeout=1)
+    finally:
+        writer.stop()
+    assert [(e.kind, e.room, e.data["alert_id"]) for e in events] == \
+        [("alert", "a101", opened.alert_id)]
+    assert events[0].data["status"] == "closed"             # its view read after the close
 
 
 def test_the_evidence_folder_asks_ext4_to_spread_its_subfolders(tmp_path):

@@ -13,8 +13,8 @@ import time
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from hub.retention import run as run_retention
-from hub.store import connect
+from hub.retention_job import run as run_retention
+from hub.store.db import connect
 from kuzet import contract
 from kuzet_tools.bench.sim import NodeSim, snapshot_jpeg
 from tests.support.hub_browser import launch, login, screenshot

@@ -1,4 +1,5 @@
-"""The hub's schema, as versioned migrations (docs/data-model.md describes the tables).
+"""The hub's schema, as versioned migrations (docs/data-model.md describes the tables), and
+``open_database``, which applies them.
 
 Each migration is a function decorated with ``@migration``; they run in the order written,
 each in its own transaction, and each is recorded in the ``migrations`` table with its
@@ -9,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlite_utils
 
-from hub.store import now_iso
+from hub.store.db import connect, now_iso, transaction
 
 
 @dataclass(frozen=True)
@@ -51,26 +53,28 @@ def migrate(db: sqlite_utils.Database, target: int | None = None) -> list[str]:
     for m in MIGRATIONS:
         if m.version > target:
             break
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(db.conn):
             if current_version(db) >= m.version:    # another process got there first
-                db.execute("ROLLBACK")
                 continue
             m.apply(db)
             db.execute("INSERT INTO migrations VALUES (?, ?, ?)", (m.version, m.name, now_iso()))
-            db.execute("COMMIT")
-        except BaseException:
-            if db.conn.in_transaction:
-                db.execute("ROLLBACK")
-            raise
         applied.append(m.name)
     return applied
 
 
+def open_database(path: str | Path) -> sqlite_utils.Database:
+    """Open (creating if needed) the hub database in WAL mode, migrated to the latest
+    version."""
+    db = sqlite_utils.Database(connect(path), execute_plugins=False)
+    db.enable_wal()
+    migrate(db)
+    return db
+
+
 @migration
 def people_rooms_sessions(db: sqlite_utils.Database) -> None:
-    """Users and roles, rooms with their seat maps, exam sessions (minimal; issue 5 extends
-    them), and the audit log."""
+    """Users and roles, rooms with their seat maps, exam sessions (minimal; ``exam_workflow``
+    extends them), and the audit log."""
     db.execute("""CREATE TABLE users (
         id INTEGER PRIMARY KEY,
         username TEXT NOT NULL UNIQUE COLLATE NOCASE,
@@ -190,7 +194,7 @@ def node_liveness(db: sqlite_utils.Database) -> None:
 
 @migration
 def exam_workflow(db: sqlite_utils.Database) -> None:
-    """Issue 5: exam details and rosters, several proctors, seats, commands sent to nodes,
+    """Exam details and rosters, several proctors, seats, commands sent to nodes,
     the Appendix A protocols and the evidence they hold, the retention log."""
     sessions = db["sessions"]
     sessions.add_column("exam_code", str)

@@ -1,5 +1,5 @@
-"""The dean's rounds (clause 4.4): the building's exams in progress with what needs a visit,
-and the day report. Reads only (a visit is ``accounts.log_round``)."""
+"""The dean's rounds (clause 4.4): a visit logged, every room at a glance, the building's
+exams in progress with what needs a visit, and the day report."""
 
 from __future__ import annotations
 
@@ -7,7 +7,40 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
+from hub.store import nodes
 from hub.store import sessions as exam_sessions
+from hub.store.db import now_iso
+from hub.store.rooms import all_rooms
+from hub.store.users import User
+
+
+def log_round(conn: sqlite3.Connection, user: User, building: str, room: str,
+              note: str = "") -> None:
+    """The dean visited the room (regulation 4.4)."""
+    conn.execute("INSERT INTO rounds (dean_id, building, room, at, note) VALUES (?,?,?,?,?)",
+                 (user.id, building, room, now_iso(), note[:1000]))
+
+
+def _last_visit(conn: sqlite3.Connection, building: str, room: str) -> str | None:
+    return conn.execute("SELECT MAX(at) FROM rounds WHERE building=? AND room=?",
+                        (building, room)).fetchone()[0]
+
+
+def overview(conn: sqlite3.Connection, since_epoch: float) -> list[dict[str, Any]]:
+    """Every room at a glance for the dean: open and confirmed alerts, nodes, last round."""
+    out = []
+    for building, room_ in all_rooms(conn):
+        a = conn.execute(
+            "SELECT SUM(status='open' AND decision IN ('new','acknowledged')),"
+            " SUM(decision='confirmed'), COUNT(*) FROM alerts"
+            " WHERE building=? AND room=? AND received_at >= ?",
+            (building, room_, since_epoch)).fetchone()
+        out.append({"building": building, "room": room_, "open": a[0] or 0,
+                    "confirmed": a[1] or 0, "total": a[2] or 0,
+                    "health": nodes.room_liveness(conn, building, room_),
+                    "last_round": _last_visit(conn, building, room_)})
+    out.sort(key=lambda r: (-r["open"], -r["confirmed"], r["building"], r["room"]))
+    return out
 
 
 def _epoch(iso_: str) -> float:
@@ -29,16 +62,12 @@ def building_screen(conn: sqlite3.Connection, now: float, now_iso_: str) -> list
             " SUM(decision='confirmed'), SUM(decision='dismissed') FROM alerts"
             " WHERE building=? AND room=? AND received_at >= ?",
             (building, room, since)).fetchone()
-        states = [r[0] for r in conn.execute(
-            "SELECT liveness FROM nodes WHERE building=? AND room=?", (building, room))]
-        last = conn.execute("SELECT MAX(at) FROM rounds WHERE building=? AND room=?",
-                            (building, room)).fetchone()[0]
+        last = _last_visit(conn, building, room)
         proctors = sorted({p for e in exams for p in e["proctors"]})
         out.append({
             "exams": exams, "proctors": proctors, "building": building, "room": room,
             "open": a[0] or 0, "confirmed": a[1] or 0, "dismissed": a[2] or 0,
-            "health": ("offline" if "offline" in states else "degraded" if "degraded" in states
-                       else "online" if states else "none"),
+            "health": nodes.room_liveness(conn, building, room),
             "last_visit": last,
             "unvisited_s": now - (_epoch(last) if last else since),
             "never_visited": last is None,

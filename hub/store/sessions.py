@@ -13,12 +13,38 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.roster import ExamRow, ImportRefused, RowError, StudentRow
-from hub.store import now_iso
+from hub.store.db import iso_seconds, now_iso
 from kuzet import contract
 
 
-def _utc(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+def add_session(conn: sqlite3.Connection, building: str, room: str, proctor: str,
+                starts_at: datetime, ends_at: datetime, title: str = "",
+                created_by: int | None = None) -> int:
+    """A session by hand: ``proctor`` (a username with the proctor role) may see the room
+    from ``starts_at`` to ``ends_at`` (aware datetimes)."""
+    row = conn.execute("SELECT id, role FROM users WHERE username = ?", (proctor,)).fetchone()
+    if row is None or row["role"] != "proctor":
+        raise ValueError(f"{proctor!r} is not a proctor")
+    if starts_at.tzinfo is None or ends_at.tzinfo is None or ends_at <= starts_at:
+        raise ValueError("a session needs an aware start before its end")
+    cur = conn.execute(
+        "INSERT INTO sessions (building, room, proctor_id, title, starts_at, ends_at,"
+        " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (building, room, row["id"], title, iso_seconds(starts_at), iso_seconds(ends_at),
+         created_by, now_iso()))
+    conn.execute("INSERT INTO session_proctors VALUES (?, ?)", (cur.lastrowid, row["id"]))
+    return int(cur.lastrowid)
+
+
+def proctor_rooms(conn: sqlite3.Connection, user_id: int,
+                  at: datetime | None = None) -> list[tuple[str, str]]:
+    """The rooms of the proctor's sessions running at ``at`` (default now)."""
+    now = iso_seconds(at or datetime.now(UTC))
+    rows = conn.execute("SELECT DISTINCT s.building, s.room FROM sessions s"
+                        " JOIN session_proctors p ON p.session_id = s.id WHERE p.user_id = ?"
+                        " AND s.starts_at <= ? AND s.ends_at > ? ORDER BY 1, 2",
+                        (user_id, now, now)).fetchall()
+    return [(r[0], r[1]) for r in rows]
 
 
 def import_timetable(conn: sqlite3.Connection, exams: list[ExamRow],
@@ -41,7 +67,7 @@ def import_timetable(conn: sqlite3.Connection, exams: list[ExamRow],
     now = now_iso()
     for e in exams:
         values = (e.building, e.room, proctor_ids[e.proctors[0]], e.discipline,
-                  _utc(e.starts_at), _utc(e.ends_at), e.discipline,
+                  iso_seconds(e.starts_at), iso_seconds(e.ends_at), e.discipline,
                   json.dumps(e.groups, ensure_ascii=False), json.dumps(e.allowed_aids),
                   e.examiner, e.head_of_department, e.seating)
         old = conn.execute("SELECT id FROM sessions WHERE exam_code = ?",
@@ -125,6 +151,13 @@ def listing(conn: sqlite3.Connection, user_id: int | None = None,
                             " p.session_id = s.id WHERE p.user_id = ?"
                             " ORDER BY s.starts_at DESC LIMIT ?", (user_id, limit))
     return [get(conn, r[0]) for r in rows.fetchall()]
+
+
+def recent(conn: sqlite3.Connection, limit: int = 200) -> list[sqlite3.Row]:
+    """Session rows, newest first, each with its first proctor's user name (``proctor``)."""
+    return conn.execute("SELECT s.*, u.username AS proctor FROM sessions s JOIN users u"
+                        " ON u.id = s.proctor_id ORDER BY s.starts_at DESC LIMIT ?",
+                        (limit,)).fetchall()
 
 
 def is_proctor(conn: sqlite3.Connection, session_id: int, user_id: int) -> bool:

@@ -12,7 +12,8 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from flask_babel import gettext as _
 from pydantic import ValidationError
 
-from hub.store import accounts, queries
+from hub.store import audit as audit_store
+from hub.store import rooms, sessions, users
 from hub.web.inputs import parse_json
 from hub.web.security import audit, db, require_role, writer
 from kuzet.contract import NAME_RE
@@ -23,21 +24,21 @@ bp.before_request(require_role("admin"))
 
 @bp.get("/")
 def home():
-    return render_template("admin.html", users=queries.users(db()),
-                           sessions=queries.sessions(db()), rooms=queries.all_rooms(db()),
-                           roles=accounts.ROLES)
+    return render_template("admin.html", users=users.listing(db()),
+                           sessions=sessions.recent(db()), rooms=rooms.all_rooms(db()),
+                           roles=users.ROLES)
 
 
 @bp.get("/audit")
 def audit_log():
-    return render_template("admin_audit.html", entries=queries.audit_log(db()))
+    return render_template("admin_audit.html", entries=audit_store.entries(db()))
 
 
 @bp.post("/users")
 def add_user():
     f = request.form
     try:
-        writer().call(accounts.add_user, f.get("username", "").strip(), f.get("password", ""),
+        writer().call(users.add_user, f.get("username", "").strip(), f.get("password", ""),
                       f.get("role", ""), f.get("display_name", "").strip())
     except Exception as exc:                  # duplicate name, short password, bad role
         flash(_("Could not add the user: %(why)s", why=str(exc)), "error")
@@ -59,7 +60,7 @@ def add_session():
     try:
         if not (NAME_RE.match(building) and NAME_RE.match(room)):
             raise ValueError(_("bad building or room name"))
-        writer().call(accounts.add_session, building, room, f.get("proctor", ""),
+        writer().call(sessions.add_session, building, room, f.get("proctor", ""),
                       _local(f.get("starts_at", "")), _local(f.get("ends_at", "")),
                       f.get("title", ""), g.user.id)
     except Exception as exc:
@@ -79,7 +80,7 @@ def load_seatmap():
     try:
         if not (NAME_RE.match(building) and NAME_RE.match(room)):
             raise ValueError(_("bad building or room name"))
-        writer().call(accounts.load_seatmap, building, room, parse_json(text),
+        writer().call(rooms.load_seatmap, building, room, parse_json(text),
                       f.get("title", ""))
     except (ValueError, ValidationError) as exc:
         flash(_("Could not load the seat map: %(why)s", why=str(exc)[:300]), "error")

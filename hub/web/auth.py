@@ -17,7 +17,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from hub.store import accounts
+from hub.store import users
 from hub.web import labels
 from hub.web.ratelimit import FailureLimiter
 from hub.web.security import audit, csrf_token, db
@@ -70,7 +70,7 @@ def login():
             error = _("Too many failed attempts. Try again in %(minutes)d min.",
                       minutes=max(1, round(wait / 60)))
             return render_template("login.html", error=error), 429
-        user = accounts.check_login(db(), username, request.form.get("password", ""))
+        user = users.check_login(db(), username, request.form.get("password", ""))
         if user is not None:
             user_limit.succeeded(f"user:{username.lower()}")
             lang = session.get("lang")

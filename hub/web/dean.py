@@ -7,7 +7,7 @@ import time
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
-from hub.store import accounts, queries
+from hub.store import rooms, rounds
 from hub.web.live import room_context
 from hub.web.security import audit, db, require_role, writer
 
@@ -17,8 +17,8 @@ bp.before_request(require_role("dean"))
 
 @bp.get("/")
 def overview():
-    rooms = queries.overview(db(), since_epoch=time.time() - 12 * 3600)
-    return render_template("dean_overview.html", rooms=rooms)
+    at_a_glance = rounds.overview(db(), since_epoch=time.time() - 12 * 3600)
+    return render_template("dean_overview.html", rooms=at_a_glance)
 
 
 @bp.get("/room/<building>/<room>")
@@ -32,9 +32,9 @@ def room(building: str, room: str):
 
 @bp.post("/room/<building>/<room>/round")
 def round_(building: str, room: str):
-    if queries.room(db(), building, room) is None:
+    if rooms.room(db(), building, room) is None:
         abort(404)
     note = request.form.get("note", "")
-    writer().call(accounts.log_round, g.user, building, room, note)
+    writer().call(rounds.log_round, g.user, building, room, note)
     audit("round", f"{building}/{room}", building, room)
     return redirect(url_for("dean.overview"))

@@ -60,9 +60,9 @@ def _limiter() -> RateLimit:
 
 
 def _audit(action: str, target: str, **detail) -> None:
-    from hub.store import accounts
+    from hub.store import audit
 
-    writer().call(accounts.audit, None, action, target, None, None, detail,
+    writer().call(audit.record, None, action, target, None, None, detail,
                   request.remote_addr or "")
 
 

@@ -19,7 +19,8 @@ from flask import (
 )
 
 from hub.avi import mjpeg_frames
-from hub.store import accounts, connect, queries
+from hub.store import alerts, nodes, rooms, sessions, users
+from hub.store.db import connect
 from hub.web import labels
 from hub.web.security import audit, db, roles_allowed, room_or_404
 
@@ -33,10 +34,10 @@ def _centroid(points: list) -> tuple[float, float]:
 
 def room_context(building: str, room: str) -> dict | None:
     """Everything the room page shows."""
-    info = queries.room(db(), building, room)
+    info = rooms.room(db(), building, room)
     if info is None:
         return None
-    alerts = queries.room_alerts(db(), building, room)
+    room_alerts = alerts.room_alerts(db(), building, room)
     seatmap = info["seatmap"]
     seats = []
     if seatmap:
@@ -45,29 +46,29 @@ def room_context(building: str, room: str) -> dict | None:
             seats.append({"id": s["id"], "student": s.get("student"), "cx": cx, "cy": cy,
                           "points": " ".join(f"{x:g},{y:g}" for x, y in s["polygon"])})
     return {"building": building, "room": room, "info": info, "seats": seats,
-            "frame_size": seatmap["frame_size"] if seatmap else None, "alerts": alerts,
-            "seat_states": queries.seat_states(alerts),
-            "nodes": queries.room_nodes(db(), building, room),
+            "frame_size": seatmap["frame_size"] if seatmap else None, "alerts": room_alerts,
+            "seat_states": alerts.seat_states(room_alerts),
+            "nodes": nodes.room_nodes(db(), building, room),
             "students": {s["id"]: s["student"] for s in seats if s["student"]},
             "label_json": labels.as_json(),
-            "dismiss_reasons": accounts.DISMISS_REASONS}
+            "dismiss_reasons": alerts.DISMISS_REASONS}
 
 
 @bp.get("/live/<building>/<room>/alerts.json")
 @roles_allowed("proctor", "dean")
 def feed(building: str, room: str):
     room_or_404(building, room)
-    alerts = queries.room_alerts(db(), building, room)
-    return jsonify({"alerts": alerts, "nodes": queries.room_nodes(db(), building, room),
-                    "seat_states": queries.seat_states(alerts)})
+    room_alerts = alerts.room_alerts(db(), building, room)
+    return jsonify({"alerts": room_alerts, "nodes": nodes.room_nodes(db(), building, room),
+                    "seat_states": alerts.seat_states(room_alerts)})
 
 
 def _still_allowed(db_path, user, building: str, room: str) -> bool:
     conn = connect(db_path, readonly=True)
     try:
-        if accounts.get_user(conn, user.id) is None:
+        if users.get_user(conn, user.id) is None:
             return False
-        return user.role == "dean" or (building, room) in accounts.proctor_rooms(conn, user.id)
+        return user.role == "dean" or (building, room) in sessions.proctor_rooms(conn, user.id)
     finally:
         conn.close()
 
@@ -109,7 +110,7 @@ def stream(building: str, room: str):
 
 
 def _evidence_or_404(evidence_id: str):
-    row = queries.evidence_row(db(), evidence_id)
+    row = alerts.evidence_row(db(), evidence_id)
     if row is None:
         abort(404)
     room_or_404(row["building"], row["room"])
@@ -119,24 +120,24 @@ def _evidence_or_404(evidence_id: str):
 @bp.get("/evidence/alert/<alert_id>")
 @roles_allowed("proctor", "dean")
 def evidence_page(alert_id: str):
-    alert = queries.alert_row(db(), alert_id)
+    alert = alerts.alert_row(db(), alert_id)
     if alert is None:
         abort(404)
     room_or_404(alert["building"], alert["room"])
-    info = queries.room(db(), alert["building"], alert["room"])
+    info = rooms.room(db(), alert["building"], alert["room"])
     seat = None
     if info and info["seatmap"] and alert["seat"]:
         seat = next((s for s in info["seatmap"]["seats"] if s["id"] == alert["seat"]), None)
-    files = queries.alert_evidence(db(), alert_id)
+    files = alerts.alert_evidence(db(), alert_id)
     audit("evidence.view", alert_id, alert["building"], alert["room"],
           files=[f["evidence_id"] for f in files])
     return render_template(
         "evidence.html", alert=alert, files=files, seat=seat,
         seat_points=" ".join(f"{x:g},{y:g}" for x, y in seat["polygon"]) if seat else "",
         frame_size=info["seatmap"]["frame_size"] if info and info["seatmap"] else None,
-        notes=queries.alert_notes(db(), alert_id),
+        notes=alerts.alert_notes(db(), alert_id),
         student=seat.get("student") if seat else None,
-        can_act=g.user.role == "proctor", dismiss_reasons=accounts.DISMISS_REASONS)
+        can_act=g.user.role == "proctor", dismiss_reasons=alerts.DISMISS_REASONS)
 
 
 def _file(row):

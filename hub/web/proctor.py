@@ -18,8 +18,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from hub.store import accounts, protocols, queries
-from hub.store.messages import alert_view
+from hub.store import alerts, violation_protocols
 from hub.web.live import room_context
 from hub.web.security import audit, db, require_role, room_or_404, visible_rooms, writer
 
@@ -46,7 +45,7 @@ def room(building: str, room: str):
 
 
 def _alert_in_my_room(alert_id: str):
-    row = queries.alert_row(db(), alert_id)
+    row = alerts.alert_row(db(), alert_id)
     if row is None:
         abort(404)
     room_or_404(row["building"], row["room"])
@@ -58,12 +57,12 @@ def _act(alert_id: str, action: str, fn, *args):
     error = None
     try:
         writer().call(fn, alert_id, g.user, *args)
-    except accounts.ActionRefused as exc:
+    except alerts.ActionRefused as exc:
         error = str(exc)
     audit(f"alert.{action}", alert_id, row["building"], row["room"],
           **({"refused": error} if error else {}), **_detail(args))
     if request.headers.get("X-Requested-With") == "fetch":
-        body = {"alert": alert_view(db(), alert_id)}
+        body = {"alert": alerts.alert_view(db(), alert_id)}
         if error:
             body["error"] = _("This alert has already been decided.")
         return jsonify(body), (409 if error else 200)
@@ -76,22 +75,23 @@ def _detail(args: tuple) -> dict:
 
 @bp.post("/alerts/<alert_id>/acknowledge")
 def acknowledge(alert_id: str):
-    return _act(alert_id, "acknowledge", accounts.acknowledge)
+    return _act(alert_id, "acknowledge", alerts.acknowledge)
 
 
 @bp.post("/alerts/<alert_id>/dismiss")
 def dismiss(alert_id: str):
     reason = request.form.get("reason", "")
-    if reason not in accounts.DISMISS_REASONS:
+    if reason not in alerts.DISMISS_REASONS:
         abort(400)
-    return _act(alert_id, "dismiss", accounts.decide, "dismissed", reason)
+    return _act(alert_id, "dismiss", alerts.decide, "dismissed", reason)
 
 
 @bp.post("/alerts/<alert_id>/confirm")
 def confirm(alert_id: str):
     """Confirm the violation; its Appendix A protocol is opened as a draft (clause 4.7)."""
     tz = current_app.config["KUZET_CONFIG"].hub.timezone
-    return _act(alert_id, "confirm", partial(protocols.confirm_with_protocol, timezone=tz))
+    return _act(alert_id, "confirm", partial(violation_protocols.confirm_with_protocol,
+                                                  timezone=tz))
 
 
 @bp.post("/alerts/<alert_id>/note")
@@ -99,4 +99,4 @@ def note(alert_id: str):
     text = request.form.get("text", "").strip()
     if not text:
         abort(400)
-    return _act(alert_id, "note", accounts.add_note, text[:2000])
+    return _act(alert_id, "note", alerts.add_note, text[:2000])

@@ -8,7 +8,7 @@ import io
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask_babel import force_locale
 
-from hub.store import queries
+from hub.store import rooms
 from hub.web import labels
 from hub.web.security import db
 from kuzet.contract import NAME_RE
@@ -19,7 +19,7 @@ bp = Blueprint("public", __name__, url_prefix="/public")
 def _check(building: str, room: str) -> None:
     if not (NAME_RE.match(building) and NAME_RE.match(room)):
         abort(404)
-    if queries.room(db(), building, room) is None:
+    if rooms.room(db(), building, room) is None:
         abort(404)
 
 

@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 
-from hub.store import accounts, now_iso, queries
+from hub.store import rooms
 from hub.store import rounds as store
+from hub.store.db import now_iso
 from hub.web.security import audit, db, require_role, writer
 
 bp = Blueprint("rounds", __name__, url_prefix="/rounds")
@@ -20,16 +21,16 @@ bp.before_request(require_role("dean"))
 
 @bp.get("/")
 def building():
-    rooms = store.building_screen(db(), time.time(), now_iso())
-    return render_template("rounds.html", rooms=rooms)
+    by_room = store.building_screen(db(), time.time(), now_iso())
+    return render_template("rounds.html", rooms=by_room)
 
 
 @bp.post("/visit/<building>/<room>")
 def visit(building: str, room: str):
-    if queries.room(db(), building, room) is None:
+    if rooms.room(db(), building, room) is None:
         abort(404)
     note = request.form.get("note", "").strip()[:1000]
-    writer().call(accounts.log_round, g.user, building, room, note)
+    writer().call(store.log_round, g.user, building, room, note)
     audit("round", f"{building}/{room}", building, room)
     return redirect(url_for("rounds.building"))
 

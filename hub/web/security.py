@@ -16,7 +16,9 @@ from typing import Any
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 
-from hub.store import accounts, connect
+from hub.store import audit as audit_log
+from hub.store import sessions, users
+from hub.store.db import connect
 
 CSRF_KEY = "_csrf"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -41,7 +43,7 @@ def writer():
 
 def load_user() -> None:
     uid = session.get("uid")
-    g.user = accounts.get_user(db(), uid) if uid else None
+    g.user = users.get_user(db(), uid) if uid else None
     if uid and g.user is None:
         session.clear()
 
@@ -91,15 +93,15 @@ def visible_rooms(user) -> set[tuple[str, str]] | None:
     if user.role == "dean":
         return None
     if user.role == "proctor":
-        return set(accounts.proctor_rooms(db(), user.id))
+        return set(sessions.proctor_rooms(db(), user.id))
     return set()
 
 
 def can_see_room(user, building: str, room: str) -> bool:
     if user is None or user.role not in ("proctor", "dean"):
         return False
-    rooms = visible_rooms(user)
-    return rooms is None or (building, room) in rooms
+    visible = visible_rooms(user)
+    return visible is None or (building, room) in visible
 
 
 def room_or_404(building: str, room: str) -> None:
@@ -110,5 +112,5 @@ def room_or_404(building: str, room: str) -> None:
 def audit(action: str, target: str = "", building: str | None = None,
           room: str | None = None, **detail: Any) -> None:
     """Record who did what to what, from where (through the writer)."""
-    writer().call(accounts.audit, g.get("user"), action, target, building, room, detail,
+    writer().call(audit_log.record, g.get("user"), action, target, building, room, detail,
                   request.remote_addr or "")

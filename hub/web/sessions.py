@@ -26,7 +26,7 @@ from hub.roster import (
     parse_roster,
     parse_timetable,
 )
-from hub.store import queries
+from hub.store import rooms
 from hub.store import sessions as store
 from hub.web.security import audit, db, require_role, writer
 from kuzet.contract import NAME_RE
@@ -101,7 +101,7 @@ def _import_both(conn, students, exams, user_id):
 @bp.get("/<int:session_id>")
 def session_page(session_id: int):
     s = _session_or_404(session_id)
-    room = queries.room(db(), s["building"], s["room"])
+    room = rooms.room(db(), s["building"], s["room"])
     seats = [x["id"] for x in (room or {}).get("seatmap", {}).get("seats", [])] \
         if room and room.get("seatmap") else []
     return render_template("exam.html", s=s, roster=store.roster(db(), session_id),

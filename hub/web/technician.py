@@ -26,10 +26,12 @@ from flask import (
 from flask_babel import gettext as _
 from pydantic import ValidationError
 
-from hub.store import accounts, queries
+from hub.store import alerts, messages, rooms
+from hub.store.nodes import room_nodes
 from hub.web.inputs import json_object
 from hub.web.security import audit, db, require_role, writer
 from kuzet import contract
+from kuzet.contract import SeatMapSpec
 from kuzet.errors import KuzetError
 
 bp = Blueprint("technician", __name__, url_prefix="/tech")
@@ -57,7 +59,7 @@ def _node_id(building: str, room: str, name: str) -> str:
 
 def _rows() -> list[dict[str, Any]]:
     """Registered devices with their health, then nodes heard of but not registered."""
-    live = {(n["building"], n["room"], n["node"]): n for n in queries.room_nodes(db())}
+    live = {(n["building"], n["room"], n["node"]): n for n in room_nodes(db())}
     found = current_app.extensions.get(BRIDGE_KEY)
     rows = []
     for d in found.devices() if found is not None else []:
@@ -74,7 +76,8 @@ def nodes():
     writer = current_app.extensions["kuzet"].writer
     return render_template("tech_nodes.html", rows=_rows(), hub_problem=writer.disk_problem,
                            provisioning=current_app.extensions.get(BRIDGE_KEY) is not None,
-                           rejected=queries.rejected(db()), counters=queries.counters(db()))
+                           rejected=messages.rejected(db()),
+                           counters=messages.counters(db()))
 
 
 @bp.post("/nodes")
@@ -159,8 +162,7 @@ def snapshot(building: str, room: str, name: str):
 
 
 def _snapshot_row(command_id: str):
-    return db().execute("SELECT * FROM evidence WHERE alert_id = ? AND kind = 'snapshot'",
-                        (command_id,)).fetchone()
+    return alerts.command_snapshot(db(), command_id)
 
 
 @bp.get("/commands/<command_id>.json")
@@ -192,7 +194,7 @@ def snapshot_image(command_id: str):
 @bp.get(NODE + "/seatmap")
 def seatmap_editor(building: str, room: str, name: str):
     node_id = _node_id(building, room, name)
-    stored = queries.room(db(), building, room)
+    stored = rooms.room(db(), building, room)
     spec = stored["seatmap"] if stored else None
     last = bridge().room_snapshot(building, room)
     page = {
@@ -217,15 +219,13 @@ def seatmap_editor(building: str, room: str, name: str):
 @bp.post(NODE + "/seatmap")
 def save_seatmap(building: str, room: str, name: str):
     """Store the room's map (students kept by seat id) and push it to the node."""
-    from edge.seats import SeatMapSpec
-
     node_id = _node_id(building, room, name)
     try:
         sent_map = json_object(request.get_data(cache=False), "seatmap")
         spec = SeatMapSpec.model_validate({**sent_map, "room": room})
     except (ValueError, ValidationError) as exc:
         return jsonify({"error": str(exc)[:500]}), 400
-    stored = queries.room(db(), building, room)
+    stored = rooms.room(db(), building, room)
     students = {s["id"]: s.get("student") for s in
                 ((stored or {}).get("seatmap") or {}).get("seats", [])}
     public = spec.model_dump(mode="json", exclude_none=True)
@@ -233,7 +233,7 @@ def save_seatmap(building: str, room: str, name: str):
     full = {**public, "seats": [{**s, **({"student": students[s["id"]]}
                                          if students.get(s["id"]) else {})}
                                 for s in public["seats"]]}
-    writer().call(accounts.load_seatmap, building, room, full,
+    writer().call(rooms.load_seatmap, building, room, full,
                   (stored or {}).get("title", ""))
     audit("room.seatmap", f"{building}/{room}", building, room, node=node_id,
           seats=len(spec.seats))

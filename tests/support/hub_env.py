@@ -13,7 +13,7 @@ from pathlib import Path
 from werkzeug.security import generate_password_hash
 
 from hub.config import HubConfig, parse_config
-from hub.store import accounts
+from hub.store import rooms, sessions, users
 
 PASSWORD = "correct horse battery"
 SECRET = "test-secret-key-0123456789abcdef-0123456789"
@@ -68,16 +68,16 @@ def seed(writer) -> Seeded:
     """Users of every role, two rooms with seat maps, and the proctors' sessions."""
     ids = {}
     for name, role in USERS.items():
-        ids[name] = writer.call(accounts.add_user, name, PASSWORD, role, name.title(),
+        ids[name] = writer.call(users.add_user, name, PASSWORD, role, name.title(),
                                 password_hash=_hash())
     for room in ("a101", "b202"):
-        writer.call(accounts.load_seatmap, "main", room, seatmap(room), f"Room {room.upper()}")
+        writer.call(rooms.load_seatmap, "main", room, seatmap(room), f"Room {room.upper()}")
     now = datetime.now(UTC)
-    writer.call(accounts.add_session, "main", "a101", "aigerim", now - timedelta(hours=1),
+    writer.call(sessions.add_session, "main", "a101", "aigerim", now - timedelta(hours=1),
                 now + timedelta(hours=2))
-    writer.call(accounts.add_session, "main", "b202", "bolat", now - timedelta(hours=1),
+    writer.call(sessions.add_session, "main", "b202", "bolat", now - timedelta(hours=1),
                 now + timedelta(hours=2))
-    writer.call(accounts.add_session, "main", "a101", "dana", now - timedelta(days=1, hours=3),
+    writer.call(sessions.add_session, "main", "a101", "dana", now - timedelta(days=1, hours=3),
                 now - timedelta(days=1))
     return Seeded(ids)
 

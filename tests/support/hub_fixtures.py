@@ -6,7 +6,7 @@ import pytest
 
 from hub.server import HubServer
 from hub.services import HubServices
-from hub.web import create_app
+from hub.web.app import create_app
 from tests.support.hub_env import make_config, seed
 
 __all__ = ["app", "client", "hub_config", "seeded", "services"]

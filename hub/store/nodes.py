@@ -1,0 +1,149 @@
+"""The camera nodes: their statuses and heartbeats, the hub's verdict on their liveness
+(``hub.liveness``), and their health as the pages show it.
+
+The ingest functions run inside the writer's transaction and return the ``Change`` they
+made. Statuses apply in arrival order.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.config import LivenessSection
+from hub.liveness import NodeFacts, assess
+from hub.store.changes import Change
+from hub.store.db import iso
+from kuzet import contract
+
+
+def apply_status(conn: sqlite3.Connection, msg: contract.StatusMessage, now: float,
+                 limits: LivenessSection) -> list[Change]:
+    o = msg.origin
+    _ensure_node(conn, o)
+    # Applied in arrival order, not by ``sent_at``: a last will is written when the node
+    # connects, so its ``sent_at`` is older than the statuses it outlives.
+    sent = iso(msg.sent_at)
+    conn.execute(
+        "UPDATE nodes SET status_state=?, status_since=?, status_reasons=?, status_source=?,"
+        " status_session=?, status_version=?, status_sent_at=?, status_received_at=?"
+        " WHERE building=? AND room=? AND node=?",
+        (msg.state, iso(msg.since), json.dumps(msg.reasons),
+         msg.source.model_dump_json() if msg.source else None, msg.session_id, msg.version,
+         sent, now, o.building, o.room, o.node))
+    return refresh_liveness(conn, o.building, o.room, o.node, now, limits, force_change=True)
+
+
+def apply_heartbeat(conn: sqlite3.Connection, msg: contract.HeartbeatMessage, now: float,
+                    limits: LivenessSection) -> list[Change]:
+    o = msg.origin
+    _ensure_node(conn, o)
+    conn.execute("UPDATE nodes SET hb_sent_at=?, hb_received_at=?, heartbeat=?"
+                 " WHERE building=? AND room=? AND node=?",
+                 (iso(msg.sent_at), now, msg.model_dump_json(exclude={"origin", "schema_"}),
+                  o.building, o.room, o.node))
+    conn.execute("INSERT INTO heartbeats VALUES (?,?,?,?,?,?,?,?)",
+                 (o.building, o.room, o.node, now, msg.fps, msg.disk_free_mb,
+                  msg.outbox_depth, msg.inference_ms))
+    return refresh_liveness(conn, o.building, o.room, o.node, now, limits)
+
+
+def _ensure_node(conn: sqlite3.Connection, o: contract.Origin) -> None:
+    conn.execute("INSERT OR IGNORE INTO nodes (building, room, node) VALUES (?,?,?)",
+                 (o.building, o.room, o.node))
+
+
+def refresh_liveness(conn: sqlite3.Connection, building: str, room: str, node: str,
+                     now: float, limits: LivenessSection,
+                     force_change: bool = False) -> list[Change]:
+    """Recompute one node's liveness; a change if it changed (or ``force_change``)."""
+    row = conn.execute("SELECT * FROM nodes WHERE building=? AND room=? AND node=?",
+                       (building, room, node)).fetchone()
+    depths = [r[0] for r in conn.execute(
+        "SELECT outbox_depth FROM heartbeats WHERE building=? AND room=? AND node=?"
+        " ORDER BY received_at DESC LIMIT ?", (building, room, node,
+                                               limits.outbox_growing_beats)).fetchall()][::-1]
+    hb = json.loads(row["heartbeat"]) if row["heartbeat"] else {}
+    heard = [t for t in (row["status_received_at"], row["hb_received_at"]) if t is not None]
+    facts = NodeFacts(status_state=row["status_state"], last_heard=max(heard, default=None),
+                      fps=hb.get("fps"), disk_free_mb=hb.get("disk_free_mb"),
+                      outbox_depths=depths)
+    verdict = assess(facts, now, limits)
+    reasons = json.dumps(list(verdict.reasons))
+    changed = (verdict.state != row["liveness"] or reasons != row["liveness_reasons"]
+               or row["liveness_since"] is None)
+    if changed:
+        since = row["liveness_since"] if verdict.state == row["liveness"] and \
+            row["liveness_since"] is not None else now
+        conn.execute("UPDATE nodes SET liveness=?, liveness_since=?, liveness_reasons=?"
+                     " WHERE building=? AND room=? AND node=?",
+                     (verdict.state, since, reasons, building, room, node))
+    if not (changed or force_change):
+        return []
+    return [Change("node", building, room, node)]
+
+
+def sweep_liveness(conn: sqlite3.Connection, now: float,
+                   limits: LivenessSection) -> list[Change]:
+    """Recompute every node (silence turns a node offline without any message)."""
+    changes: list[Change] = []
+    for r in conn.execute("SELECT building, room, node FROM nodes").fetchall():
+        changes += refresh_liveness(conn, r[0], r[1], r[2], now, limits)
+    return changes
+
+
+def forget_heartbeats(conn: sqlite3.Connection, before: float) -> None:
+    """Drop the heartbeats received before ``before`` (epoch seconds)."""
+    conn.execute("DELETE FROM heartbeats WHERE received_at < ?", (before,))
+
+
+# -- reads ------------------------------------------------------------------------------------
+def _epoch_iso(t: float | None) -> str | None:
+    if t is None:
+        return None
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
+
+
+def node_view(row: sqlite3.Row) -> dict[str, Any]:
+    """A node's health as the pages show it (no student data)."""
+    hb = json.loads(row["heartbeat"]) if row["heartbeat"] else {}
+    heard = [t for t in (row["status_received_at"], row["hb_received_at"]) if t is not None]
+    return {
+        "building": row["building"], "room": row["room"], "node": row["node"],
+        "liveness": row["liveness"], "since": _epoch_iso(row["liveness_since"]),
+        "reasons": json.loads(row["liveness_reasons"]),
+        "node_reasons": json.loads(row["status_reasons"] or "[]"),
+        "status": row["status_state"], "version": row["status_version"],
+        "fps": hb.get("fps"), "disk_free_mb": hb.get("disk_free_mb"),
+        "outbox_depth": hb.get("outbox_depth"), "cpu_temp_c": hb.get("cpu_temp_c"),
+        "inference_ms": hb.get("inference_ms"), "uptime_s": hb.get("uptime_s"),
+        "last_heard": _epoch_iso(max(heard, default=None)),
+    }
+
+
+def node(conn: sqlite3.Connection, building: str, room: str, name: str) -> dict[str, Any]:
+    """One node's view."""
+    return node_view(conn.execute("SELECT * FROM nodes WHERE building=? AND room=? AND node=?",
+                                  (building, room, name)).fetchone())
+
+
+def room_nodes(conn: sqlite3.Connection, building: str | None = None,
+               room_: str | None = None) -> list[dict[str, Any]]:
+    """The room's nodes (every node if no room is given)."""
+    if building is None:
+        rows = conn.execute("SELECT * FROM nodes ORDER BY building, room, node").fetchall()
+    else:
+        rows = conn.execute("SELECT * FROM nodes WHERE building=? AND room=? ORDER BY node",
+                            (building, room_)).fetchall()
+    return [node_view(r) for r in rows]
+
+
+def room_liveness(conn: sqlite3.Connection, building: str, room: str) -> str:
+    """The room's health from its nodes: ``offline`` if one is, then ``degraded``, then
+    ``online``; ``none`` without nodes."""
+    states = [r[0] for r in conn.execute(
+        "SELECT liveness FROM nodes WHERE building=? AND room=?", (building, room))]
+    return ("offline" if "offline" in states else "degraded" if "degraded" in states
+            else "online" if states else "none")

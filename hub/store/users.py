@@ -1,0 +1,62 @@
+"""Users: their roles, passwords (werkzeug hashes, scrypt) and logging in."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from hub.store.db import now_iso
+
+ROLES = ("proctor", "dean", "technician", "admin")
+_DUMMY_HASH = generate_password_hash("not a password")
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: str
+    display_name: str
+
+
+def _user(row: sqlite3.Row | None) -> User | None:
+    if row is None:
+        return None
+    return User(row["id"], row["username"], row["role"], row["display_name"])
+
+
+def add_user(conn: sqlite3.Connection, username: str, password: str, role: str,
+             display_name: str = "", *, password_hash: str | None = None) -> int:
+    """A new user; ``password_hash`` (a werkzeug hash of ``password``) skips the hashing."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if len(password) < 8:
+        raise ValueError("a password needs at least 8 characters")
+    if not username or len(username) > 100:
+        raise ValueError("a user name needs 1 to 100 characters")
+    cur = conn.execute("INSERT INTO users (username, password_hash, role, display_name,"
+                       " created_at) VALUES (?, ?, ?, ?, ?)",
+                       (username, password_hash or generate_password_hash(password), role,
+                        display_name, now_iso()))
+    return int(cur.lastrowid)
+
+
+def get_user(conn: sqlite3.Connection, user_id: int) -> User | None:
+    return _user(conn.execute("SELECT * FROM users WHERE id = ? AND active = 1",
+                              (user_id,)).fetchone())
+
+
+def check_login(conn: sqlite3.Connection, username: str, password: str) -> User | None:
+    """The user if the password is right (same work whether or not the user exists)."""
+    row = conn.execute("SELECT * FROM users WHERE username = ? AND active = 1",
+                       (username,)).fetchone()
+    ok = check_password_hash(row["password_hash"] if row else _DUMMY_HASH, password)
+    return _user(row) if ok and row else None
+
+
+def listing(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Every user (no password hashes), by name: the admin's list."""
+    return conn.execute("SELECT id, username, role, display_name, active, created_at"
+                        " FROM users ORDER BY username").fetchall()

@@ -1,0 +1,261 @@
+"""The Appendix A protocol (clause 4.7): its wording in Kazakh (the regulation's own), Russian
+and English, the violation written out from the rule, and the A4 PDF.
+
+The PDF is drawn by fpdf2 (pure Python, runs on a Pi without a browser) with DejaVu Sans
+from Debian's ``fonts-dejavu-core``, which has every Kazakh letter (ә ғ қ ң ө ұ ү һ і); the
+font is embedded (subset), so any reader shows the same text and ``pdftotext`` reads it back.
+No Flask and no SQL here.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
+LANGS = ("kk", "ru", "en")
+
+# Appendix A, word for word from proctoring-regulation.kk.txt, with the blanks as fields.
+TEXT: dict[str, dict[str, str]] = {
+    "kk": {
+        "appendix": "Қосымша А",
+        "form": "\"Нысаны хаттаманы жіберу пересдачу аралық аттестаттау нәтижелерінің "
+                "негізінде онлайн прокторинга\"",
+        "title": "ХАТТАМА",
+        "subtitle": "қайта тапсыру аралық аттестаттау",
+        "body": "Өткізу нәтижелері бойынша аралық бақылау бағдарламасын қолданумен онлайн "
+                "прокторинга жіберуге {group} тобының студенті: {student} қайта емтихан "
+                "тапсыруға пәні бойынша: {discipline}",
+        "date": "Аттестаттау күні \"{day}\" {month} {year}ж.",
+        "violation": "Бұзу: {violation}",
+        "note": "Проктордың ескертпесі: {note}",
+        "examiner": "Емтихан алушының қолы ____________ {name} /___________",
+        "head": "Кафедра меңгерушісі ____________ {name} /___________",
+        "read": "Хаттамамен қайта тапсыру аралық аттестаттау таныстым "
+                "_______________/ {name}",
+        "sheet": "Лист, толықтыруларды тіркеу және ревизиялар құжатты",
+        "evidence": "Дәлелдер (тіркелген суреттер және олардың SHA-256 хэштері)",
+        "seat": "Орын",
+        "protocol_no": "Хаттама №",
+    },
+    "ru": {
+        "appendix": "Приложение А",
+        "form": "«Форма протокола направления на пересдачу промежуточной аттестации по "
+                "результатам онлайн-прокторинга»",
+        "title": "ПРОТОКОЛ",
+        "subtitle": "пересдачи промежуточной аттестации",
+        "body": "По результатам проведения промежуточного контроля с применением программы "
+                "онлайн-прокторинга студент группы {group}: {student} направляется на "
+                "пересдачу экзамена по дисциплине: {discipline}",
+        "date": "Дата аттестации «{day}» {month} {year} г.",
+        "violation": "Нарушение: {violation}",
+        "note": "Примечание проктора: {note}",
+        "examiner": "Подпись экзаменатора ____________ {name} /___________",
+        "head": "Заведующий кафедрой ____________ {name} /___________",
+        "read": "С протоколом пересдачи промежуточной аттестации ознакомлен(а) "
+                "_______________/ {name}",
+        "sheet": "Лист регистрации дополнений и изменений документа",
+        "evidence": "Доказательства (приложенные снимки и их хэши SHA-256)",
+        "seat": "Место",
+        "protocol_no": "Протокол №",
+    },
+    "en": {
+        "appendix": "Appendix A",
+        "form": "\"Form of the protocol of sending to a retake of the intermediate "
+                "attestation on the results of online proctoring\"",
+        "title": "PROTOCOL",
+        "subtitle": "of the retake of the intermediate attestation",
+        "body": "On the results of the intermediate control with the online proctoring "
+                "program, the student of group {group}: {student} is sent to retake the exam "
+                "in the discipline: {discipline}",
+        "date": "Date of attestation \"{day}\" {month} {year}",
+        "violation": "Violation: {violation}",
+        "note": "Proctor's note: {note}",
+        "examiner": "Examiner's signature ____________ {name} /___________",
+        "head": "Head of department ____________ {name} /___________",
+        "read": "I have read the protocol of the retake _______________/ {name}",
+        "sheet": "Sheet for registering additions and revisions of the document",
+        "evidence": "Evidence (attached snapshots and their SHA-256 hashes)",
+        "seat": "Seat",
+        "protocol_no": "Protocol No.",
+    },
+}
+
+MONTHS = {
+    "kk": ["қаңтар", "ақпан", "наурыз", "сәуір", "мамыр", "маусым", "шілде", "тамыз",
+           "қыркүйек", "қазан", "қараша", "желтоқсан"],
+    "ru": ["января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа",
+           "сентября", "октября", "ноября", "декабря"],
+    "en": ["January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December"],
+}
+
+# What each rule means, as the protocol writes it (clause 4.1).
+VIOLATIONS: dict[str, dict[str, str]] = {
+    "kk": {
+        "seat_vacated": "емтихан кезінде орнын тастап кетті / камераның көру аймағынан шықты",
+        "extra_person": "үшінші тұлғаның көмегін тартты (орында екінші адам)",
+        "outsider_near_seat": "бөгде тұлғаны өз орнына жіберді",
+        "notes": "конспектілерді, оқулықтарды немесе оқу құралдарын пайдаланды",
+        "device": "телефонды, планшетті, калькуляторды немесе басқа техникалық құралды "
+                  "пайдаланды",
+        "head_turned": "көршісіне бұрылды",
+        "room_overcrowded": "аудиторияда бөгде тұлғалар болды",
+    },
+    "ru": {
+        "seat_vacated": "покинул(а) место / вышел(ла) из поля зрения камеры во время экзамена",
+        "extra_person": "привлекал(а) помощь третьих лиц (второй человек на месте)",
+        "outsider_near_seat": "допустил(а) посторонних к своему месту",
+        "notes": "пользовался(лась) конспектами, учебниками или учебными пособиями",
+        "device": "пользовался(лась) телефоном, планшетом, калькулятором или иным "
+                  "техническим средством",
+        "head_turned": "поворачивался(лась) к соседу",
+        "room_overcrowded": "в аудитории находились посторонние",
+    },
+    "en": {
+        "seat_vacated": "left the seat / the camera's field of view during the exam",
+        "extra_person": "got help from a third party (a second person at the seat)",
+        "outsider_near_seat": "let an outsider at the seat",
+        "notes": "used notes, textbooks or study aids",
+        "device": "used a phone, tablet, calculator or other technical device",
+        "head_turned": "turned to a neighbour",
+        "room_overcrowded": "outsiders were in the room",
+    },
+}
+
+
+def violation_text(rule: str, lang: str) -> str:
+    """The violation written out from the rule, citing clause 4.1."""
+    words = VIOLATIONS.get(lang, VIOLATIONS["kk"]).get(rule, rule)
+    clause = {"kk": "4.1-тармақ", "ru": "п. 4.1", "en": "clause 4.1"}[lang]
+    return f"{words} ({clause})"
+
+
+@dataclass
+class Attachment:
+    """One evidence file attached to the protocol (``data`` None if it is not an image)."""
+
+    kind: str
+    sha256: str
+    captured_at: str
+    data: bytes | None = None
+
+
+@dataclass
+class ProtocolDoc:
+    """Everything the printed protocol shows."""
+
+    number: int
+    lang: str
+    group: str
+    student: str
+    discipline: str
+    attestation_date: str            # YYYY-MM-DD
+    violation: str
+    proctor_note: str
+    examiner: str
+    head_of_department: str
+    seat: str | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+def lines(doc: ProtocolDoc) -> list[tuple[str, str]]:
+    """The protocol's text as ``(style, text)`` lines, in its language (also the HTML
+    preview)."""
+    t = TEXT[doc.lang]
+    blank = "______________"
+    try:
+        d = date.fromisoformat(doc.attestation_date)
+        day, month, year = f"{d.day:02d}", MONTHS[doc.lang][d.month - 1], str(d.year)
+    except ValueError:
+        day, month, year = "___", "______________", "20__"
+    out = [("right", t["appendix"]), ("right-small", t["form"]),
+           ("title", t["title"]), ("subtitle", t["subtitle"]),
+           ("small", f"{t['protocol_no']} {doc.number}"),
+           ("text", t["body"].format(group=doc.group or blank, student=doc.student or blank,
+                                     discipline=doc.discipline or blank)),
+           ("text", t["date"].format(day=day, month=month, year=year)),
+           ("text", t["violation"].format(violation=doc.violation or blank))]
+    if doc.seat:
+        out.append(("small", f"{t['seat']}: {doc.seat}"))
+    if doc.proctor_note:
+        out.append(("text", t["note"].format(note=doc.proctor_note)))
+    out += [("sign", t["examiner"].format(name=doc.examiner or blank)),
+            ("sign", t["head"].format(name=doc.head_of_department or blank)),
+            ("sign", t["read"].format(name=doc.student or blank))]
+    return out
+
+
+def font_path(bold: bool = False) -> Path:
+    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+    for folder in FONT_DIRS:
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(f"{name} not found: install Debian fonts-dejavu-core")
+
+
+def render_pdf(doc: ProtocolDoc) -> bytes:
+    """The protocol on A4 (the form on page 1, the sheet of revisions and the evidence
+    after), as PDF bytes."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4", unit="mm")
+    pdf.set_margins(20, 15, 15)
+    pdf.set_auto_page_break(True, 15)
+    pdf.add_font("DejaVu", "", str(font_path()))
+    pdf.add_font("DejaVu", "B", str(font_path(bold=True)))
+    pdf.set_title(f"{TEXT[doc.lang]['title']} {doc.number}")
+    pdf.set_creator("Kuzet hub")
+    pdf.add_page()
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+    for style, text in lines(doc):
+        if style == "title":
+            pdf.ln(6)
+            pdf.set_font("DejaVu", "B", 16)
+            pdf.multi_cell(width, 8, text, align="C", new_x="LMARGIN", new_y="NEXT")
+        elif style == "subtitle":
+            pdf.set_font("DejaVu", "B", 12)
+            pdf.multi_cell(width, 7, text, align="C", new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(6)
+        elif style.startswith("right"):
+            pdf.set_font("DejaVu", "", 9 if style == "right-small" else 11)
+            pdf.multi_cell(width, 5, text, align="R", new_x="LMARGIN", new_y="NEXT")
+        elif style == "sign":
+            pdf.ln(10)
+            pdf.set_font("DejaVu", "", 11)
+            pdf.multi_cell(width, 7, text, new_x="LMARGIN", new_y="NEXT")
+        else:
+            pdf.set_font("DejaVu", "", 9 if style == "small" else 12)
+            pdf.multi_cell(width, 7, text, new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(2)
+    t = TEXT[doc.lang]
+    pdf.ln(12)
+    pdf.set_font("DejaVu", "B", 10)
+    pdf.multi_cell(width, 6, t["sheet"], new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", "", 10)
+    for i in range(3):
+        pdf.cell(12, 7, "№" if i == 0 else "", border=1)
+        pdf.cell(width - 12, 7, "", border=1, new_x="LMARGIN", new_y="NEXT")
+    if doc.attachments:
+        _evidence_pages(pdf, doc, width)
+    return bytes(pdf.output())
+
+
+def _evidence_pages(pdf, doc: ProtocolDoc, width: float) -> None:
+    pdf.add_page()
+    pdf.set_font("DejaVu", "B", 12)
+    pdf.multi_cell(width, 7, TEXT[doc.lang]["evidence"], new_x="LMARGIN", new_y="NEXT")
+    for a in doc.attachments:
+        pdf.ln(3)
+        pdf.set_font("DejaVu", "", 9)
+        pdf.multi_cell(width, 5, f"{a.kind} · {a.captured_at}\nSHA-256: {a.sha256}",
+                       new_x="LMARGIN", new_y="NEXT")
+        if a.data:
+            if pdf.get_y() > pdf.h - 100:
+                pdf.add_page()
+            try:
+                pdf.image(io.BytesIO(a.data), w=min(width, 120))
+            except Exception:             # a damaged file: the hash still identifies it
+                pdf.multi_cell(width, 5, "(image unreadable)", new_x="LMARGIN", new_y="NEXT")

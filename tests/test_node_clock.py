@@ -66,8 +66,8 @@ def test_a_wall_clock_jump_loses_stretches_and_deletes_nothing(tmp_path, broker,
                                        loop=True))
     data = Path(cfg.node.data_dir)
     rec = Recorder(broker.host, broker.port)
-    node = EdgeNode(cfg, wall_clock=clock)
-    node.expire_every_s = 0.5            # retention runs all the time, not once an hour
+    node = EdgeNode(cfg, wall_clock=clock,
+                    upkeep_every_s=0.5)  # retention runs all the time, not once an hour
     runner = run(node)
     spanning: set[str] = set()           # alerts open across a step
     try:
@@ -87,7 +87,7 @@ def test_a_wall_clock_jump_loses_stretches_and_deletes_nothing(tmp_path, broker,
         assert wait_until(lambda: any(opened - set(node.state.open_alerts))
                           and node.state.open_alerts.keys() - spanning, 30)
         assert before_files <= evidence_files(data)
-        assert all(t.is_alive() for t in node._threads)
+        assert node.threads_alive()
         status = json.loads(rec.on("status")[-1])
         assert status["state"] == "online" and status["source"]["state"] == "ok", status
     finally:
@@ -101,11 +101,10 @@ def test_a_wall_clock_jump_loses_stretches_and_deletes_nothing(tmp_path, broker,
     assert left_open
     clock.step(YEAR)
     again = EdgeNode(cfg, wall_clock=clock, detector=node.detector,
-                     face_detector=node.face_detector)
-    again.expire_every_s = 0.5
+                     face_detector=node.face_detector, upkeep_every_s=0.5)
     runner = run(again)
     try:
-        assert wait_until(lambda: again.outbox.depth() == 0 and again.looks > 0, 20)
+        assert wait_until(lambda: again.outbox.depth() == 0 and again.stats.looks > 0, 20)
         accepted = {m for m, t in again.outbox.journal() if t.endswith(("/alert", "/evidence"))}
         assert wait_until(lambda: accepted <= set(received(rec)[0]), 20)
         assert before_files <= evidence_files(data)

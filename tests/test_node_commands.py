@@ -52,7 +52,7 @@ def test_commands_start_stop_snapshot_and_reload_the_seat_map(tmp_path, broker, 
     node = EdgeNode(cfg)
     node.start()
     try:
-        assert wait_until(lambda: node.looks > 5 and node.publisher.connected.is_set())
+        assert wait_until(lambda: node.stats.looks > 5 and node.publisher.connected.is_set())
         assert node.engine.policy is None
         start = contract.CommandMessage(action="start_session", session=contract.StartSession(
             session_id="math-1", allowed_aids=["calculator"], roster_size=20))
@@ -80,7 +80,8 @@ def test_commands_start_stop_snapshot_and_reload_the_seat_map(tmp_path, broker, 
         pushed = cfg.node.data_dir / "seats.pushed.json"     # the data dir: writable on a Pi
         assert json.loads(pushed.read_text())["seats"][0]["id"] == "front"
         assert json.loads(cfg.seat_map.read_text())["seats"][0]["id"] != "front"
-        assert wait_until(lambda: node._seats is not None and list(node._seats.by_id) == ["front"])
+        assert wait_until(lambda: node.seat_map is not None
+                          and list(node.seat_map.by_id) == ["front"])
 
         bad_id = contract.new_id()          # a map the contract refuses: answered, not run
         bad = {"schema": contract.SCHEMA, "type": "command", "id": bad_id,
@@ -95,7 +96,7 @@ def test_commands_start_stop_snapshot_and_reload_the_seat_map(tmp_path, broker, 
         send(hub_client, stop)
         assert wait_until(lambda: stop.id in replies(rec))
         assert node.engine.policy is None and node.state.session is None
-        assert all(t.is_alive() for t in node._threads)
+        assert node.threads_alive()
     finally:
         node.stop()
         rec.close()
@@ -107,7 +108,7 @@ def test_a_session_survives_a_restart(tmp_path, broker, vtest_avi):
     cfg = load_config(write_vtest_node(tmp_path / "n", broker_port=broker.port, loop=True))
     cfg = cfg.model_copy(update={"exam": None})
     node = EdgeNode(cfg)
-    node._start_session(contract.StartSession(session_id="physics-2"))
+    node.start_session(contract.StartSession(session_id="physics-2"))
     node.outbox.close()
     again = EdgeNode(cfg)
     again.start()

@@ -41,16 +41,18 @@ def test_a_full_disk_is_reported_and_nothing_accepted_is_lost(tmp_path, small_di
         # 2. Something else fills the disk to the last byte.
         fill(filler)
         # 3. Alerts that cannot be written are held in memory, and the status says so.
-        assert wait_until(lambda: node._unsaved and any("disk full" in r
-                                                        for r in node.health()), 90), \
+        assert wait_until(lambda: node.stats.held_in_memory and any("disk full" in r
+                                                                   for r in node.health()),
+                          90), \
             node.health()
-        assert all(t.is_alive() for t in node._threads), "a thread died on the full disk"
+        assert node.threads_alive(), "a thread died on the full disk"
         # 4. The technician frees space and the hub comes back: everything arrives.
         filler.unlink()
         with MosquittoBroker(tmp_path / "mq", port=port, persistence=True) as broker:
             rec = Recorder(broker.host, broker.port, client_id="test-hub")
-            assert wait_until(lambda: node.outbox.depth() == 0 and not node._unsaved, 120), \
-                (node.outbox.depth(), len(node._unsaved), node.health())
+            assert wait_until(lambda: node.outbox.depth() == 0 and not node.stats.held_in_memory,
+                              120), \
+                (node.outbox.depth(), node.stats.held_in_memory, node.health())
             accepted = {m for m, t in node.outbox.journal() if t.endswith("/alert")}
             wait_until(lambda: accepted <= {json.loads(p)["id"] for p in rec.on("alert")}, 30)
             record("node: disk full, then freed", accepted,
@@ -59,7 +61,7 @@ def test_a_full_disk_is_reported_and_nothing_accepted_is_lost(tmp_path, small_di
                                                    for p in rec.on("alert")}, 30)
             assert len(accepted) >= 5
             rec.close()
-        assert all(t.is_alive() for t in node._threads)
+        assert node.threads_alive()
     finally:
         node.stop_event.set()
         runner.join(20)
@@ -94,7 +96,7 @@ def test_a_frozen_or_dark_camera_shows_in_the_status(tmp_path, broker, vtest_avi
         assert wait_until(lambda: status().get("state") == "degraded"
                           and status()["source"]["state"] == state, 30), status()
         assert any(f"camera {state}" in r for r in status()["reasons"])
-        assert all(t.is_alive() for t in node._threads)
+        assert node.threads_alive()
     finally:
         node.stop_event.set()
         runner.join(20)

@@ -11,12 +11,14 @@ model files or real footage::
 A script is either a function ``(call, image) -> detections`` (``call`` counts from 0, in the
 order ``infer`` ran; ``image`` is what was passed to ``prepare``: a seat's crop on the node) or
 a list of answers, one per call, then nothing. Boxes are in the pixels of that image, as a real
-detector's are.
+detector's are. ``infer_s`` makes each ``infer`` take that long, as a model would (a node
+with an instant detector would spin its threads flat out).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -49,8 +51,10 @@ def _as_script(script: Script | Sequence[Sequence] | None) -> Script:
 class _Scripted:
     input_size = 416
 
-    def __init__(self, script: Script | Sequence[Sequence] | None, name: str) -> None:
+    def __init__(self, script: Script | Sequence[Sequence] | None, name: str,
+                 infer_s: float) -> None:
         self.name = name
+        self.infer_s = infer_s
         self.calls = 0                      # how many times ``infer`` ran
         self._script = _as_script(script)
         self._lock = threading.Lock()
@@ -60,6 +64,8 @@ class _Scripted:
         return Prepared(np.zeros((1, 1), np.float32), 1.0, w, h, image)
 
     def infer(self, prepared: Prepared) -> list[np.ndarray]:
+        if self.infer_s:
+            time.sleep(self.infer_s)
         with self._lock:
             call = self.calls
             self.calls += 1
@@ -74,8 +80,8 @@ class ScriptedDetector(_Scripted, Detector):
     """An object detector that answers from its script (``Detection``s)."""
 
     def __init__(self, script: Script | Sequence[Sequence[Detection]] | None = None, *,
-                 name: str = "scripted") -> None:
-        super().__init__(script, name)
+                 name: str = "scripted", infer_s: float = 0.0) -> None:
+        super().__init__(script, name, infer_s)
 
     def decode(self, raw: list[np.ndarray], prepared: Prepared) -> list[Detection]:
         return self._answer(raw, prepared)
@@ -85,8 +91,8 @@ class ScriptedFaceDetector(_Scripted, FaceDetector):
     """A face detector that answers from its script (``Face``s)."""
 
     def __init__(self, script: Script | Sequence[Sequence[Face]] | None = None, *,
-                 name: str = "scripted-faces") -> None:
-        super().__init__(script, name)
+                 name: str = "scripted-faces", infer_s: float = 0.0) -> None:
+        super().__init__(script, name, infer_s)
 
     def decode(self, raw: list[np.ndarray], prepared: Prepared) -> list[Face]:
         return self._answer(raw, prepared)

@@ -1,0 +1,95 @@
+"""Commands from the hub (and the node's button), run on the rules thread.
+
+paho's thread (``put``) and the button (``press_button``) only queue; ``run_pending`` runs
+them on the rules thread, between looks, so that nothing else touches the rules engine, the
+evidence or the seat map at the same time. Every hub command gets a reply: ``ok`` with a
+detail, or the error. One that fails is never fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from edge.capture.base import Frame
+from edge.clocks import Clock, utc
+from edge.evidence_flow import EvidenceFlow
+from edge.incidents import Incidents
+from edge.seat_plan import SeatPlan
+from kuzet import contract
+
+log = logging.getLogger(__name__)
+BUTTON = "button"
+
+
+class Replies(Protocol):
+    """Where replies go (``MqttPublisher`` has this shape)."""
+
+    def send_now(self, kind: str, message: object) -> bool: ...
+
+
+class Commands:
+    def __init__(self, origin: contract.Origin, replies: Replies, incidents: Incidents,
+                 evidence: EvidenceFlow, seat_plan: SeatPlan,
+                 latest_frame: Callable[[], Frame | None], *,
+                 wall_clock: Clock = time.time) -> None:
+        self.origin = origin
+        self.replies = replies
+        self.incidents = incidents
+        self.evidence = evidence
+        self.seat_plan = seat_plan
+        self._latest_frame = latest_frame
+        self._wall = wall_clock
+        self._queue: queue.Queue[contract.CommandMessage | str] = queue.Queue()
+
+    def put(self, cmd: contract.CommandMessage) -> None:
+        """A command from the hub (any thread)."""
+        self._queue.put(cmd)
+
+    def press_button(self) -> None:
+        """The proctor pressed the node's button (gpiozero's thread)."""
+        self._queue.put(BUTTON)
+
+    def run_pending(self) -> None:
+        """Run what was queued, in order, and reply to each hub command."""
+        while True:
+            try:
+                cmd = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if not isinstance(cmd, contract.CommandMessage):   # the button
+                self.incidents.toggle_session()
+                continue
+            ok, detail = True, ""
+            try:
+                detail = self.run(cmd)
+            except Exception as exc:  # reported to the hub, never fatal
+                ok, detail = False, str(exc)
+                log.warning("command %s failed: %s", cmd.action, exc)
+            self.replies.send_now("reply", contract.CommandReply(
+                origin=self.origin, command_id=cmd.id, ok=ok, detail=detail[:2000],
+                sent_at=utc(self._wall())))
+
+    def run(self, cmd: contract.CommandMessage) -> str:
+        """Run one command; returns the reply's detail, raises on failure."""
+        A = contract.Action
+        if cmd.action == A.START_SESSION:
+            assert cmd.session is not None
+            self.incidents.start_session(cmd.session)
+            return f"session {cmd.session.session_id} started"
+        if cmd.action == A.STOP_SESSION:
+            self.incidents.stop_session()
+            return "session stopped"
+        if cmd.action == A.SNAPSHOT:
+            frame = self._latest_frame()
+            if frame is None:
+                raise RuntimeError("no frame yet: the camera is not delivering")
+            return self.evidence.snapshot(cmd.id, frame)
+        if cmd.action == A.RELOAD_SEATMAP:
+            spec = (self.seat_plan.push(cmd.seatmap) if cmd.seatmap is not None
+                    else self.seat_plan.reload())
+            return f"{len(spec.seats)} seats"
+        raise ValueError(f"unknown action {cmd.action}")

@@ -1,0 +1,216 @@
+"""The looking pipeline: frames in, rule events out, on three threads.
+
+* ``capture``: reads frames (ResilientSource), keeps only the latest (a slow detector never
+  queues stale frames) and feeds the clip ring;
+* ``prepare``: takes the next job of the look schedule (the room, then each seat's crop),
+  crops it from the latest frame and prepares the models' inputs (``PreparedLook``);
+* ``detect``: runs only the models (``infer``), so the pipeline runs at the models' own rate
+  (``LookResult``);
+* ``rules``: first whatever must run there before anything new (``before_rules``: held
+  messages, hub commands), then decodes the next result into detections, turns them into a
+  look at the seat or the room, runs the rules core and hands the events on (``on_events``).
+
+Between the threads go small frozen dataclasses through bounded queues.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.capture.base import Frame
+from edge.capture.supervisor import ResilientSource
+from edge.clocks import Clock
+from edge.evidence import FrameRing
+from edge.looks import room_look, seat_look, shift, shift_faces
+from edge.models.base import Detection, Detector, Face, FaceDetector, Prepared
+from edge.rules import RuleEvent, RulesEngine
+from edge.schedule import Job, LookScheduler
+from edge.seat_plan import SeatPlan
+from edge.seats import SeatMap
+from edge.stats import Counters
+
+EventSink = Callable[[list[RuleEvent], Frame | None, SeatMap | None], None]
+
+
+@dataclass(frozen=True)
+class PreparedLook:
+    """One job cut from one frame, with the models' inputs ready."""
+
+    job: Job
+    frame: Frame
+    seats: SeatMap                 # the seat map the job was planned on
+    scheduler: LookScheduler
+    offset: tuple[int, int]        # the crop's top-left corner in the frame
+    objects: Prepared
+    faces: Prepared | None         # faces are looked for in seat crops only
+
+
+@dataclass(frozen=True)
+class LookResult:
+    """A prepared look with the models' raw outputs."""
+
+    look: PreparedLook
+    objects: list[np.ndarray]
+    faces: list[np.ndarray] | None
+
+
+def prepare_look(job: Job, frame: Frame, seats: SeatMap, scheduler: LookScheduler,
+                 detector: Detector, face_detector: FaceDetector | None) -> PreparedLook:
+    if job.seat is None:
+        x1 = y1 = 0
+        crop = frame.image
+    else:
+        x1, y1, x2, y2 = job.seat.crop
+        crop = frame.image[y1:y2, x1:x2]
+    faces = (face_detector.prepare(crop)
+             if job.seat is not None and face_detector is not None else None)
+    return PreparedLook(job, frame, seats, scheduler, (x1, y1), detector.prepare(crop), faces)
+
+
+def infer_look(look: PreparedLook, detector: Detector, face_detector: FaceDetector | None
+               ) -> LookResult:
+    raw = detector.infer(look.objects)
+    raw_faces = (face_detector.infer(look.faces)
+                 if face_detector is not None and look.faces is not None else None)
+    return LookResult(look, raw, raw_faces)
+
+
+def decode_look(result: LookResult, detector: Detector, face_detector: FaceDetector | None
+                ) -> tuple[list[Detection], list[Face]]:
+    """Detections and faces in frame pixels."""
+    look = result.look
+    dx, dy = look.offset
+    dets = shift(detector.decode(result.objects, look.objects), dx, dy)
+    faces = (shift_faces(face_detector.decode(result.faces, look.faces), dx, dy)
+             if face_detector is not None and result.faces is not None and look.faces is not None
+             else [])
+    return dets, faces
+
+
+def observe_look(engine: RulesEngine, result: LookResult, detections: list[Detection],
+                 faces: list[Face]) -> list[RuleEvent]:
+    look = result.look
+    if look.job.seat is not None:
+        return engine.observe_seat(seat_look(look.job.seat, look.seats, detections, faces,
+                                             look.frame.t_mono))
+    return engine.observe_room(room_look(detections, look.frame.t_mono))
+
+
+class Pipeline:
+    """The three looking threads' steps (``capture_loop``, ``prepare_step``, ``detect_step``)
+    and the rules thread's (``rules_step``); the node runs each on its own named thread."""
+
+    def __init__(self, source: ResilientSource, ring: FrameRing, seat_plan: SeatPlan,
+                 detector: Detector, face_detector: FaceDetector | None, engine: RulesEngine,
+                 counters: Counters, stop: threading.Event, *,
+                 before_rules: Callable[[], None], on_events: EventSink,
+                 clock: Clock = time.monotonic) -> None:
+        self.source = source
+        self.ring = ring
+        self.seat_plan = seat_plan
+        self.detector = detector
+        self.face_detector = face_detector
+        self.engine = engine
+        self.counters = counters
+        self.stop = stop
+        self.before_rules = before_rules
+        self.on_events = on_events
+        self._clock = clock
+        self.source_ended = threading.Event()
+        self._latest: Frame | None = None
+        self._frame_cond = threading.Condition()
+        self._prepared: queue.Queue[PreparedLook] = queue.Queue(maxsize=2)
+        self._results: queue.Queue[LookResult] = queue.Queue(maxsize=8)
+        self._last_seq = -1
+
+    @property
+    def latest(self) -> Frame | None:
+        """The newest frame captured (None before the first)."""
+        return self._latest
+
+    # -- capture ------------------------------------------------------------------------------
+    def capture_loop(self) -> object:
+        """Until the source ends (a file or folder without ``loop``) or the node stops."""
+        for frame in self.source.frames():
+            with self._frame_cond:
+                self._latest = frame
+                self.counters.frames_in += 1
+                self._frame_cond.notify_all()
+            self.ring.add(frame.t_mono, frame.evidence)
+            if self.stop.is_set():
+                break
+        self.source_ended.set()
+        return StopIteration
+
+    # -- prepare and detect ---------------------------------------------------------------------
+    def prepare_step(self) -> None:
+        """Crop the next job from the latest frame and prepare the models' inputs, so that
+        the detect thread never waits for pre-processing."""
+        with self._frame_cond:
+            if self._latest is None:
+                self._frame_cond.wait(0.5)
+            frame = self._latest
+        if frame is None:
+            return
+        t0 = time.perf_counter()
+        h, w = frame.image.shape[:2]
+        seats, scheduler = self.seat_plan.for_frame(w, h)
+        job = scheduler.next()
+        if job.seat is None and frame.seq == self._last_seq and self.source_ended.is_set():
+            self.stop.wait(0.2)             # the source ended: do not spin on its last frame
+        self._last_seq = frame.seq
+        look = prepare_look(job, frame, seats, scheduler, self.detector, self.face_detector)
+        self.counters.stage_s["prepare"] += time.perf_counter() - t0
+        self._put(self._prepared, look)
+
+    def detect_step(self) -> None:
+        """Only the models run here: the pipeline's rate is the models' rate."""
+        self.counters.last_detect_beat = self._clock()
+        try:
+            look = self._prepared.get(timeout=0.5)
+        except queue.Empty:
+            return
+        t0 = time.perf_counter()
+        result = infer_look(look, self.detector, self.face_detector)
+        self.counters.model_s += time.perf_counter() - t0
+        self.counters.looks += 1
+        if look.job.seat is not None:
+            look.scheduler.looked(look.job.seat.id, self._clock())
+        self._put(self._results, result)
+
+    def _put(self, q: queue.Queue, item) -> None:
+        while not self.stop.is_set():
+            try:
+                q.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    # -- rules ----------------------------------------------------------------------------------
+    def rules_step(self) -> None:
+        self.before_rules()
+        try:
+            result: LookResult | None = self._results.get(timeout=0.2)
+        except queue.Empty:
+            result = None
+        t0 = time.perf_counter()
+        events: list[RuleEvent] = []
+        if result is not None:
+            dets, faces = decode_look(result, self.detector, self.face_detector)
+            self.counters.stage_s["decode"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            events = observe_look(self.engine, result, dets, faces)
+            frame, seats = result.look.frame, result.look.seats
+        else:
+            frame, seats = self._latest, self.seat_plan.current
+        events += self.engine.tick(self._clock())
+        t1 = time.perf_counter()
+        self.on_events(events, frame, seats)
+        self.counters.stage_s["rules"] += t1 - t0
+        self.counters.stage_s["evidence"] += time.perf_counter() - t1

@@ -68,15 +68,15 @@ def start_hub(folder: Path, broker_port: int, web_port: int):
 def seed(hub, seatmap: dict, fresh: bool = True) -> None:
     """Demo users (one per role) and the room's seat map in a fresh hub, and an exam session
     running from now on (a demo run again in the same folder gets a new session)."""
-    from hub.store import accounts
+    from hub.store import rooms, sessions, users
 
     w = hub.services.writer
     if fresh:
         for username, role in LOGINS.items():
-            w.call(accounts.add_user, username, PASSWORD, role, username.title())
-        w.call(accounts.load_seatmap, BUILDING, ROOM, seatmap, "Room A101 (vtest.avi)")
+            w.call(users.add_user, username, PASSWORD, role, username.title())
+        w.call(rooms.load_seatmap, BUILDING, ROOM, seatmap, "Room A101 (vtest.avi)")
     now = datetime.now(UTC)
-    w.call(accounts.add_session, BUILDING, ROOM, "proctor", now - timedelta(minutes=5),
+    w.call(sessions.add_session, BUILDING, ROOM, "proctor", now - timedelta(minutes=5),
            now + timedelta(hours=3), "Demo exam")
 
 

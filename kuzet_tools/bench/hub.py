@@ -64,12 +64,13 @@ evidence_process = {str(evidence_process).lower()}
 def seed_users(cfg_path: Path) -> None:
     """The bench's dean (the user its live pages log in as) in ``cfg_path``'s database."""
     from hub.config import load_config
-    from hub.store import accounts, open_database
+    from hub.store.db import transaction
+    from hub.store.migrations import open_database
+    from hub.store.users import add_user
 
     db = open_database(load_config(cfg_path).hub.db_path)
-    db.execute("BEGIN")
-    accounts.add_user(db.conn, "dean", PASSWORD, "dean")
-    db.execute("COMMIT")
+    with transaction(db.conn) as conn:
+        add_user(conn, "dean", PASSWORD, "dean")
     db.close()
 
 
@@ -173,7 +174,7 @@ def filesystem_of(path: Path) -> dict:
 
 
 def _count(db_path: Path, table: str) -> int:
-    from hub.store import connect
+    from hub.store.db import connect
 
     conn = connect(db_path, readonly=True)
     try:

@@ -107,7 +107,7 @@ class IngestWorker:
         self.writer.submit_message(msg.topic, decoded, raw, ack)
 
 
-def checked(msg: mqtt.MQTTMessage) -> tuple[contract._Message, bytes | None]:
+def checked(msg: mqtt.MQTTMessage) -> tuple[contract.Message, bytes | None]:
     """The message validated against the contract and its topic, and an evidence file's bytes
     checked against its size and sha256; ValueError (ContractError) says what is wrong."""
     decoded = contract.decode(msg.payload, expected_topic=msg.topic)

@@ -38,7 +38,9 @@ class HubServer:
         self.services.start(ingest=self._ingest)
         self.app = create_app(self.config, self.services)
         w = self.config.web
-        self._server = create_server(self.app, host=w.host, port=w.port, threads=w.threads,
+        self._sockets: dict = {}               # waitress's socket map, ours to close at stop
+        self._server = create_server(self.app, map=self._sockets, host=w.host, port=w.port,
+                                     threads=w.threads,
                                      connection_limit=w.connection_limit, ident="kuzet-hub",
                                      channel_timeout=120, clear_untrusted_proxy_headers=True)
         self._thread = threading.Thread(target=self._server.run, name="hub-web", daemon=True)
@@ -64,8 +66,8 @@ class HubServer:
             # loop); an empty socket map ends the loop.
             server.task_dispatcher.shutdown(timeout=5)
             try:
-                server.trigger.pull_trigger(lambda: close_all(server._map))
+                server.trigger.pull_trigger(lambda: close_all(self._sockets))
             except OSError:                   # the loop already closed its trigger
-                close_all(server._map)
+                close_all(self._sockets)
             self._thread.join(timeout=5)
         self.services.stop()

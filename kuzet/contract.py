@@ -89,7 +89,9 @@ class Origin(StrictModel):
     node: Name
 
 
-class _Message(StrictModel):
+class Message(StrictModel):
+    """What every message on the wire has: the contract version, a unique id, when sent."""
+
     schema_: Literal["kuzet/1"] = Field(default=SCHEMA, alias="schema")
     id: MessageId = Field(default_factory=new_id)
     sent_at: AwareDatetime = Field(default_factory=utcnow)
@@ -104,7 +106,7 @@ class EvidenceRef(StrictModel):
     size: Annotated[int, Field(ge=0)]
 
 
-class AlertMessage(_Message):
+class AlertMessage(Message):
     """One incident (``alert_id``) is opened once, updated, and closed once."""
 
     type: Literal["alert"] = "alert"
@@ -123,7 +125,7 @@ class AlertMessage(_Message):
     evidence: list[EvidenceRef] = Field(default_factory=list, max_length=16)
 
 
-class EvidenceMessage(_Message):
+class EvidenceMessage(Message):
     """One evidence file; ``data`` is base64; ``sha256`` is of the decoded bytes."""
 
     type: Literal["evidence"] = "evidence"
@@ -154,7 +156,7 @@ class SourceState(StrictModel):
     since: AwareDatetime
 
 
-class StatusMessage(_Message):
+class StatusMessage(Message):
     """Retained. ``state`` is ``online``, ``degraded`` or ``offline`` (the last will)."""
 
     type: Literal["status"] = "status"
@@ -167,7 +169,7 @@ class StatusMessage(_Message):
     version: Annotated[str, Field(max_length=64)] = ""
 
 
-class HeartbeatMessage(_Message):
+class HeartbeatMessage(Message):
     type: Literal["heartbeat"] = "heartbeat"
     origin: Origin
     fps: Annotated[float, Field(ge=0)]
@@ -222,7 +224,7 @@ class SeatMapSpec(StrictModel):
         return self
 
 
-class CommandMessage(_Message):
+class CommandMessage(Message):
     type: Literal["command"] = "command"
     action: Action
     session: StartSession | None = None          # for start_session
@@ -235,7 +237,7 @@ class CommandMessage(_Message):
         return self
 
 
-class CommandReply(_Message):
+class CommandReply(Message):
     type: Literal["reply"] = "reply"
     origin: Origin
     command_id: MessageId
@@ -287,11 +289,11 @@ def _topic_levels(name: str) -> tuple[str, str, str, str]:
     return parts[2], parts[3], parts[4], parts[5]
 
 
-def encode(message: _Message) -> bytes:
+def encode(message: Message) -> bytes:
     return message.model_dump_json(by_alias=True, exclude_none=False).encode()
 
 
-def decode(payload: bytes, expected_topic: str | None = None) -> _Message:
+def decode(payload: bytes, expected_topic: str | None = None) -> Message:
     """Validate a payload. With ``expected_topic``, also check that the message type fits the
     topic and that its origin equals the topic's levels (a node cannot speak for another)."""
     if len(payload) > MAX_PAYLOAD_BYTES:

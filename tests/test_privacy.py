@@ -1,4 +1,5 @@
-"""Evidence snapshots blur every face but the flagged student's (the privacy rule: other students are not shown)."""
+"""Evidence snapshots blur every face but the flagged student's: the privacy rule, other
+students are not shown."""
 
 from __future__ import annotations
 

@@ -223,3 +223,8 @@ def command_snapshot(conn: sqlite3.Connection, command_id: str) -> sqlite3.Row |
     """The snapshot a technician's command asked for (stored under the command's id)."""
     return conn.execute("SELECT * FROM evidence WHERE alert_id = ? AND kind = 'snapshot'",
                         (command_id,)).fetchone()
+
+
+def evidence_count(conn: sqlite3.Connection) -> int:
+    """How many evidence files the hub holds (the ingest benchmark counts what arrived)."""
+    return int(conn.execute("SELECT COUNT(*) FROM evidence").fetchone()[0])

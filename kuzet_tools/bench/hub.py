@@ -173,12 +173,13 @@ def filesystem_of(path: Path) -> dict:
     return found
 
 
-def _count(db_path: Path, table: str) -> int:
+def _evidence_count(db_path: Path) -> int:
+    from hub.store.alerts import evidence_count
     from hub.store.db import connect
 
     conn = connect(db_path, readonly=True)
     try:
-        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+        return evidence_count(conn)
     finally:
         conn.close()
 
@@ -207,7 +208,7 @@ def _ingest(broker, nodes, db_path: Path, alerts: int, jpeg: bytes,
         al = alert_for(origin, f"s{i % 30}", alert_id=aid, evidence=[ev])
         lines.setdefault(contract.topic(origin, "alert"), []).append(contract.encode(al))
         lines.setdefault(contract.topic(origin, "evidence"), []).append(contract.encode(ev))
-    base = _count(db_path, "evidence")
+    base = _evidence_count(db_path)
     t0 = time.perf_counter()
     procs = [subprocess.Popen([pub_cli, "-h", broker.host, "-p", str(broker.port),
                                "-V", "mqttv5", "-q", "1", "-M", "500", "-i", f"bench-load-{k}",
@@ -218,7 +219,7 @@ def _ingest(broker, nodes, db_path: Path, alerts: int, jpeg: bytes,
     for f in feeders:
         f.start()
     deadline = time.monotonic() + 300
-    while (done := _count(db_path, "evidence") - base) < alerts \
+    while (done := _evidence_count(db_path) - base) < alerts \
             and time.monotonic() < deadline:
         if series is not None:
             series.append((time.perf_counter() - t0, done))

@@ -80,9 +80,6 @@ class Incidents:
             self.evidence.store.close_alert(msg.alert_id)
         self.state.save()
 
-    def is_open(self, alert_id: str) -> bool:
-        return alert_id in self.state.open_alerts
-
     # -- the exam session ---------------------------------------------------------------------
     def restore_session(self) -> None:
         """At start: the session saved before a restart, else the config's ``[exam]``."""

@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--json", action="store_true", help="print JSON (the default)")
     bench.add_argument("--seconds", type=float, default=None,
                        help="how long the pipeline runs (default 40; hub: latency phase, 10)")
+    bench.add_argument("--fast-decoder", action="store_true",
+                       help="hub: run the hub with [broker] fast_decoder = true (paho "
+                       "speed-ups, opt-in); default: stock paho, as in production")
     bench.add_argument("--plot", default="var/bench.png",
                        help="PNG of throughput and latency over the run (default "
                        "var/bench.png; '' for none)")
@@ -35,7 +38,8 @@ def _bench(args) -> int:
     if args.target in ("all", "hub"):
         from kuzet_tools.bench.hub import bench_hub  # the hub's extra may be absent
 
-        results["hub"] = bench_hub(seconds=args.seconds or 10.0, series=series)
+        results["hub"] = bench_hub(seconds=args.seconds or 10.0, series=series,
+                                   fast_decoder=args.fast_decoder)
     result = results[args.target] if args.target != "all" else {
         **results, "pass": {f"{k}.{p}": ok for k, r in results.items()
                             for p, ok in r["pass"].items()}}

@@ -39,8 +39,9 @@ PASSWORD = "bench password 1"
 
 
 def write_hub_config(tmp: Path, broker_port: int, web_port: int, threads: int = 96,
-                     evidence_process: bool = False) -> Path:
-    """A hub config; every open live page holds one of the web server's ``threads``."""
+                     evidence_process: bool = False, fast_decoder: bool = False) -> Path:
+    """A hub config; every open live page holds one of the web server's ``threads``;
+    ``fast_decoder`` turns on the opt-in paho speed-ups (``hub.mqtt_fast``)."""
     key = os.urandom(24).hex()
     cfg = tmp / "hub.toml"
     cfg.write_text(f"""
@@ -57,6 +58,7 @@ host = "127.0.0.1"
 port = {broker_port}
 client_id = "kuzet-hub-bench"
 evidence_process = {str(evidence_process).lower()}
+fast_decoder = {str(fast_decoder).lower()}
 """)
     return cfg
 
@@ -274,8 +276,10 @@ def _latency(nodes, readers, seen, lock, seconds: float, rate: float, jpeg: byte
 
 def bench_hub(alerts: int = 10000, nodes: int = 100, pages: int = 50,
               seconds: float = 10.0, rate: float = 20.0, series: dict | None = None,
-              evidence_process: bool = True) -> dict:
-    """The hub's figures; ``series`` (if given) gets ``ingest`` and ``latency`` samples."""
+              evidence_process: bool = True, fast_decoder: bool = False) -> dict:
+    """The hub's figures; ``series`` (if given) gets ``ingest`` and ``latency`` samples.
+    By default the hub runs stock paho, as it does in production; ``fast_decoder`` measures
+    the opt-in speed-ups."""
     from kuzet_tools.bench.sim import snapshot_jpeg
     from kuzet_tools.broker import MosquittoBroker, free_port
 
@@ -287,7 +291,8 @@ def bench_hub(alerts: int = 10000, nodes: int = 100, pages: int = 50,
                              extra_conf="max_inflight_messages 1000") as broker:
             web_port = free_port()
             cfg = write_hub_config(tmp, broker.port, web_port, threads=max(96, pages + 32),
-                                evidence_process=evidence_process)
+                                   evidence_process=evidence_process,
+                                   fast_decoder=fast_decoder)
             seed_users(cfg)
             log = open(tmp / "hub.log", "wb")
             hub = subprocess.Popen([sys.executable, "-m", "kuzet_tools.cli", "hub", "run",
@@ -337,6 +342,7 @@ def bench_hub(alerts: int = 10000, nodes: int = 100, pages: int = 50,
         "alerts_ingested": alerts, "evidence_bytes": len(jpeg),
         "ingest_load": "mosquitto_pub, QoS 1, MQTT 5, 4 nodes",
         "evidence_process": evidence_process,
+        "fast_decoder": fast_decoder,
         "evidence_fs": evidence_fs,
         "latency_samples": len(lat), "latency_published": published,
         "hub_rss_mb_start": rss_start, "hub_rss_mb_end": rss_end,

@@ -49,6 +49,7 @@ def seat_inputs(detector, faces, n: int = 30):
 
 
 def bench_models(detector, faces, seconds: float = 5.0) -> dict:
+    """The bare models on the 30 seat crops, inputs prepared beforehand: the limit."""
     inputs = seat_inputs(detector, faces)
     for p, f in inputs[:3]:                      # warm-up
         detector.infer(p)
@@ -70,38 +71,37 @@ def bench_models(detector, faces, seconds: float = 5.0) -> dict:
 
 def bench_edge(seconds: float = 40.0, series: dict | None = None) -> dict:
     from edge.config import load_config
-    from edge.models.phones import create_phone_detector
-    from edge.models.registry import create_face_detector
+    from edge.models.factory import create_detectors
     from edge.node import EdgeNode
     from kuzet_tools.broker import MosquittoBroker
     from kuzet_tools.examples import write_vtest_node
 
     with tempfile.TemporaryDirectory(prefix="kuzet-bench-") as tmp:
         tmp = Path(tmp)
-        detector = create_phone_detector()           # the node's default (phones="remote")
-        faces = create_face_detector()
-        models = bench_models(detector, faces)
         with MosquittoBroker(tmp / "mq") as broker:
             path = write_vtest_node(tmp / "node", broker_port=broker.port, loop=True)
-            node = EdgeNode(load_config(path), detector=detector, face_detector=faces)
+            cfg = load_config(path)
+            detector, faces = create_detectors(cfg.detection)   # what the node runs
+            models = bench_models(detector, faces)
+            node = EdgeNode(cfg, detector=detector, face_detector=faces)
             node.start()
             try:
-                while node.looks < 10:           # warm-up: first frames, first looks
+                while node.stats.looks < 10:     # warm-up: first frames, first looks
                     time.sleep(0.05)
-                looks0, model0 = node.looks, node.model_s
-                stages0 = dict(node.stage_s)
+                start = node.stats
                 t0 = time.perf_counter()
-                samples = [(0.0, looks0)]
+                samples = [(0.0, start.looks)]
                 while not node.stop_event.wait(0.5) and time.perf_counter() - t0 < seconds:
-                    samples.append((time.perf_counter() - t0, node.looks))
+                    samples.append((time.perf_counter() - t0, node.stats.looks))
                 wall = time.perf_counter() - t0
+                end = node.stats
                 if series is not None:
-                    series["edge"] = [(t, n - looks0) for t, n in samples]
-                looks, model_s = node.looks - looks0, node.model_s - model0
-                stages = {k: 1000 * (node.stage_s[k] - stages0[k]) / max(1, looks)
-                          for k in node.stage_s}
-                worst = node._scheduler.worst_revisit() if node._scheduler else None
-                alerts = node.alerts_emitted
+                    series["edge"] = [(t, n - start.looks) for t, n in samples]
+                looks, model_s = end.looks - start.looks, end.model_s - start.model_s
+                stages = {k: 1000 * (end.stage_s[k] - start.stage_s[k]) / max(1, looks)
+                          for k in end.stage_s}
+                worst = end.worst_seat_revisit
+                alerts = end.alerts_emitted
             finally:
                 node.stop()
         stages["infer"] = 1000 * model_s / max(1, looks)

@@ -15,14 +15,13 @@ import argparse
 import json
 from pathlib import Path
 
+from edge.models.factory import DetectionChoice, create_face_detector, create_object_detector
 from edge.models.manifest import verify
 from edge.models.registry import (
     DEFAULT_DETECTOR,
     DEFAULT_FACE_DETECTOR,
     DETECTORS,
     FACE_DETECTORS,
-    create_detector,
-    create_face_detector,
 )
 from kuzet_tools.models.evalset import LABELS_PATH, REPO, load_eval_set
 from kuzet_tools.models.evaluate import evaluate
@@ -94,9 +93,9 @@ def run_eval(args: argparse.Namespace) -> dict:
         return run_phones_eval(args, labels, args.variant or list(VARIANTS), args.seat_costs)
     spec = json.loads(Path(args.labels).read_text())
     images = load_eval_set(args.labels, args.images)
-    detector = create_detector(args.detector, score_threshold=args.score_threshold)
-    faces = create_face_detector(args.face_detector, score_threshold=args.face_threshold,
-                                 with_yaw=False)
+    choice = _choice(args, phones="off")
+    detector = create_object_detector(choice)
+    faces = create_face_detector(choice, with_yaw=False)
     report = evaluate(detector, faces, images, spec.get("match_iou", {})).as_dict()
     report["score_threshold"] = {"objects": args.score_threshold, "face": args.face_threshold}
     report["match_iou"] = spec.get("match_iou", {})
@@ -115,11 +114,9 @@ def run_phones_eval(args: argparse.Namespace, labels: Path, variants: list[str],
     spec = json.loads(labels.read_text())
     images = load_eval_set(labels, args.images)
     iou = spec.get("match_iou", {})
-    plain = create_detector(args.detector, score_threshold=args.score_threshold)
-    phones = create_phone_detector(args.detector, score_threshold=args.score_threshold,
-                                   hands=True)
-    faces = create_face_detector(args.face_detector, score_threshold=args.face_threshold,
-                                 with_yaw=False)
+    plain = create_object_detector(_choice(args, phones="off"))
+    phones = create_object_detector(_choice(args, phones="hands"))
+    faces = create_face_detector(_choice(args), with_yaw=False)
     report = {
         "set": str(labels), "images": len(images), "default_variant": DEFAULT_VARIANT,
         "variants": [run_variant(v, phones, plain, images, set(spec["classes"]),
@@ -127,15 +124,22 @@ def run_phones_eval(args: argparse.Namespace, labels: Path, variants: list[str],
         "face": face_counts(faces, images, iou.get("face", 0.3)).as_dict(),
     }
     if seat_costs:
-        timed = {"stock": plain, "remote": create_phone_detector(
-            args.detector, score_threshold=args.score_threshold, hands=False), "hands": phones}
+        timed = {"stock": plain, "remote": create_object_detector(_choice(args, phones="remote")),
+                 "hands": phones}
         timed = {k: v for k, v in timed.items() if k in variants}
-        if "hands" in timed:   # the worst case: a hand (so a second look) on every seat
+        if "hands" in timed:   # the worst case, which no node runs: a second look every seat
             timed["hands-every-seat"] = create_phone_detector(
                 args.detector, score_threshold=args.score_threshold, hands=True,
                 palm_threshold=0.001)
         report["seat_costs"] = time_seats(timed)
     return report
+
+
+def _choice(args: argparse.Namespace, phones: str = "remote") -> DetectionChoice:
+    """The detectors the eval's options name, built by the node's own factory."""
+    return DetectionChoice(model=args.detector, phones=phones,
+                           score_threshold=args.score_threshold,
+                           face_model=args.face_detector, face_threshold=args.face_threshold)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -157,7 +157,7 @@ def node_revisit(detector: Detector, seconds: float = 30.0) -> dict:
     from pathlib import Path
 
     from edge.config import load_config
-    from edge.models.registry import create_face_detector
+    from edge.models.factory import create_detectors
     from edge.node import EdgeNode
     from kuzet_tools.broker import MosquittoBroker
     from kuzet_tools.examples import write_vtest_node
@@ -165,17 +165,19 @@ def node_revisit(detector: Detector, seconds: float = 30.0) -> dict:
     with tempfile.TemporaryDirectory(prefix="kuzet-phones-") as tmp, \
             MosquittoBroker(Path(tmp) / "mq") as broker:
         path = write_vtest_node(Path(tmp) / "node", broker_port=broker.port, loop=True)
-        node = EdgeNode(load_config(path), detector=detector,
-                        face_detector=create_face_detector())
+        cfg = load_config(path)
+        detector, faces = create_detectors(cfg.detection, detector=detector)
+        node = EdgeNode(cfg, detector=detector, face_detector=faces)
         node.start()
         try:
-            while node.looks < 10:
+            while node.stats.looks < 10:
                 time.sleep(0.05)
-            looks0, model0, t0 = node.looks, node.model_s, time.perf_counter()
+            start, t0 = node.stats, time.perf_counter()
             node.stop_event.wait(seconds)
             wall = time.perf_counter() - t0
-            looks, model_s = node.looks - looks0, node.model_s - model0
-            worst = node._scheduler.worst_revisit() if node._scheduler else None
+            end = node.stats
+            looks, model_s = end.looks - start.looks, end.model_s - start.model_s
+            worst = end.worst_seat_revisit
         finally:
             node.stop()
     return {"pipeline_fps": round(looks / wall, 1),

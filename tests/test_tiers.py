@@ -71,6 +71,7 @@ def test_real_footage_is_the_opencv_doc_videos(path, real):
 
 
 GUARDED = '''
+import os
 import subprocess
 import threading
 
@@ -114,6 +115,14 @@ def test_unmarked_starts_playwright():
         pass
 
 
+def test_unmarked_spawns_mosquitto_without_subprocess():
+    os.waitpid(os.posix_spawn(FAKE, [FAKE], os.environ), 0)
+
+
+def test_unmarked_starts_mosquitto_through_a_shell():
+    os.system(FAKE)
+
+
 def test_unmarked_runs_a_fake_with_another_name():
     subprocess.run(["true"], check=True)
 
@@ -151,10 +160,12 @@ def test_an_unmarked_test_that_starts_them_fails(guarded_run):
         "*::test_unmarked_opens_real_footage FAILED*",
         "*::test_unmarked_swallows_the_error_on_a_thread FAILED*",
         "*::test_unmarked_starts_playwright FAILED*",
+        "*::test_unmarked_spawns_mosquitto_without_subprocess FAILED*",
+        "*::test_unmarked_starts_mosquitto_through_a_shell FAILED*",
         "*::test_unmarked_runs_a_fake_with_another_name PASSED*",
         "*::test_uses_the_broker_fixture PASSED*",
     ])
-    result.assert_outcomes(passed=3, failed=4, deselected=1)
+    result.assert_outcomes(passed=3, failed=6, deselected=1)
     text = result.stdout.str()
     assert ("test_guarded.py::test_unmarked_starts_mosquitto is not marked integration but "
             "started mosquitto: mark the test @pytest.mark.integration") in text

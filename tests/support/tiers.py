@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -129,16 +129,7 @@ def guarded(what: str, violations: list[str]) -> Iterator[None]:
         violations.append(message)
         raise UnmarkedIntegration(message)
 
-    real_execute = subprocess.Popen._execute_child
-
-    def execute_child(self, args, executable, *rest, **kwargs):
-        thing = refusal(_argv(args), os.fsdecode(executable) if executable else None)
-        if thing is not None:
-            refuse(thing)
-        return real_execute(self, args, executable, *rest, **kwargs)
-
-    patches: list[tuple[object, str, object]] = [(subprocess.Popen, "_execute_child",
-                                                  execute_child)]
+    patches: list[tuple[object, str, object]] = []
     try:
         import cv2
     except ImportError:       # a machine without the edge extra: no video to open
@@ -158,11 +149,44 @@ def guarded(what: str, violations: list[str]) -> Iterator[None]:
     saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
     for owner, name, replacement in patches:
         setattr(owner, name, replacement)
+    _install_audit_hook()
+    _GUARDS.append(refuse)
     try:
         yield
     finally:
+        _GUARDS.remove(refuse)
         for owner, name, original in saved:
             setattr(owner, name, original)
+
+
+# Processes are watched through Python's audit events (``subprocess.Popen``, ``os.posix_spawn``,
+# ``os.exec``, ``os.system``), a public hook, rather than by patching subprocess's insides. A
+# hook cannot be removed once added, so one is added per process and it acts only while a
+# guard is active.
+_GUARDS: list = []
+_HOOKED = False
+_SPAWN_EVENTS = frozenset({"subprocess.Popen", "os.posix_spawn", "os.exec"})  # (program, argv, …)
+
+
+def _audit(event: str, args: tuple) -> None:
+    if not _GUARDS:
+        return
+    if event in _SPAWN_EVENTS:
+        executable, argv = args[0], args[1]
+        thing = refusal(_argv(argv), os.fsdecode(executable) if executable else None)
+    elif event == "os.system":
+        thing = refusal(_argv(args[0]))
+    else:
+        return
+    if thing is not None and _GUARDS:
+        _GUARDS[-1](thing)
+
+
+def _install_audit_hook() -> None:
+    global _HOOKED
+    if not _HOOKED:
+        sys.addaudithook(_audit)
+        _HOOKED = True
 
 
 # -- the plugin --------------------------------------------------------------------------

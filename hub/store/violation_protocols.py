@@ -7,13 +7,12 @@ Statuses only move forward: draft → issued → signed → retake_scheduled.
 
 from __future__ import annotations
 
-import csv
-import io
 import sqlite3
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from hub.csv_export import csv_text
 from hub.store import sessions as exam_sessions
 from hub.store.alerts import decide
 from hub.store.changes import Change
@@ -178,12 +177,9 @@ def retakes(conn: sqlite3.Connection, discipline: str | None = None) -> list[sql
 
 
 def retakes_csv(rows: list[sqlite3.Row]) -> str:
-    """The registrar's CSV (UTF-8 with BOM so spreadsheet programs read Kazakh letters)."""
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["discipline", "group", "student_no", "student", "attestation_date", "status",
-                "retake_on", "protocol"])
-    for r in rows:
-        w.writerow([r["discipline"], r["group_name"], r["student_no"], r["student"],
-                    r["attestation_date"], r["status"], r["retake_on"] or "", r["id"]])
-    return "\ufeff" + out.getvalue()
+    """The registrar's CSV (``hub.csv_export``: BOM, no cell a spreadsheet runs)."""
+    return csv_text(["discipline", "group", "student_no", "student", "attestation_date",
+                     "status", "retake_on", "protocol"],
+                    ([r["discipline"], r["group_name"], r["student_no"], r["student"],
+                      r["attestation_date"], r["status"], r["retake_on"] or "", r["id"]]
+                     for r in rows))

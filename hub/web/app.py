@@ -129,7 +129,9 @@ def _headers(response):
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if g.get("user") is not None and "Cache-Control" not in response.headers:
+    if g.get("user") is not None and request.endpoint != "static":
+        # what a signed-in user is shown (pages, evidence, clips, protocol PDFs) stays out of
+        # the browser's cache: a shared tablet keeps nothing after the logout
         response.headers["Cache-Control"] = "no-store"
     return response
 

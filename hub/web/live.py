@@ -22,7 +22,7 @@ from hub.avi import mjpeg_frames
 from hub.store import alerts, nodes, rooms, sessions, users
 from hub.store.db import connect
 from hub.web import labels
-from hub.web.security import audit, db, roles_allowed, room_or_404
+from hub.web.security import audit, clock, db, roles_allowed, room_or_404
 
 bp = Blueprint("live", __name__)
 
@@ -153,7 +153,7 @@ def evidence_file(evidence_id: str):
     ext = ".jpg" if row["content_type"] == "image/jpeg" else ".avi"
     response = send_file(_file(row), mimetype=row["content_type"], as_attachment=download,
                          download_name=f"{row['alert_id']}-{row['kind']}-{evidence_id}{ext}")
-    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers["Cache-Control"] = "no-store"       # a shared tablet keeps no copy
     return response
 
 
@@ -175,6 +175,23 @@ def clip_frame(evidence_id: str, n: int):
     if not 0 <= n < len(frames):
         abort(404)
     start, size = frames[n]
+    _audit_clip_frame(row, n)
     response = Response(data[start:start + size], mimetype="image/jpeg")
-    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers["Cache-Control"] = "no-store"
     return response
+
+
+CLIP_AUDIT_EVERY_S = 600.0
+
+
+def _audit_clip_frame(row, n: int) -> None:
+    """A clip's frames are audited once per user and clip every ``CLIP_AUDIT_EVERY_S`` (a
+    played clip fetches every frame; one entry says who saw it and when)."""
+    seen = current_app.extensions.setdefault("kuzet_clip_views", {})
+    key, now = (g.user.id, row["evidence_id"]), clock()
+    if now - seen.get(key, float("-inf")) < CLIP_AUDIT_EVERY_S:
+        return
+    if len(seen) > 10_000:
+        seen.clear()
+    seen[key] = now
+    audit("evidence.clip_frame", row["evidence_id"], row["building"], row["room"], frame=n)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -114,3 +115,9 @@ def audit(action: str, target: str = "", building: str | None = None,
     """Record who did what to what, from where (through the writer)."""
     writer().call(audit_log.record, g.get("user"), action, target, building, room, detail,
                   request.remote_addr or "")
+
+
+def clock() -> float:
+    """The web app's wall clock, seconds since the epoch: ``KUZET_CLOCK`` in the app's config
+    if set (tests pass a fake, so nothing sleeps), else ``time.time``."""
+    return current_app.config.get("KUZET_CLOCK", time.time)()

@@ -18,8 +18,6 @@ No Flask here.
 from __future__ import annotations
 
 import logging
-import shlex
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +30,7 @@ from kuzet import contract
 from kuzet.errors import KuzetError
 from provisioning.broker import DynsecAdmin
 from provisioning.registry import Device
-from provisioning.service import Bundle, Provisioner
+from provisioning.service import Bundle, Provisioner, Revocation, command_reload
 
 log = logging.getLogger(__name__)
 REPLY_TOPIC = f"{contract.TOPIC_ROOT}/+/+/+/reply"
@@ -68,7 +66,7 @@ class ProvisioningBridge:
         self.services = services
         self.prov = Provisioner(self.settings.pki_dir, broker_host=config.broker.host,
                                 broker_port=self.settings.node_broker_port,
-                                reload_broker=self._reload)
+                                reload_broker=command_reload(self.settings.reload_command))
         self._lock = threading.RLock()         # one registry / broker change at a time
         self._sent: dict[str, SentCommand] = {}
         self._room_snapshot: dict[tuple[str, str], str] = {}
@@ -122,19 +120,12 @@ class ProvisioningBridge:
             device = self.prov.registry.redeem_code(code)
             return self.enrol(device.node_id)
 
-    def revoke(self, node_id: str) -> Device:
-        """CRL + broker reload, then the node's broker client is deleted (cut off at once)."""
+    def revoke(self, node_id: str) -> Revocation:
+        """Registry, CRL, the node's broker client deleted (cut off at once), then the broker
+        reload (retried); safe to repeat: a second revoke completes a half-done one."""
         with self._lock:
-            device = self.prov.revoke(node_id, live=False)
-            self._dynsec(lambda admin: admin.remove_node(device))
-            return device
-
-    def _reload(self) -> None:
-        cmd = self.settings.reload_command
-        out = subprocess.run(shlex.split(cmd), capture_output=True, text=True, timeout=30,
-                             check=False)
-        if out.returncode != 0:
-            raise KuzetError(f"`{cmd}` failed: {out.stderr.strip()[:300]}")
+            return self.prov.revoke(node_id, cut_off=lambda device: self._dynsec(
+                lambda admin: admin.remove_node(device)))
 
     def _dynsec(self, fn: Callable[[DynsecAdmin], None]) -> None:
         ingest = self.services.ingest

@@ -6,9 +6,9 @@ dynamic-security plugin, and live changes (enrol, revoke) sent to it as the hub.
 * ACLs: a node may publish only ``kuzet/v1/<its building>/<its room>/<its name>/{alert,
   evidence,status,heartbeat,reply}`` and subscribe only to its own ``…/cmd``; the hub reads
   everything and writes commands. Anything else is denied.
-* Revocation: the serial goes on the CRL, the broker reloads it (SIGHUP), and the node's
-  dynsec client is deleted, which disconnects it at once; it cannot reconnect because its
-  certificate no longer verifies.
+* Revocation: the serial goes on the CRL, the node's dynsec client is deleted, which
+  disconnects it at once and leaves it no right to publish, then the broker reloads the CRL
+  (SIGHUP), after which its certificate no longer verifies.
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ import json
 import threading
 from pathlib import Path
 
-from kuzet.contract import TOPIC_ROOT
+from kuzet.contract import MAX_PAYLOAD_BYTES, TOPIC_ROOT
 from kuzet.errors import KuzetError
 from provisioning.registry import Device
 
 HUB_CN = "hub"
 MAX_QUEUED = 200_000     # messages the broker keeps for the hub's session while it is away
+MAX_QUEUED_BYTES = 2 * 2**30   # and their bytes (mosquitto holds its queues in memory)
+PACKET_HEADROOM = 64 * 1024    # a packet's topic, properties and header beyond its payload
 ADMIN_CN = "hub-admin"   # the CLI's own identity: "hub" would take over the hub's session
 EVIDENCE_CN = "hub-evidence"   # the hub's evidence process (hub/evidence_ingest.py)
 NODE_SENDS = ("alert", "evidence", "status", "heartbeat", "reply")
@@ -94,13 +96,30 @@ def mosquitto_conf(pki: Path, *, port: int = 8883, bind: str = "", dynsec_file: 
         "use_identity_as_username true",
         "use_username_as_clientid true",
         "tls_version tlsv1.2",
-        "# While the hub is down its session's queue holds every alert: the default of 1000",
-        "# messages per client would drop the rest after the nodes deleted them (on PUBACK).",
-        f"max_queued_messages {MAX_QUEUED}",
+        *size_limits_conf(),
         f"plugin {plugin}",
         f"plugin_opt_config_file {dynsec_file}",
         "",
     ])
+
+
+def size_limits_conf() -> list[str]:
+    """mosquitto 2.0 lines bounding what one client can make the broker take and hold: no
+    message above the contract's largest (``MAX_PAYLOAD_BYTES``; refused with an error
+    PUBACK and not passed on), no packet much above it (the client is disconnected), and a
+    per-client queue bounded in messages and bytes. Shared by ``kuzet provision`` and the
+    test/demo broker (``kuzet_tools.broker``)."""
+    return [
+        "# The contract's largest message; a bigger one is refused and not passed on.",
+        f"message_size_limit {MAX_PAYLOAD_BYTES}",
+        "# A packet above this disconnects its client.",
+        f"max_packet_size {MAX_PAYLOAD_BYTES + PACKET_HEADROOM}",
+        "# While the hub is down its session's queue holds every alert: the default of 1000",
+        "# messages per client would drop the rest after the nodes deleted them (on PUBACK).",
+        "# The bytes bound keeps one client's queue from taking the broker's memory.",
+        f"max_queued_messages {MAX_QUEUED}",
+        f"max_queued_bytes {MAX_QUEUED_BYTES}",
+    ]
 
 
 def find_dynsec_plugin() -> str:
@@ -132,7 +151,8 @@ class DynsecAdmin:
             self._responses.extend(json.loads(msg.payload).get("responses", []))
             self._cond.notify_all()
 
-    def run(self, commands: list[dict], timeout: float = 10.0) -> list[dict]:
+    def run(self, commands: list[dict], timeout: float = 10.0,
+            tolerate: tuple[str, ...] = ("already exists",)) -> list[dict]:
         with self._cond:
             self._responses.clear()
         info = self.client.publish("$CONTROL/dynamic-security/v1",
@@ -142,7 +162,8 @@ class DynsecAdmin:
             if not self._cond.wait_for(lambda: len(self._responses) >= len(commands), timeout):
                 raise BrokerError(f"the broker did not answer {len(commands)} dynsec commands")
             answers = list(self._responses)
-        errors = [a for a in answers if a.get("error") and "already exists" not in a["error"]]
+        errors = [a for a in answers
+                  if a.get("error") and not any(t in a["error"] for t in tolerate)]
         if errors:
             raise BrokerError(f"dynsec refused: {errors}")
         return answers
@@ -156,6 +177,8 @@ class DynsecAdmin:
                      "roles": [{"rolename": role["rolename"]}]}])
 
     def remove_node(self, device: Device) -> None:
-        """Deleting the client disconnects it at once."""
+        """Deleting the client disconnects it at once; one already gone is no error (a
+        repeated revoke)."""
         self.run([{"command": "deleteClient", "username": device.common_name},
-                  {"command": "deleteRole", "rolename": f"role.{device.common_name}"}])
+                  {"command": "deleteRole", "rolename": f"role.{device.common_name}"}],
+                 tolerate=("not found",))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
-import subprocess
 from pathlib import Path
 
 from kuzet.errors import KuzetError
@@ -59,15 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _prov(args):
-    from provisioning.service import Provisioner
-
-    def reload() -> None:
-        out = subprocess.run(shlex.split(args.reload_cmd), capture_output=True, text=True)
-        if out.returncode != 0:
-            raise KuzetError(f"`{args.reload_cmd}` failed: {out.stderr.strip()}")
+    from provisioning.service import Provisioner, command_reload
 
     return Provisioner(args.dir, broker_host=args.broker_host, broker_port=args.broker_port,
-                       reload_broker=reload)
+                       reload_broker=command_reload(args.reload_cmd))
 
 
 def _init(args) -> int:
@@ -96,8 +89,15 @@ def _enrol(args) -> int:
 
 
 def _revoke(args) -> int:
-    d = _prov(args).revoke(args.node, live=not args.offline)
-    print(f"revoked {d.node_id}")
+    done = _prov(args).revoke(args.node, live=not args.offline)
+    node = done.device.node_id
+    for failure in done.retried:
+        print(f"retried after: {failure}")
+    if done.problems:
+        raise KuzetError(f"{node} is revoked in the registry and cannot enrol again, but "
+                         f"{'; '.join(done.problems)}. Run the same command again to finish.")
+    print(f"{node} was already revoked; every step done again" if done.already
+          else f"revoked {node}")
     return 0
 
 

@@ -8,8 +8,11 @@ certificates, ``devices.db``, ``dynsec.json`` and ``mosquitto.conf``.
 from __future__ import annotations
 
 import io
+import logging
 import os
+import shlex
 import ssl
+import subprocess
 import tarfile
 import threading
 import time
@@ -31,8 +34,12 @@ from provisioning.broker import (
 )
 from provisioning.ca import CertificateAuthority, write_private
 from provisioning.registry import Device, DeviceRegistry
+from provisioning.signer import NodeSigner, local_signer
 
 BUNDLE_FILES = ("node.toml", "node.crt", "node.key", "ca.crt")
+RELOAD_ATTEMPTS = 3
+RELOAD_RETRY_S = 1.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,16 +53,54 @@ class Bundle:
         return f"kuzet-{d.building}-{d.room}-{d.name}.tar.gz"
 
 
+@dataclass(frozen=True)
+class Revocation:
+    """What a revoke did: ``already`` when the node was revoked before (this run completed
+    whatever was left); ``problems`` are the steps that failed (run revoke again);
+    ``retried`` the reload failures that a later attempt made good."""
+
+    device: Device
+    already: bool
+    problems: tuple[str, ...] = ()
+    retried: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not self.problems
+
+
+def command_reload(cmd: str) -> Callable[[], None]:
+    """A broker reload that runs ``cmd`` (e.g. ``systemctl reload mosquitto``)."""
+
+    def reload() -> None:
+        try:
+            out = subprocess.run(shlex.split(cmd), capture_output=True, text=True, timeout=30,
+                                 check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise KuzetError(f"`{cmd}` failed: {exc}") from None
+        if out.returncode != 0:
+            raise KuzetError(f"`{cmd}` failed (exit {out.returncode}): "
+                             f"{out.stderr.strip()[:300]}")
+
+    return reload
+
+
 class Provisioner:
+    """``signer`` holds the CA key: by default this process's own (``Signer`` on
+    ``folder``); the hub passes a ``SignerClient`` so that it never reads ``ca.key``.
+    ``registry`` is the device registry's file (default ``folder/devices.db``)."""
+
     def __init__(self, folder: str | Path, *, broker_host: str = "127.0.0.1",
-                 broker_port: int = 8883, reload_broker: Callable[[], None] | None = None
-                 ) -> None:
+                 broker_port: int = 8883, reload_broker: Callable[[], None] | None = None,
+                 signer: NodeSigner | None = None, registry: str | Path | None = None,
+                 reload_retry_s: float = RELOAD_RETRY_S) -> None:
         self.folder = Path(folder)
         self.broker_host = broker_host
         self.broker_port = broker_port
         self.reload_broker = reload_broker
-        self.ca = CertificateAuthority(self.folder)
-        self.registry = DeviceRegistry(self.folder / "devices.db")
+        self.reload_retry_s = reload_retry_s
+        self.registry = DeviceRegistry(registry or self.folder / "devices.db")
+        self.signer = signer or local_signer(self.folder, self.registry)
 
     @classmethod
     def init(cls, folder: str | Path, *, broker_names: list[str], broker_port: int = 8883,
@@ -117,12 +162,14 @@ class Provisioner:
 
     def enrol(self, node_id: str, *, hub_host: str, live: bool = True) -> Bundle:
         """Issue the node's certificate, allow it on the broker, and build its bundle. An
-        enrolled node that is enrolled again gets a new certificate; the old one is revoked."""
+        enrolled node that is enrolled again gets a new certificate; the old one is revoked.
+        A revoked node is refused (the signer issues it nothing)."""
         device = self.registry.get(node_id)
-        if device.status == "enrolled" and device.serial:
-            self.ca.revoke(int(device.serial))
-            self._reload()
-        issued = self.ca.issue(device.common_name)
+        if device.status == "revoked":
+            raise KuzetError(f"node {node_id} is revoked: add it again under a new name")
+        issued = self.signer.issue(node_id)          # earlier certificates revoked first
+        if device.status == "enrolled":
+            self.reload()                            # the old certificate stops verifying
         self.registry.set_certificate(node_id, issued.serial)
         device = self.registry.get(node_id)
         if live:
@@ -130,20 +177,64 @@ class Provisioner:
                 admin.add_node(device)
         return Bundle(device, self._bundle(device, issued.cert_pem, issued.key_pem, hub_host))
 
-    def revoke(self, node_id: str, live: bool = True) -> Device:
-        device = self.registry.revoke(node_id)
-        if device.serial:
-            self.ca.revoke(int(device.serial))
-        self._reload()                   # the broker now refuses its certificate
-        if live:
-            with self.admin() as admin:
-                admin.remove_node(device)  # and drops its connection at once
-        return self.registry.get(node_id)
+    def revoke(self, node_id: str, live: bool = True,
+               cut_off: Callable[[Device], None] | None = None) -> Revocation:
+        """Cut the node off, in the order that leaves it cut off whichever step fails:
 
-    def _reload(self) -> None:
-        if self.reload_broker is not None:
-            self.reload_broker()
+        1. the registry marks it revoked (it can never be enrolled again);
+        2. the signer puts its certificates on the CRL;
+        3. its broker client and role are deleted (``cut_off``, default: through this
+           process's own admin connection when ``live``), which drops its connection at once
+           and leaves it no right to publish even if it reconnects;
+        4. the broker reloads the CRL (retried), after which its certificate is refused.
+
+        Each step is tried even when an earlier one failed, and repeating a revoke repeats
+        every step, so a second run completes a half-done one."""
+        before = self.registry.get(node_id)
+        already = before.status == "revoked"
+        device = before if already else self.registry.revoke(node_id)
+        problems: list[str] = []
+        try:
+            self.signer.revoke(node_id)
+        except KuzetError as exc:
+            problems.append(f"the revocation list was not written: {exc}")
+        if cut_off is None and live:
+            cut_off = self._remove_live
+        if cut_off is not None:
+            try:
+                cut_off(device)
+            except KuzetError as exc:
+                problems.append(f"its broker account was not removed: {exc}")
+        retried: list[str] = []
+        try:
+            self.reload(retried)
+        except KuzetError as exc:
+            problems.append(f"the broker did not reload its CRL: {exc}")
+        return Revocation(self.registry.get(node_id), already, tuple(problems), tuple(retried))
+
+    def _remove_live(self, device: Device) -> None:
+        with self.admin() as admin:
+            admin.remove_node(device)
+
+    def reload(self, failures: list[str] | None = None) -> None:
+        """Make the broker re-read its CRL; a failed reload is retried
+        (``RELOAD_ATTEMPTS`` in all), each failure logged and added to ``failures``."""
+        if self.reload_broker is None:
+            return
+        failures = [] if failures is None else failures
+        for attempt in range(1, RELOAD_ATTEMPTS + 1):
+            try:
+                self.reload_broker()
+            except KuzetError as exc:
+                failures.append(str(exc))
+                log.warning("broker reload %d/%d failed: %s", attempt, RELOAD_ATTEMPTS, exc)
+                if attempt == RELOAD_ATTEMPTS:
+                    raise KuzetError(f"{RELOAD_ATTEMPTS} attempts failed; the last: {exc}") \
+                        from None
+                time.sleep(self.reload_retry_s)
+                continue
             time.sleep(0.2)              # mosquitto reloads on its next loop
+            return
 
     def _bundle(self, device: Device, cert: bytes, key: bytes, hub_host: str) -> bytes:
         config = {
@@ -155,7 +246,7 @@ class Provisioner:
                        "cert_file": "node.crt", "key_file": "node.key"},
         }
         files = {"node.toml": tomli_w.dumps(config).encode(), "node.crt": cert,
-                 "node.key": key, "ca.crt": self.ca.ca_pem}
+                 "node.key": key, "ca.crt": self.signer.ca_pem}
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w:gz") as tar:
             for name in BUNDLE_FILES:

@@ -11,6 +11,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from kuzet.errors import KuzetError
 from provisioning.ca import CertificateAuthority
 from provisioning.registry import RegistryError
 from provisioning.service import Provisioner, install_bundle
@@ -287,3 +288,66 @@ def test_the_broker_keeps_more_than_a_thousand_messages_for_the_hub_while_it_is_
     hub.disconnect()
     hub.loop_stop()
     assert sorted(int(p) for p in received) == list(range(sent))
+
+
+def fails_once_then_hups(tmp_path, broker) -> str:
+    """A reload command that fails the first time it runs, then reloads the broker."""
+    flag = tmp_path / "reload-failed-once"
+    script = tmp_path / "reload.sh"
+    script.write_text(f"#!/bin/sh\nif [ -e {flag} ]; then exec kill -HUP {broker.proc.pid}; fi\n"
+                      f"touch {flag}\necho 'mosquitto.service: reload failed' >&2\nexit 1\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_a_failed_broker_reload_does_not_leave_the_revoked_node_publishing(tls_broker):
+    """The reload fails once: the node is cut off all the same, the reload is retried, and
+    once the revoke has finished the node can neither publish nor reconnect."""
+    from provisioning.service import command_reload
+
+    prov, broker, tmp = tls_broker
+    a = enrol(prov, tmp, "main/a101/cam1")
+    node = node_client(prov, a)
+    assert node.connected.wait(10)
+    assert node.publish("kuzet/v1/main/a101/cam1/alert") in (0, 16)
+    prov.reload_broker = command_reload(fails_once_then_hups(tmp, broker))
+    prov.reload_retry_s = 0.1
+    done = prov.revoke("main/a101/cam1")
+    assert done.complete and not done.already, done.problems
+    assert len(done.retried) == 1 and "reload failed" in done.retried[0]
+    assert node.disconnected.wait(5)
+    assert node.publish("kuzet/v1/main/a101/cam1/alert") not in (0, 16)
+    node.stop()
+    again = node_client(prov, a)
+    assert not again.connected.wait(3)               # the reloaded CRL refuses it
+    again.stop()
+    with pytest.raises(KuzetError, match="revoked"):
+        prov.enrol("main/a101/cam1", hub_host="127.0.0.1")
+
+
+def test_a_revoke_whose_reload_keeps_failing_still_cuts_the_node_off_and_can_be_repeated(
+        tls_broker):
+    from provisioning.service import command_reload
+
+    prov, broker, tmp = tls_broker
+    a = enrol(prov, tmp, "main/a101/cam1")
+    node = node_client(prov, a)
+    assert node.connected.wait(10)
+    prov.reload_broker = command_reload("false")
+    prov.reload_retry_s = 0.05
+    half = prov.revoke("main/a101/cam1")
+    assert not half.complete and "did not reload" in half.problems[0]
+    assert len(half.retried) == 3
+    assert prov.registry.get("main/a101/cam1").status == "revoked"
+    assert node.disconnected.wait(5)
+    # Its certificate still verifies (the CRL is not loaded yet), but it has no account left:
+    # a reconnect gets nothing published.
+    assert node.publish("kuzet/v1/main/a101/cam1/alert") not in (0, 16)
+    node.stop()
+    prov.reload_broker = broker.reload              # the broker's reload works again
+    done = prov.revoke("main/a101/cam1")
+    assert done.already and done.complete, done.problems
+    assert prov.revoke("main/a101/cam1").complete    # and once more: harmless
+    again = node_client(prov, a)
+    assert not again.connected.wait(3)
+    again.stop()

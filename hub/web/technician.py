@@ -138,13 +138,14 @@ def revoke(building: str, room: str, name: str):
     if request.form.get("confirm") != node_id:
         flash(_("Type the node's name to confirm."), "error")
         return redirect(url_for("technician.revoke", building=building, room=room, name=name))
-    try:
-        bridge().revoke(node_id)
-    except KuzetError as exc:
-        flash(_("The node is revoked in the registry, but: %(why)s", why=str(exc)), "error")
-        audit("node.revoke", node_id, building, room, incomplete=str(exc))
+    done = bridge().revoke(node_id)          # every step tried; safe to repeat
+    if done.problems:
+        why = "; ".join(done.problems)
+        flash(_("The node is revoked in the registry, but: %(why)s", why=why), "error")
+        audit("node.revoke", node_id, building, room, incomplete=why, already=done.already)
         return redirect(url_for("technician.nodes"))
-    audit("node.revoke", node_id, building, room)
+    audit("node.revoke", node_id, building, room, already=done.already,
+          retried=list(done.retried))
     flash(_("Node %(node)s revoked: it is cut off the broker.", node=node_id), "ok")
     return redirect(url_for("technician.nodes"))
 

@@ -23,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -78,6 +79,22 @@ class WebSection(StrictModel):
     session_hours: Annotated[float, Field(gt=0, le=72)] = 12
     sse_keepalive_s: Annotated[float, Field(gt=0, le=300)] = 15
     sse_max_age_s: Annotated[float, Field(gt=0, le=86400)] = 900   # then the page reconnects
+    # a signed-in session with no request for this long is over (the live page's stream and
+    # feed count as requests: a proctor watching the room stays signed in)
+    idle_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 30
+    # reverse proxies (addresses or networks) whose X-Forwarded-For names the client; from
+    # any other peer the header is ignored (hub/web/proxies.py)
+    trusted_proxies: list[str] = []
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, v: list[str]) -> list[str]:
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return v
 
     @model_validator(mode="after")
     def _one_secret(self) -> WebSection:

@@ -42,7 +42,10 @@ class HubServer:
         self._server = create_server(self.app, map=self._sockets, host=w.host, port=w.port,
                                      threads=w.threads,
                                      connection_limit=w.connection_limit, ident="kuzet-hub",
-                                     channel_timeout=120, clear_untrusted_proxy_headers=True)
+                                     channel_timeout=120,
+                                     # without trusted proxies waitress drops X-Forwarded-*;
+                                     # with them hub.web.proxies decides whom to believe
+                                     clear_untrusted_proxy_headers=not w.trusted_proxies)
         self._thread = threading.Thread(target=self._server.run, name="hub-web", daemon=True)
         self._thread.start()
         log.info("hub serving on http://%s:%s", w.host, self.port)

@@ -30,6 +30,7 @@ from hub.web import (
     technician,
     violation_protocols,
 )
+from hub.web.proxies import TrustedProxies
 
 TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
 
@@ -54,6 +55,7 @@ def create_app(config: HubConfig, services: HubServices | None = None) -> Flask:
     if services is None:
         services = HubServices(config).start(ingest=False)
     app.extensions["kuzet"] = services
+    app.wsgi_app = TrustedProxies(app.wsgi_app, config.web.trusted_proxies)  # the client's address
     app.url_map.converters["int"] = SqliteIdConverter    # before any route is added
 
     Babel(app, locale_selector=lambda: _locale(config))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import (
@@ -19,20 +21,49 @@ from flask_babel import gettext as _
 
 from hub.store import users
 from hub.web import labels
-from hub.web.ratelimit import FailureLimiter
+from hub.web.ratelimit import BackoffLimiter
 from hub.web.security import audit, csrf_token, db
 
 bp = Blueprint("auth", __name__)
 
 
-def login_limits() -> tuple[FailureLimiter, FailureLimiter]:
-    """Five wrong passwords for one user name, or twenty from one address, within five
-    minutes: that key waits until the window has passed. One pair per app."""
+@dataclass(frozen=True)
+class LoginLimits:
+    """Wrong passwords slow down the client that sent them: for one user name after five
+    (15 s, then doubling up to 15 min), for any name after twenty. A client that has not
+    failed is never refused."""
+
+    per_name: BackoffLimiter
+    per_client: BackoffLimiter
+
+    @classmethod
+    def default(cls) -> LoginLimits:
+        return cls(BackoffLimiter(free=5, base_s=15, max_s=900, forget_s=3600),
+                   BackoffLimiter(free=20, base_s=15, max_s=900, forget_s=3600))
+
+    def retry_after(self, client: str, username: str) -> float:
+        return max(self.per_name.retry_after(_name_key(client, username)),
+                   self.per_client.retry_after(client))
+
+    def failed(self, client: str, username: str) -> None:
+        self.per_name.failed(_name_key(client, username))
+        self.per_client.failed(client)
+
+    def succeeded(self, client: str, username: str) -> None:
+        self.per_name.succeeded(_name_key(client, username))
+
+
+def _name_key(client: str, username: str) -> str:
+    return f"{client}\0{username.lower()}"
+
+
+def login_limits() -> LoginLimits:
+    """The app's login limits (one per app)."""
     limits = current_app.extensions.get("kuzet_login_limits")
     if limits is None:
-        limits = current_app.extensions["kuzet_login_limits"] = (
-            FailureLimiter(per_key=5, window_s=300), FailureLimiter(per_key=20, window_s=300))
+        limits = current_app.extensions["kuzet_login_limits"] = LoginLimits.default()
     return limits
+
 
 HOMES = {"proctor": "proctor.rooms", "dean": "dean.overview", "technician": "technician.nodes",
          "admin": "admin.home"}
@@ -60,19 +91,19 @@ def login():
     error = None
     if request.method == "POST":
         username = request.form.get("username", "").strip()[:100]
-        address = request.remote_addr or "?"
-        user_limit, address_limit = login_limits()
-        wait = max(user_limit.retry_after(f"user:{username.lower()}"),
-                   address_limit.retry_after(f"addr:{address}"))
+        client = request.remote_addr or "?"    # the proxy's X-Forwarded-For only if trusted
+        limits = login_limits()
+        wait = limits.retry_after(client, username)
         if wait > 0:
             g.user = None
             audit("login.throttled", username)
             error = _("Too many failed attempts. Try again in %(minutes)d min.",
-                      minutes=max(1, round(wait / 60)))
-            return render_template("login.html", error=error), 429
+                      minutes=max(1, math.ceil(wait / 60)))
+            return render_template("login.html", error=error), 429, \
+                {"Retry-After": str(math.ceil(wait))}
         user = users.check_login(db(), username, request.form.get("password", ""))
         if user is not None:
-            user_limit.succeeded(f"user:{username.lower()}")
+            limits.succeeded(client, username)
             lang = session.get("lang")
             session.clear()                   # a new session: no fixation
             session.permanent = True
@@ -84,8 +115,7 @@ def login():
             audit("login")
             return redirect(_safe_next(request.args.get("next")) or url_for(HOMES[user.role]))
         g.user = None
-        user_limit.failed(f"user:{username.lower()}")
-        address_limit.failed(f"addr:{address}")
+        limits.failed(client, username)
         audit("login.failed", username)
         error = _("Wrong user name or password.")
     return render_template("login.html", error=error), (401 if error else 200)

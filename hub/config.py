@@ -33,6 +33,7 @@ from pydantic import Field, field_validator, model_validator
 
 from kuzet.broker_access import BrokerAccess
 from kuzet.config_files import read_toml, validate
+from kuzet.contract import MAX_PAYLOAD_BYTES
 from kuzet.errors import ConfigError
 from kuzet.strict import StrictModel
 
@@ -40,6 +41,9 @@ Language = Literal["kk", "ru", "en"]
 SECRET_ENV = "KUZET_HUB_SECRET_KEY"
 SECRET_FILE_ENV = "KUZET_SECRET_KEY_FILE"      # systemd/kuzet-hub.service sets it
 SECRET_CREDENTIAL = "hub-secret-key"
+# The largest file an evidence message can carry: its base64 within the contract's payload.
+MAX_EVIDENCE_BYTES = (MAX_PAYLOAD_BYTES - 64 * 1024) // 4 * 3
+EvidenceCap = Annotated[int, Field(ge=1024, le=MAX_EVIDENCE_BYTES)]
 
 
 class HubSection(StrictModel):
@@ -117,6 +121,18 @@ class BrokerSection(BrokerAccess):
     evidence_key_file: Path | None = None
     # paho patched for speed (hub/mqtt_fast.py: its private decoder and reading); off: stock paho
     fast_decoder: bool = False
+    # The largest evidence file of each kind taken (bytes); bigger ones are refused before
+    # they reach the disk. Above what a node makes (edge/evidence.py: a 1280-pixel JPEG is
+    # under 1 MB even of pure noise at quality 85; a 10 s MJPEG clip a few MB, 10 MB of
+    # noise); a clip may take all that an evidence message can carry.
+    max_snapshot_bytes: EvidenceCap = 4 * 2**20
+    max_crop_bytes: EvidenceCap = 4 * 2**20
+    max_clip_bytes: EvidenceCap = MAX_EVIDENCE_BYTES
+
+    def evidence_cap(self, kind: str) -> int:
+        """The largest file of that evidence kind (``snapshot``, ``crop``, ``clip``)."""
+        return {"snapshot": self.max_snapshot_bytes, "crop": self.max_crop_bytes,
+                "clip": self.max_clip_bytes}[kind]
 
     @model_validator(mode="after")
     def _evidence_identity(self) -> BrokerSection:

@@ -59,7 +59,7 @@ def child(settings: BrokerSection, root: str, out: Connection, acks: Connection)
 
     def on_message(c, userdata, msg) -> None:
         try:
-            m, raw = checked(msg)                 # the topic filter makes it evidence
+            m, raw = checked(msg, settings)       # the topic filter makes it evidence
         except ValueError as exc:
             outbox.put((msg.mid, msg.qos, msg.topic, None, str(exc), None, None))
             return

@@ -98,7 +98,7 @@ class IngestWorker:
         self.received += 1
         ack = _acker(client, msg)
         try:
-            decoded, raw = checked(msg)
+            decoded, raw = checked(msg, self.settings)
         except ValueError as exc:                  # ContractError is one
             self.invalid += 1
             log.warning("invalid message on %s: %s", msg.topic, exc)
@@ -107,12 +107,26 @@ class IngestWorker:
         self.writer.submit_message(msg.topic, decoded, raw, ack)
 
 
-def checked(msg: mqtt.MQTTMessage) -> tuple[contract.Message, bytes | None]:
+def checked(msg: mqtt.MQTTMessage, settings: BrokerSection
+            ) -> tuple[contract.Message, bytes | None]:
     """The message validated against the contract and its topic, and an evidence file's bytes
-    checked against its size and sha256; ValueError (ContractError) says what is wrong."""
+    checked against its kind's cap, its size and sha256; ValueError (ContractError) says what
+    is wrong."""
     decoded = contract.decode(msg.payload, expected_topic=msg.topic)
-    raw = decoded.decoded() if isinstance(decoded, contract.EvidenceMessage) else None
+    raw = None
+    if isinstance(decoded, contract.EvidenceMessage):
+        refuse_oversize(decoded, settings)
+        raw = decoded.decoded()
     return decoded, raw
+
+
+def refuse_oversize(m: contract.EvidenceMessage, settings: BrokerSection) -> None:
+    """ValueError if the file is bigger than the hub takes of its kind. Its declared size is
+    enough: ``decoded()`` checks the bytes against it before anything is written."""
+    cap = settings.evidence_cap(m.kind)
+    if m.size > cap:
+        raise ValueError(f"evidence {m.evidence_id}: a {m.kind} of {m.size} bytes exceeds "
+                         f"the hub's cap of {cap}")
 
 
 def ingest_client(settings: BrokerSection, client_id: str, cert_file, key_file) -> mqtt.Client:

@@ -11,6 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from provisioning.broker import size_limits_conf
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -45,9 +47,10 @@ class MosquittoBroker:
         if self.conf_text is not None:
             conf.write_text(f"{user}{self.conf_text}\n")
         else:
+            limits = "\n".join(size_limits_conf())   # as ``kuzet provision`` writes them
             conf.write_text(
                 f"{user}listener {self.port} 127.0.0.1\nallow_anonymous true\n{persist}"
-                f"max_queued_messages 100000\n{self.extra_conf}\n"
+                f"{limits}\n{self.extra_conf}\n"
             )
         with open(self.workdir / "mosquitto.log", "ab") as log:
             self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=log, stderr=log)

@@ -56,6 +56,7 @@ from edge.publisher import BrokerSettings, MqttPublisher
 from edge.rules import RulesEngine
 from edge.seat_plan import SeatPlan
 from edge.seats import SeatMap, SeatMapSpec
+from edge.signing import NodeKey, Sealer
 from edge.state import NodeState
 from edge.stats import Counters, NodeStats
 from edge.system import boot_id, cpu_temp_c, disk_free_mb, sd_notify, watchdog_interval_s
@@ -100,8 +101,10 @@ class EdgeNode:
             in_use=self.outbox.attachments, wall_clock=wall_clock)
         self.ballast = Ballast(data / ".ballast", int(ev.ballast_mb * 2**20))
         self.ring = FrameRing(ev.clip_before_s + ev.clip_after_s + 2, ev.clip_fps)
+        self.signing_key = NodeKey.for_node(data, cfg.broker.cert_file, cfg.broker.key_file)
         self.writer = OutboxWriter(self.outbox, self.origin, make_room=self.ballast.release,
-                                   warn=self.warnings.warn)
+                                   warn=self.warnings.warn,
+                                   sealer=Sealer(self.signing_key, self.outbox.chain_head()))
         self.upkeep = Upkeep(self.evidence, self.ballast, self.outbox,
                              retention_days=ev.retention_days,
                              journal_days=cfg.node.journal_days, every_s=upkeep_every_s,

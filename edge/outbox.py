@@ -28,6 +28,16 @@ class OutboxItem:
     attachment: str | None = None     # a file whose bytes go into the payload when sent
 
 
+@dataclass(frozen=True)
+class ChainHead:
+    """The node's chain of signed records so far: its id, the last number, that record's
+    hash."""
+
+    chain_id: str
+    seq: int
+    hash: str
+
+
 class Outbox:
     """A FIFO of messages in SQLite (WAL). Safe to share between threads.
 
@@ -70,15 +80,21 @@ class Outbox:
         if "boot" not in cols:        # rows written before these columns age by the wall clock
             self._db.execute("ALTER TABLE journal ADD COLUMN boot TEXT")
             self._db.execute("ALTER TABLE journal ADD COLUMN created_mono REAL")
+        # The head of the node's chain of signed records (``edge.signing``): written in the
+        # same transaction as the record it names, so the chain and the outbox never differ.
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS chain_head (one INTEGER PRIMARY KEY CHECK (one = 1),"
+            " chain_id TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL)")
         self._added = threading.Condition(self._lock)
 
     def add(self, msg_id: str, topic: str, payload: bytes, qos: int = 1,
-            attachment: str | None = None) -> int:
+            attachment: str | None = None, chain: ChainHead | None = None) -> int:
         """Store one message durably; returns its sequence number. Adding the same id twice
         keeps the first (idempotent). Raises sqlite3.Error when the disk is full.
 
         ``attachment``: a file (evidence) that the publisher puts into the payload when it
-        sends it, so that the file is not stored twice."""
+        sends it, so that the file is not stored twice. ``chain``: the signed record's place
+        in the node's chain, saved as the chain's head with it (a later head is kept)."""
         now, mono = self._wall(), self._clock()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
@@ -90,6 +106,12 @@ class Outbox:
                 self._db.execute("INSERT OR IGNORE INTO journal (msg_id, topic, created, boot,"
                                  " created_mono) VALUES (?, ?, ?, ?, ?)",
                                  (msg_id, topic, now, self.boot, mono))
+                if chain is not None:
+                    self._db.execute(
+                        "INSERT INTO chain_head VALUES (1, ?, ?, ?) ON CONFLICT(one) DO UPDATE"
+                        " SET chain_id = excluded.chain_id, seq = excluded.seq,"
+                        " hash = excluded.hash WHERE excluded.chain_id != chain_id"
+                        " OR excluded.seq > seq", (chain.chain_id, chain.seq, chain.hash))
                 self._db.execute("COMMIT")
             except BaseException:
                 if self._db.in_transaction:   # SQLite may have rolled back already (disk full)
@@ -97,6 +119,12 @@ class Outbox:
                 raise
             self._added.notify_all()
             return cur.lastrowid or 0
+
+    def chain_head(self) -> ChainHead | None:
+        """The last signed record written (None before the first)."""
+        with self._lock:
+            row = self._db.execute("SELECT chain_id, seq, hash FROM chain_head").fetchone()
+        return ChainHead(*row) if row else None
 
     def journal(self, since: float = 0.0) -> list[tuple[str, str]]:
         """(msg_id, topic) of every message accepted since ``since`` (wall time)."""

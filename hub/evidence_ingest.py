@@ -25,8 +25,10 @@ from multiprocessing.connection import Connection
 from hub.config import BrokerSection
 from hub.evidence import EvidenceFolder
 from hub.ingest import checked, connect_session, ingest_client
+from hub.signatures import RecordVerifier
 from hub.writer import Writer
 from kuzet import contract
+from kuzet.signatures import SignatureError
 
 log = logging.getLogger(__name__)
 EVIDENCE_TOPIC = f"{contract.TOPIC_ROOT}/+/+/+/evidence"
@@ -40,6 +42,7 @@ def child(settings: BrokerSection, root: str, out: Connection, acks: Connection)
     files = ThreadPoolExecutor(max_workers=2, thread_name_prefix="evidence-file")
     client = ingest_client(settings, settings.evidence_client_id, settings.evidence_cert_file,
                            settings.evidence_key_file)
+    verifier = RecordVerifier.from_ca_file(settings.ca_file)
 
     def on_connect(c, userdata, flags, reason_code, properties) -> None:
         if not reason_code.is_failure:
@@ -49,24 +52,26 @@ def child(settings: BrokerSection, root: str, out: Connection, acks: Connection)
         if not any(rc.is_failure for rc in reason_codes):
             outbox.put(SUBSCRIBED)
 
-    def write(mid: int, qos: int, topic: str, m: contract.EvidenceMessage, raw: bytes):
+    def write(mid: int, qos: int, topic: str, m: contract.EvidenceMessage, raw: bytes, record):
         try:
             file = folder.create(m.evidence_id, m.content_type, raw)
         except OSError:                       # e.g. a full disk: the writer writes and retries
             file = None
         keep = raw if file is None or not file[1] else None
-        return (mid, qos, topic, _fields(m), "", file, keep)
+        return (mid, qos, topic, _fields(m), "", file, keep, record)
 
     def on_message(c, userdata, msg) -> None:
         try:
             m, raw = checked(msg, settings)       # the topic filter makes it evidence
+            record = verifier.check(m, msg.payload)
         except ValueError as exc:
-            outbox.put((msg.mid, msg.qos, msg.topic, None, str(exc), None, None))
+            reason = f"bad signature: {exc}" if isinstance(exc, SignatureError) else str(exc)
+            outbox.put((msg.mid, msg.qos, msg.topic, None, reason, None, None, None))
             return
         # The file is written on one of two threads (the kernel's part of creating a file
         # runs without the GIL, beside the next message's checks); the outbox waits for each
         # in the order the messages came, so they are stored and acknowledged in that order.
-        outbox.put(files.submit(write, msg.mid, msg.qos, msg.topic, m, raw))
+        outbox.put(files.submit(write, msg.mid, msg.qos, msg.topic, m, raw, record))
 
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
@@ -119,11 +124,17 @@ def _fields(m: contract.EvidenceMessage) -> dict:
     fields = dict(m.__dict__)
     fields["origin"] = dict(m.origin.__dict__)
     fields["data"] = ""
+    fields["chain"] = m.chain.model_dump() if m.chain else None
+    fields["sig"] = m.sig.model_dump() if m.sig else None
     return fields
 
 
 def _message(fields: dict) -> contract.EvidenceMessage:
     fields["origin"] = contract.Origin.model_construct(**fields["origin"])
+    if fields.get("chain"):
+        fields["chain"] = contract.ChainLink.model_construct(**fields["chain"])
+    if fields.get("sig"):
+        fields["sig"] = contract.Signature.model_construct(**fields["sig"])
     return contract.EvidenceMessage.model_construct(**fields)
 
 
@@ -187,12 +198,13 @@ class EvidenceProcess:
                 if record == SUBSCRIBED:
                     self.on_subscribed()
                     continue
-                mid, qos, topic, fields, reason, file, raw = record
+                mid, qos, topic, fields, reason, file, raw, signed = record
                 ack = self._acker(pipe, mid, qos) if qos else None
                 if fields is None:
                     self.writer.submit_reject(topic, reason, ack)
                 else:
-                    self.writer.submit_message(topic, _message(fields), raw, ack, file=file)
+                    self.writer.submit_message(topic, _message(fields), raw, ack, file=file,
+                                               record=signed)
 
     def _acker(self, pipe: Connection, mid: int, qos: int):
         """Called by the writer after the commit; the acks of a batch are sent together by

@@ -24,8 +24,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from hub.config import BrokerSection
+from hub.signatures import RecordVerifier
 from hub.writer import Writer
 from kuzet import contract
+from kuzet.signatures import SignatureError
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ class IngestWorker:
         self.evidence_elsewhere = threading.Event()   # see hand_over_evidence
         self.received = 0
         self.invalid = 0
+        self.bad_signatures = 0                       # counted in ``invalid`` too
+        self.verifier = RecordVerifier.from_ca_file(settings.ca_file)
         self.last_error = ""
         c = ingest_client(settings, settings.client_id, settings.cert_file, settings.key_file)
         c.on_connect = self._on_connect
@@ -99,12 +103,17 @@ class IngestWorker:
         ack = _acker(client, msg)
         try:
             decoded, raw = checked(msg, self.settings)
-        except ValueError as exc:                  # ContractError is one
+            record = self.verifier.check(decoded, msg.payload)
+        except ValueError as exc:                  # ContractError and SignatureError are
             self.invalid += 1
-            log.warning("invalid message on %s: %s", msg.topic, exc)
-            self.writer.submit_reject(msg.topic, str(exc), ack)
+            reason = str(exc)
+            if isinstance(exc, SignatureError):
+                self.bad_signatures += 1
+                reason = f"bad signature: {exc}"
+            log.warning("invalid message on %s: %s", msg.topic, reason)
+            self.writer.submit_reject(msg.topic, reason, ack)
             return
-        self.writer.submit_message(msg.topic, decoded, raw, ack)
+        self.writer.submit_message(msg.topic, decoded, raw, ack, record=record)
 
 
 def checked(msg: mqtt.MQTTMessage, settings: BrokerSection

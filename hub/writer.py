@@ -29,7 +29,7 @@ from typing import Any
 from hub.bus import Event, EventBus
 from hub.config import LivenessSection
 from hub.evidence import EvidenceFolder
-from hub.store import alerts, messages, nodes
+from hub.store import alerts, messages, nodes, signed_records
 from hub.store.changes import Change
 from hub.store.db import connect, savepoint, transaction
 from kuzet import contract
@@ -47,6 +47,7 @@ class MessageJob:
     ack: Callable[[], None] | None = None
     received_at: float = field(default_factory=time.time)
     file: tuple[str, bool] | None = None      # its evidence file once written: (name, created)
+    record: Any = None                        # its checked signature (hub.signatures), if any
 
 
 @dataclass
@@ -94,10 +95,11 @@ class Writer:
     # -- producers --------------------------------------------------------------------------
     def submit_message(self, topic: str, msg: Any, raw: bytes | None = None,
                        ack: Callable[[], None] | None = None,
-                       file: tuple[str, bool] | None = None) -> None:
+                       file: tuple[str, bool] | None = None, record: Any = None) -> None:
         """Queue a validated message (with an evidence file's checked bytes, or the file
-        already written by the evidence process: ``(name, created)``)."""
-        self._queue.put(MessageJob(topic, msg, raw, ack, file=file))
+        already written by the evidence process: ``(name, created)``; ``record``: its
+        signature as ``hub.signatures`` checked it)."""
+        self._queue.put(MessageJob(topic, msg, raw, ack, file=file, record=record))
 
     def submit_reject(self, topic: str, reason: str, ack: Callable[[], None] | None = None):
         self._queue.put(RejectJob(topic, reason, ack))
@@ -268,6 +270,8 @@ class Writer:
         else:
             messages.count(conn, f"ignored_{msg.type}")
             changes = []
+        if job.record is not None:
+            signed_records.store(conn, job.record, now)
         self._tally["stored"] += 1            # not reached if the job failed
         return changes
 

@@ -106,6 +106,38 @@ class EvidenceRef(StrictModel):
     size: Annotated[int, Field(ge=0)]
 
 
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Base64 = Annotated[str, Field(pattern=r"^[A-Za-z0-9+/]+={0,2}$", max_length=4096)]
+
+
+class ChainLink(StrictModel):
+    """Where a signed record stands in its node's chain (``kuzet.signatures``): the chain's
+    ``id`` (new when the node's chain starts), the record's number in it, and ``prev``, the
+    sha256 of the previous record's signed body (None for the chain's first record)."""
+
+    id: Annotated[str, Field(pattern=r"^[0-9a-f]{16,64}$")]
+    seq: Annotated[int, Field(ge=1)]
+    prev: Sha256 | None = None
+
+
+class Signature(StrictModel):
+    """The node's signature of a record's signed body (``kuzet.signatures.signed_body``):
+    ``alg`` ES256 (ECDSA P-256 with SHA-256, DER) or Ed25519, ``value`` base64; the signer
+    is ``cert`` (the node's certificate from the building's CA, base64 DER) or, for a node
+    without one, ``key`` (its own public key, base64 SubjectPublicKeyInfo DER)."""
+
+    alg: Literal["ES256", "Ed25519"]
+    value: Annotated[Base64, Field(max_length=200)]
+    cert: Base64 | None = None
+    key: Base64 | None = None
+
+    @model_validator(mode="after")
+    def _one_signer(self) -> Signature:
+        if (self.cert is None) == (self.key is None):
+            raise ValueError("a signature names its signer: either 'cert' or 'key'")
+        return self
+
+
 class AlertMessage(Message):
     """One incident (``alert_id``) is opened once, updated, and closed once."""
 
@@ -123,6 +155,8 @@ class AlertMessage(Message):
     score: Annotated[float, Field(ge=0, le=1)]
     detail: dict[str, Any] = Field(default_factory=dict)
     evidence: list[EvidenceRef] = Field(default_factory=list, max_length=16)
+    chain: ChainLink | None = None    # a signed record: its place in the node's chain
+    sig: Signature | None = None      # and the node's signature (None: an unsigned node)
 
 
 class EvidenceMessage(Message):
@@ -138,6 +172,8 @@ class EvidenceMessage(Message):
     size: Annotated[int, Field(ge=0)]
     captured_at: AwareDatetime
     data: str
+    chain: ChainLink | None = None    # signed over everything but ``data`` (``sha256`` says it)
+    sig: Signature | None = None
 
     def decoded(self) -> bytes:
         """The file's bytes, checked against ``size`` and ``sha256`` (ValueError if not)."""

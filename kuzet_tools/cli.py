@@ -22,6 +22,7 @@ AREAS = (
     "kuzet_tools.bench.cli",
     "kuzet_tools.demo",
     "provisioning.cli",
+    "kuzet_tools.verify",
 )
 
 

@@ -260,3 +260,30 @@ def exam_workflow(db: sqlite_utils.Database) -> None:
         building TEXT NOT NULL, room TEXT NOT NULL, kind TEXT NOT NULL,
         sha256 TEXT NOT NULL, captured_at TEXT NOT NULL, expired_at TEXT NOT NULL,
         file_removed INTEGER NOT NULL)""")
+
+
+@migration
+def signed_records(db: sqlite_utils.Database) -> None:
+    """The nodes' signed records (``hub.signatures``): each alert or evidence message's signed
+    body, signature and chain link, kept for the protocol and the evidence bundle; the signers
+    (a node certificate or a node's own key) once each."""
+    db.execute("""CREATE TABLE record_signers (
+        fingerprint TEXT PRIMARY KEY,
+        der TEXT NOT NULL,
+        is_cert INTEGER NOT NULL,
+        trust TEXT NOT NULL CHECK (trust IN ('ca', 'self')))""")
+    db.execute("""CREATE TABLE signed_records (
+        msg_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('alert', 'evidence')),
+        building TEXT NOT NULL, room TEXT NOT NULL, node TEXT NOT NULL,
+        alert_id TEXT NOT NULL, evidence_id TEXT,
+        chain_id TEXT NOT NULL, seq INTEGER NOT NULL, prev TEXT, hash TEXT NOT NULL,
+        body TEXT NOT NULL, alg TEXT NOT NULL, sig TEXT NOT NULL,
+        signer TEXT NOT NULL REFERENCES record_signers(fingerprint),
+        trust TEXT NOT NULL,
+        received_at REAL NOT NULL,
+        gap_before INTEGER NOT NULL DEFAULT 0)""")
+    db.execute("CREATE UNIQUE INDEX signed_records_chain ON signed_records"
+               " (building, room, node, chain_id, seq, hash)")
+    db.execute("CREATE INDEX signed_records_alert ON signed_records (alert_id)")
+

@@ -23,6 +23,8 @@ from flask import (
 )
 from flask_babel import gettext as _
 
+from hub import evidence_bundle
+from hub.store import alerts as store_alerts
 from hub.store import violation_protocols as store
 from hub.violation_protocol import LANGS, Attachment, ProtocolDoc, lines, render_pdf
 from hub.web.security import audit, db, require_role, writer
@@ -101,6 +103,24 @@ def pdf(protocol_id: int):
     return Response(render_pdf(document(p)), mimetype="application/pdf",
                     headers={"Content-Disposition":
                              f'inline; filename="protocol-{protocol_id}-draft.pdf"'})
+
+
+@bp.get("/<int:protocol_id>/bundle.zip")
+def bundle(protocol_id: int):
+    """The evidence bundle: the protocol's PDF, its evidence files and the node's signed
+    records, for ``kuzet verify`` (offline, against the building's CA)."""
+    p = _protocol_or_404(protocol_id)
+    audit("protocol.bundle", str(protocol_id), p["building"], p["room"])
+    alert = store_alerts.alert_row(db(), p["alert_id"])
+    if alert is None:
+        abort(404)
+    pdf = (_folder() / p["pdf_file"]).read_bytes() if p["pdf_file"] else render_pdf(document(p))
+    data = evidence_bundle.build(db(), p["alert_id"], alert, store.evidence(db(), p["alert_id"]),
+                                 current_app.extensions["kuzet"].evidence, pdf)
+    return Response(data, mimetype="application/zip",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="protocol-{protocol_id}-evidence.zip"',
+                             "Cache-Control": "no-store"})
 
 
 def _store_file(name: str, data: bytes) -> str:

@@ -1,0 +1,48 @@
+"""``kuzet verify BUNDLE --ca ca.crt``: an appeal committee's check of an alert's evidence,
+offline, with nothing but the bundle the hub's protocol page gives and the building's CA
+certificate (``kuzet.bundle`` says what is checked). Exit 0: every record signed by the
+node's certificate from that CA, the chain unbroken, every file the one the node signed;
+exit 1 otherwise, with each problem on its own line."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from kuzet.bundle import Report, verify_bundle
+from kuzet.errors import KuzetError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("verify", help="check an evidence bundle offline against the "
+                       "building's CA", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("bundle", type=Path, help="the evidence bundle (.zip) from the hub")
+    p.add_argument("--ca", type=Path, help="the building's CA certificate (ca.crt)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    try:
+        data = args.bundle.read_bytes()
+        ca = args.ca.read_bytes() if args.ca else None
+    except OSError as exc:
+        raise KuzetError(str(exc)) from None
+    report = verify_bundle(data, ca)
+    print(describe(report))
+    return 0 if report.ok else 1
+
+
+def describe(report: Report) -> str:
+    lines = [f"alert {report.alert_id}: {report.records} signed records, "
+             f"{report.files} evidence files checked"]
+    lines += [f"  PROBLEM: {p}" for p in report.problems]
+    lines += [f"  note: {n}" for n in report.notes]
+    if report.ok:
+        lines.append("VERIFIED: signed by the node's certificate from the building's CA, "
+                     "chain unbroken, files unchanged")
+    elif not report.problems:
+        lines.append("NOT PROVEN: the records are intact, but unsigned by the CA")
+    else:
+        lines.append("FAILED")
+    return "\n".join(lines)

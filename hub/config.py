@@ -169,6 +169,15 @@ class ProvisioningSection(StrictModel):
     reload_command: str = "systemctl reload mosquitto"
     code_ttl_s: Annotated[float, Field(gt=0, le=7 * 86400)] = 3600
     fetch_attempts: Annotated[int, Field(ge=1, le=1000)] = 10     # per address per 10 min
+    # The signer service's socket (systemd/kuzet-signer.service): certificates are issued
+    # and revoked there, and this process never reads ca.key. Unset: the hub signs itself
+    # with pki_dir/ca.key (tests, a single-user install).
+    signer_socket: Path | None = None
+    registry_file: Path | None = None     # default: pki_dir/devices.db
+
+    @property
+    def registry_path(self) -> Path:
+        return self.registry_file or self.pki_dir / "devices.db"
 
 
 class RetentionSection(StrictModel):
@@ -229,7 +238,8 @@ def _resolve(data: dict, base: Path) -> dict:
     fix(data.get("web", {}), "secret_key_file")
     for key in ("password_file", "ca_file", "cert_file", "key_file"):
         fix(data.get("broker", {}), key)
-    fix(data.get("provisioning", {}), "pki_dir")
+    for key in ("pki_dir", "signer_socket", "registry_file"):
+        fix(data.get("provisioning", {}), key)
     return data
 
 

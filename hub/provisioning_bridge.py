@@ -5,6 +5,9 @@
   take over the ingest worker's persistent session. Live broker changes (dynsec) and
   commands to nodes therefore go through the ingest worker's own client; only a hub running
   without ingest opens its own admin connection (``Provisioner.admin``).
+* **No CA key here.** With ``[provisioning] signer_socket`` the certificates are issued and
+  revoked by the signer service (``provisioning.signer_service``), which alone reads
+  ``ca.key``; this process asks it for "a certificate for registered node X" and nothing else.
 * **Enrolment** issues the certificate (``Provisioner.enrol(live=False)``), then allows the
   node on the broker; a re-enrolment first deletes the node's broker client, which drops a
   connection still using the old (now revoked) certificate.
@@ -26,11 +29,13 @@ from typing import Any
 
 from hub.config import HubConfig
 from hub.services import HubServices
+from hub.store import nodes
 from kuzet import contract
 from kuzet.errors import KuzetError
 from provisioning.broker import DynsecAdmin
 from provisioning.registry import Device
 from provisioning.service import Bundle, Provisioner, Revocation, command_reload
+from provisioning.signer_service import SignerClient
 
 log = logging.getLogger(__name__)
 REPLY_TOPIC = f"{contract.TOPIC_ROOT}/+/+/+/reply"
@@ -64,9 +69,12 @@ class ProvisioningBridge:
     def __init__(self, config: HubConfig, services: HubServices) -> None:
         self.settings = config.provisioning
         self.services = services
+        signer = (SignerClient(self.settings.signer_socket)
+                  if self.settings.signer_socket is not None else None)
         self.prov = Provisioner(self.settings.pki_dir, broker_host=config.broker.host,
                                 broker_port=self.settings.node_broker_port,
-                                reload_broker=command_reload(self.settings.reload_command))
+                                reload_broker=command_reload(self.settings.reload_command),
+                                signer=signer, registry=self.settings.registry_path)
         self._lock = threading.RLock()         # one registry / broker change at a time
         self._sent: dict[str, SentCommand] = {}
         self._room_snapshot: dict[tuple[str, str], str] = {}
@@ -148,6 +156,8 @@ class ProvisioningBridge:
             raise KuzetError(f"node {node_id} is not enrolled")
         origin = contract.Origin(building=device.building, room=device.room, node=device.name)
         msg = contract.CommandMessage(action=action, seatmap=seatmap)
+        if action == contract.Action.SNAPSHOT:    # its evidence may come from that node only
+            self.services.writer.call(nodes.record_snapshot_command, msg, origin)
         info = ingest.client.publish(contract.topic(origin, "cmd"), contract.encode(msg),
                                      qos=1)
         if info.rc != 0:

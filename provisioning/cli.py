@@ -49,6 +49,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     c = cmds.add_parser("list", help="the registered nodes and their state")
     c.set_defaults(func=_list)
 
+    c = cmds.add_parser("signer", help="run the signer service: the only process that reads "
+                        "ca.key, on a unix socket (systemd/kuzet-signer.service)")
+    c.add_argument("--socket", required=True, help="the unix socket the hub connects to")
+    c.add_argument("--registry", help="the hub's device registry, read only "
+                   "(default: <dir>/devices.db)")
+    c.set_defaults(func=_signer)
+
     c = cmds.add_parser("install", help="on the Pi: unpack an enrolment bundle (example: "
                         "kuzet provision install cam1.tar.gz --to /etc/kuzet)")
     c.add_argument("bundle")
@@ -112,4 +119,25 @@ def _install(args) -> int:
 
     for path in install_bundle(Path(args.bundle).read_bytes(), args.to):
         print(f"wrote {path}")
+    return 0
+
+
+def _signer(args) -> int:
+    import logging
+
+    from provisioning.ca import CertificateAuthority
+    from provisioning.registry import DeviceRegistry
+    from provisioning.signer import Signer
+    from provisioning.signer_service import SignerService
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    registry = DeviceRegistry(args.registry or Path(args.dir) / "devices.db", readonly=True)
+    service = SignerService(Signer(CertificateAuthority(args.dir), registry), args.socket)
+    print(f"signer listening on {args.socket}", flush=True)
+    try:
+        service.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.server_close()
     return 0

@@ -7,6 +7,7 @@ SHA-256 hashes, used once, and expire.
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import sqlite3
 import time
@@ -53,15 +54,26 @@ def _hash(code: str) -> str:
 
 
 class DeviceRegistry:
-    def __init__(self, path: str | Path) -> None:
+    """``readonly``: the signer's view (it reads the hub's registry, never writes it). The
+    file uses a rollback journal, not WAL, so that a reader of another user needs only read
+    access to it (a WAL reader must write the ``-shm`` file); it is made 0640."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
+        if readonly:
+            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10,
+                                       isolation_level=None, check_same_thread=False)
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   timeout=10)
+        self._db.execute("PRAGMA journal_mode=DELETE")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS devices (building TEXT, room TEXT, name TEXT,"
             " serial TEXT, status TEXT NOT NULL, created REAL NOT NULL, revoked_at REAL,"
             " code_hash TEXT, code_expires REAL, PRIMARY KEY (building, room, name))")
+        if self.path.stat().st_uid == os.getuid():
+            os.chmod(self.path, 0o640)
 
     def _row(self, r) -> Device:
         return Device(r[0], r[1], r[2], r[3], r[4], r[5])

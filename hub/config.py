@@ -72,8 +72,21 @@ class HubSection(StrictModel):
         return self.evidence_dir or self.data_dir / "evidence"
 
 
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` serves this machine only (``localhost``, 127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class WebSection(StrictModel):
-    host: str = "0.0.0.0"
+    # Plain HTTP, on loopback unless ``behind_tls_proxy``: production serves HTTPS from the
+    # TLS front (nginx, written by ``kuzet provision web``) that proxies to this address.
+    host: str = "127.0.0.1"
+    behind_tls_proxy: bool = False
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
     threads: Annotated[int, Field(ge=4, le=1000)] = 96   # each open live page holds one
     connection_limit: Annotated[int, Field(ge=10, le=5000)] = 300
@@ -104,6 +117,16 @@ class WebSection(StrictModel):
     def _one_secret(self) -> WebSection:
         if self.secret_key is not None and self.secret_key_file is not None:
             raise ValueError("give secret_key or secret_key_file, not both")
+        return self
+
+    @model_validator(mode="after")
+    def _plain_http_on_loopback(self) -> WebSection:
+        if not is_loopback(self.host) and not self.behind_tls_proxy:
+            raise ValueError(
+                f"host {self.host!r} would serve passwords and enrolment bundles in plain "
+                "HTTP beyond this machine: bind 127.0.0.1 behind the TLS front (`kuzet "
+                "provision web`, docs/provisioning.md), or set behind_tls_proxy = true if "
+                "that front reaches this address from another machine")
         return self
 
 

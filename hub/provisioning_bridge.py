@@ -27,6 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
 from hub.config import HubConfig
 from hub.services import HubServices
 from hub.store import nodes
@@ -114,6 +117,15 @@ class ProvisioningBridge:
 
             self._dynsec(allow)
             return bundle
+
+    def ca_pem(self) -> bytes:
+        """The building's CA certificate (public; from the signer when there is one)."""
+        return self.prov.signer.ca_pem
+
+    def ca_fingerprint(self) -> str:
+        """SHA-256 of the CA certificate, as ``openssl x509 -fingerprint -sha256`` shows it."""
+        cert = x509.load_pem_x509_certificate(self.ca_pem())
+        return cert.fingerprint(hashes.SHA256()).hex(":").upper()
 
     def new_code(self, node_id: str) -> str:
         with self._lock:

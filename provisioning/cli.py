@@ -49,6 +49,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     c = cmds.add_parser("list", help="the registered nodes and their state")
     c.set_defaults(func=_list)
 
+    c = cmds.add_parser("web", help="the hub's HTTPS front: a web certificate from the CA and "
+                        "an nginx site (example: kuzet provision web --name hub.local "
+                        "--name 10.0.0.5)")
+    c.add_argument("--name", action="append", required=True,
+                   help="a DNS name or IP the tablets use for the hub (repeatable)")
+    c.add_argument("--hub-port", type=int, default=8080, help="the hub's [web] port on "
+                   "127.0.0.1 (8080)")
+    c.add_argument("--https-port", type=int, default=443)
+    c.add_argument("--http-port", type=int, default=80, help="redirected to HTTPS")
+    c.set_defaults(func=_web)
+
     c = cmds.add_parser("signer", help="run the signer service: the only process that reads "
                         "ca.key, on a unix socket (systemd/kuzet-signer.service)")
     c.add_argument("--socket", required=True, help="the unix socket the hub connects to")
@@ -140,4 +151,16 @@ def _signer(args) -> int:
         pass
     finally:
         service.server_close()
+    return 0
+
+
+def _web(args) -> int:
+    from provisioning.web_front import WebFront, write_web_front
+
+    front = WebFront(tuple(args.name), hub_port=args.hub_port, https_port=args.https_port,
+                     http_port=args.http_port)
+    cert, _key, site = write_web_front(args.dir, front)
+    print(f"wrote {cert} (for {', '.join(args.name)}) and {site}")
+    print(f"next: sudo ln -s {site} /etc/nginx/sites-enabled/kuzet && sudo systemctl reload "
+          "nginx; in hub.toml: [web] host = \"127.0.0.1\", behind_tls_proxy = true")
     return 0

@@ -21,6 +21,7 @@ KUZET = [sys.executable, "-m", "kuzet_tools.cli"]
 @pytest.mark.parametrize(("argv", "started"), [
     (["mosquitto", "-c", "m.conf"], "mosquitto"),
     (["/usr/sbin/mosquitto", "-c", "m.conf"], "mosquitto"),
+    (["/usr/sbin/nginx", "-p", "/tmp/front", "-c", "nginx.conf"], "nginx"),
     (["/usr/bin/chromium", "--headless"], "Chromium (chromium)"),
     (["google-chrome", "--headless"], "Chromium (google-chrome)"),
     ([f"{DRIVER}/node", f"{DRIVER}/package/cli.js", "run-driver"],

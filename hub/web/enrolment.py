@@ -6,7 +6,7 @@ use and expires (``provisioning.registry``); attempts are limited per address
 In production the hub serves this over HTTPS only (the bundle holds the node's private key);
 see docs/provisioning.md.
 
-    curl --fail -o bundle.tar.gz --data-urlencode code=1a2b3c-4d5e6f-7a8b9c \\
+    curl --fail --cacert ca.crt -o bundle.tar.gz --data-urlencode code=1a2b3c-4d5e6f-7a8b9c \\
         https://hub.local/enrol/fetch
 """
 

@@ -124,9 +124,22 @@ def code(building: str, room: str, name: str):
         flash(_("Could not make a code: %(why)s", why=str(exc)), "error")
         return redirect(url_for("technician.nodes"))
     audit("node.code", node_id, building, room)
-    ttl_min = int(current_app.config["KUZET_CONFIG"].provisioning.code_ttl_s // 60)
+    config = current_app.config["KUZET_CONFIG"]
+    ttl_min = int(config.provisioning.code_ttl_s // 60)
+    # Behind the TLS front the Pi fetches over HTTPS and checks the hub against the CA.
+    https = {"_scheme": "https"} if config.web.behind_tls_proxy else {}
     return render_template("tech_code.html", node_id=node_id, code=one_time, ttl_min=ttl_min,
-                           fetch_url=url_for("enrolment.fetch", _external=True))
+                           fetch_url=url_for("enrolment.fetch", _external=True, **https),
+                           ca_url=url_for("technician.ca_cert", _external=True, **https),
+                           ca_fingerprint=bridge().ca_fingerprint())
+
+
+@bp.get("/ca.crt")
+def ca_cert():
+    """The building's CA certificate (public), for the Pi's ``curl --cacert``."""
+    resp = Response(bridge().ca_pem(), mimetype="application/x-pem-file")
+    resp.headers["Content-Disposition"] = "attachment; filename=ca.crt"
+    return resp
 
 
 @bp.route(NODE + "/revoke", methods=["GET", "POST"])

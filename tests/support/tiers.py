@@ -1,7 +1,7 @@
 """The two test tiers (a pytest plugin, loaded by tests/conftest.py).
 
-``integration`` marks every test that starts mosquitto, Chromium (through playwright's driver)
-or a node on real footage (Debian opencv-doc's videos); ``-m "not integration"`` is the fast
+``integration`` marks every test that starts mosquitto, nginx, Chromium (through playwright's
+driver) or a node on real footage (Debian opencv-doc's videos); ``-m "not integration"`` is the fast
 tier, of pure code, temp files and SQLite, and the TFLite models on still photos.
 
 Marking cannot be forgotten: a test that uses one of ``INTEGRATION_FIXTURES``, directly or
@@ -83,8 +83,8 @@ def refusal(argv: Sequence[str | os.PathLike], executable: str | None = None) ->
     if not words:
         return None
     program = Path(os.fsdecode(executable) if executable else words[0]).name
-    if program == "mosquitto":
-        return "mosquitto"
+    if program in ("mosquitto", "nginx"):
+        return program
     if program in CHROMIUM:
         return f"Chromium ({program})"
     if "run-driver" in words or any("/playwright/driver/" in w for w in words):

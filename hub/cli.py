@@ -5,6 +5,8 @@ Examples::
     kuzet hub run --config /etc/kuzet/hub.toml
     kuzet hub check --config hub.toml
     kuzet hub user add --config hub.toml aigerim --role proctor --name "Айгерім Сейітова"
+    kuzet hub user passwd --config hub.toml aigerim       # ends her logins
+    kuzet hub user deactivate --config hub.toml aigerim
     kuzet hub room load --config hub.toml --building main --room a101 a101-seats.json
     kuzet hub session add --config hub.toml --building main --room a101 --proctor aigerim \\
         --start 2026-11-26T09:00 --end 2026-11-26T12:00
@@ -50,6 +52,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--role", required=True, choices=["proctor", "dean", "technician", "admin"])
     add.add_argument("--name", default="", help="the name shown on the pages")
     add.set_defaults(func=_user_add)
+    passwd = user.add_parser("passwd", help="set a user's password and end their logins; the "
+                             "password comes from $KUZET_HUB_PASSWORD or a prompt (example: "
+                             "kuzet hub user passwd --config hub.toml aigerim)")
+    passwd.add_argument("--config", required=True)
+    passwd.add_argument("username")
+    passwd.set_defaults(func=_user_passwd)
+    for name, what in (("deactivate", "end a user's logins; they cannot log in until "
+                                      "activated"), ("activate", "let a deactivated user log in "
+                                                                 "again")):
+        cmd = user.add_parser(name, help=f"{what} (example: kuzet hub user {name} --config "
+                              "hub.toml aigerim)")
+        cmd.add_argument("--config", required=True)
+        cmd.add_argument("username")
+        cmd.set_defaults(func=_user_active, active=name == "activate")
 
     session = cmds.add_parser("session", help="exam sessions").add_subparsers(
         dest="session_command", required=True, metavar="COMMAND")
@@ -151,17 +167,40 @@ def _write(cfg, fn, *a):
     return result
 
 
-def _user_add(args) -> int:
-    from hub.store import users
-
-    cfg = _config(args)
+def _password(username: str) -> str:
     password = os.environ.get("KUZET_HUB_PASSWORD")
     if password is None:
         if not sys.stdin.isatty():
             raise ConfigError("no password: set $KUZET_HUB_PASSWORD or run in a terminal")
-        password = getpass.getpass(f"password for {args.username}: ")
+        password = getpass.getpass(f"password for {username}: ")
+    return password
+
+
+def _user_add(args) -> int:
+    from hub.store import users
+
+    cfg = _config(args)
+    password = _password(args.username)
     uid = _write(cfg, users.add_user, args.username, password, args.role, args.name)
     print(json.dumps({"id": uid, "username": args.username, "role": args.role}))
+    return 0
+
+
+def _user_passwd(args) -> int:
+    from hub.store import logins
+
+    cfg = _config(args)
+    ended = _write(cfg, logins.set_password, args.username, _password(args.username))
+    print(json.dumps({"username": args.username, "logins_ended": ended}))
+    return 0
+
+
+def _user_active(args) -> int:
+    from hub.store import logins
+
+    ended = _write(_config(args), logins.set_active, args.username, args.active)
+    print(json.dumps({"username": args.username, "active": args.active,
+                      "logins_ended": ended}))
     return 0
 
 

@@ -11,7 +11,8 @@ from hub.store.migrations import MIGRATIONS, current_version, latest_version, mi
 LATEST_TABLES = {"migrations", "users", "rooms", "sessions", "audit", "seen", "alerts",
                  "evidence", "nodes", "heartbeats", "rejected", "counters", "alert_notes",
                  "rounds", "session_proctors", "students", "session_seats", "commands",
-                 "protocols", "retention_log", "record_signers", "signed_records"}
+                 "protocols", "retention_log", "record_signers", "signed_records",
+                 "web_logins"}
 
 
 def db_at(tmp_path, version: int) -> sqlite_utils.Database:

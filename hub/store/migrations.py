@@ -287,3 +287,16 @@ def signed_records(db: sqlite_utils.Database) -> None:
                " (building, room, node, chain_id, seq, hash)")
     db.execute("CREATE INDEX signed_records_alert ON signed_records (alert_id)")
 
+
+@migration
+def web_logins(db: sqlite_utils.Database) -> None:
+    """Who is signed in (``hub.store.logins``): one row per login, the sha256 of the cookie's
+    token, ended by a logout, a password change or a deactivation."""
+    db.execute("""CREATE TABLE web_logins (
+        id INTEGER PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        ended_why TEXT)""")
+    db.execute("CREATE INDEX web_logins_user ON web_logins (user_id) WHERE ended_at IS NULL")

@@ -60,3 +60,23 @@ def listing(conn: sqlite3.Connection) -> list[sqlite3.Row]:
     """Every user (no password hashes), by name: the admin's list."""
     return conn.execute("SELECT id, username, role, display_name, active, created_at"
                         " FROM users ORDER BY username").fetchall()
+
+
+def id_of(conn: sqlite3.Connection, username: str) -> int:
+    row = conn.execute("SELECT id FROM users WHERE username = ?", (username,)).fetchone()
+    if row is None:
+        raise ValueError(f"no user {username!r}")
+    return int(row[0])
+
+
+def set_password(conn: sqlite3.Connection, user_id: int, password: str) -> None:
+    """A new password (ending the user's logins is ``hub.store.logins``' part)."""
+    if len(password) < 8:
+        raise ValueError("a password needs at least 8 characters")
+    conn.execute("UPDATE users SET password_hash = ? WHERE id = ?",
+                 (generate_password_hash(password), user_id))
+
+
+def set_active(conn: sqlite3.Connection, user_id: int, active: bool) -> None:
+    """An inactive user cannot log in and no page loads for them (``get_user``)."""
+    conn.execute("UPDATE users SET active = ? WHERE id = ?", (1 if active else 0, user_id))

@@ -8,12 +8,22 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from pydantic import ValidationError
 
 from hub.store import audit as audit_store
-from hub.store import rooms, sessions, users
+from hub.store import logins, rooms, sessions, users
 from hub.web.inputs import parse_json
 from hub.web.security import audit, db, require_role, writer
 from kuzet.contract import NAME_RE
@@ -45,6 +55,23 @@ def add_user():
         return redirect(url_for("admin.home"))
     audit("user.add", f.get("username", ""), role_given=f.get("role", ""))
     flash(_("User added."), "ok")
+    return redirect(url_for("admin.home"))
+
+
+@bp.post("/users/<int:user_id>/active")
+def set_active(user_id: int):
+    """Deactivate a user (their logins end at once; they cannot log in) or activate again."""
+    active = request.form.get("active") == "1"
+    row = next((u for u in users.listing(db()) if u["id"] == user_id), None)
+    if row is None:
+        abort(404)
+    if user_id == g.user.id and not active:
+        flash(_("You cannot deactivate yourself."), "error")
+        return redirect(url_for("admin.home"))
+    ended = writer().call(logins.set_active, row["username"], active)
+    audit("user.activate" if active else "user.deactivate", row["username"], logins_ended=ended)
+    flash(_("User activated.") if active else _("User deactivated; their logins have ended."),
+          "ok")
     return redirect(url_for("admin.home"))
 
 

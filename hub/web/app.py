@@ -16,6 +16,7 @@ from werkzeug.routing import IntegerConverter
 from hub.config import HubConfig
 from hub.services import HubServices
 from hub.web import (
+    account,
     admin,
     auth,
     dean,
@@ -69,8 +70,8 @@ def create_app(config: HubConfig, services: HubServices | None = None) -> Flask:
         hub_timezone=config.hub.timezone, local_time=_local_time, local_datetime=_local_dt,
         current_lang=lambda: _locale(config))
 
-    for bp in (auth.bp, proctor.bp, dean.bp, technician.bp, admin.bp, live.bp, enrolment.bp,
-               sessions.bp, violation_protocols.bp, rounds.bp, public.bp):
+    for bp in (auth.bp, account.bp, proctor.bp, dean.bp, technician.bp, admin.bp, live.bp,
+               enrolment.bp, sessions.bp, violation_protocols.bp, rounds.bp, public.bp):
         app.register_blueprint(bp)
     if config.provisioning.enabled:
         from hub.provisioning_bridge import ProvisioningBridge

@@ -19,10 +19,19 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from hub.store import users
+from hub.store import logins, users
 from hub.web import labels
 from hub.web.ratelimit import BackoffLimiter
-from hub.web.security import audit, csrf_token, db
+from hub.web.security import (
+    LOGIN_KEY,
+    SEEN_KEY,
+    audit,
+    clock,
+    csrf_token,
+    db,
+    forget_login,
+    writer,
+)
 
 bp = Blueprint("auth", __name__)
 
@@ -104,13 +113,7 @@ def login():
         user = users.check_login(db(), username, request.form.get("password", ""))
         if user is not None:
             limits.succeeded(client, username)
-            lang = session.get("lang")
-            session.clear()                   # a new session: no fixation
-            session.permanent = True
-            session["uid"] = user.id
-            if lang:
-                session["lang"] = lang
-            csrf_token()
+            begin_login(writer().call(logins.start, user.id, clock()))
             g.user = user
             audit("login")
             return redirect(_safe_next(request.args.get("next")) or url_for(HOMES[user.role]))
@@ -121,14 +124,22 @@ def login():
     return render_template("login.html", error=error), (401 if error else 200)
 
 
+def begin_login(token: str) -> None:
+    """A new cookie for a login just started (no fixation: nothing of the old one but the
+    language)."""
+    forget_login()
+    session.permanent = True
+    session[LOGIN_KEY], session[SEEN_KEY] = token, clock()
+    csrf_token()
+
+
 @bp.post("/logout")
 def logout():
+    """Ends this login on the server: a copy of the cookie opens nothing afterwards."""
     if g.user is not None:
+        writer().call(logins.end, session[LOGIN_KEY], "logout")
         audit("logout")
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    forget_login()
     return redirect(url_for("auth.login"))
 
 

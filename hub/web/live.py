@@ -22,7 +22,7 @@ from hub.avi import mjpeg_frames
 from hub.store import alerts, nodes, rooms, sessions, users
 from hub.store.db import connect
 from hub.web import labels
-from hub.web.security import audit, clock, db, roles_allowed, room_or_404
+from hub.web.security import audit, clock, db, login_check, roles_allowed, room_or_404
 
 bp = Blueprint("live", __name__)
 
@@ -83,6 +83,7 @@ def stream(building: str, room: str):
     services = current_app.extensions["kuzet"]
     web = current_app.config["KUZET_CONFIG"].web
     user = g.user
+    login_open = login_check()
     sub = services.bus.subscribe({(building, room)})
 
     def events():
@@ -97,7 +98,8 @@ def stream(building: str, room: str):
                 now = time.monotonic()
                 if now - last_check >= web.sse_keepalive_s:
                     last_check = now
-                    if not _still_allowed(services.db_path, user, building, room):
+                    if not (login_open() and
+                            _still_allowed(services.db_path, user, building, room)):
                         yield b"event: denied\ndata: {}\n\n"
                         return
                 if now - started >= web.sse_max_age_s or sub.closed:

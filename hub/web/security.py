@@ -18,7 +18,8 @@ from typing import Any
 from flask import abort, current_app, g, redirect, request, session, url_for
 
 from hub.store import audit as audit_log
-from hub.store import sessions, users
+from hub.store import logins as web_logins
+from hub.store import sessions
 from hub.store.db import connect
 
 CSRF_KEY = "_csrf"
@@ -42,11 +43,55 @@ def writer():
     return current_app.extensions["kuzet"].writer
 
 
+LOGIN_KEY, SEEN_KEY = "login", "seen"      # the login's token; the last request's time
+
+
 def load_user() -> None:
-    uid = session.get("uid")
-    g.user = users.get_user(db(), uid) if uid else None
-    if uid and g.user is None:
-        session.clear()
+    """``g.user``: the user of the cookie's login if the server still holds it open (no
+    logout, password change or deactivation since), it is younger than ``session_hours``
+    and it has not been idle ``idle_minutes``. Else the cookie is emptied."""
+    g.user = None
+    token = session.get(LOGIN_KEY)
+    if not token:
+        if "uid" in session:                  # a cookie from before logins were held
+            forget_login()
+        return
+    web, now = current_app.config["KUZET_CONFIG"].web, clock()
+    idle = now - session.get(SEEN_KEY, 0) >= web.idle_minutes * 60
+    user = None if idle else web_logins.user_for(db(), token, web.session_hours * 3600, now)
+    if user is None:
+        if idle:
+            writer().call(web_logins.end, token, "idle")
+        forget_login()
+        return
+    g.user = user
+    if now - session.get(SEEN_KEY, 0) >= 30:   # the cookie is re-signed anyway; keep it quiet
+        session[SEEN_KEY] = now
+
+
+def login_check() -> Callable[[], bool]:
+    """For a long response (the live stream): a function that tells later, outside the
+    request, whether this request's login is still open (no logout, password change or
+    deactivation since)."""
+    db_path = current_app.extensions["kuzet"].db_path
+    token = session.get(LOGIN_KEY, "")
+    max_age_s = current_app.config["KUZET_CONFIG"].web.session_hours * 3600
+
+    def still_open() -> bool:
+        conn = connect(db_path, readonly=True)
+        try:
+            return web_logins.user_for(conn, token, max_age_s) is not None
+        finally:
+            conn.close()
+    return still_open
+
+
+def forget_login() -> None:
+    """Empty the cookie but for the chosen language."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
 
 
 def csrf_token() -> str:

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from werkzeug.test import encode_multipart
 
+from hub.store import users
 from hub.store import violation_protocols as protocol_store
 from tests.support.hub_env import PASSWORD, csrf_from, login, seatmap
 
@@ -75,6 +76,7 @@ GOOD = {  # plausible values of fields, half the time: so that the fuzz gets pas
     "display_name": ["Жаңа"], "retake_on": ["2026-12-01"], "attestation_date": ["2026-11-26"],
     "seatmap_json": [json.dumps(seatmap("c303")), json.dumps({"seats": []})],
     "confirm": ["main/a101/cam2"], "code": ["1a2b3c-4d5e6f-7a8b9c"],
+    "active": ["0", "1"], "new": ["long enough password"], "again": ["long enough password"],
 }
 
 # -- the routes ----------------------------------------------------------------------------
@@ -143,7 +145,24 @@ CASES: dict[str, Case] = {
     "technician.snapshot": Case(("tech",), NODE_ARGS),
     "technician.save_seatmap": Case(("tech",), NODE_ARGS, json_body=True),
     "enrolment.fetch": Case((), fields=("code",), session="anonymous"),
+    # a wrong current password only (the fuzz never knows it): each example signs in afresh
+    "account.password": Case(("tech",), fields=("current", "new", "again"), session="fresh"),
+    # a spare user, so that no other case's user is deactivated
+    "admin.set_active": Case(("admin",), {"user_id": lambda hub, forged: spare_user(hub, forged)},
+                             fields=("active",)),
 }
+
+
+def spare_user(hub: Hub, forged: bool) -> st.SearchStrategy:
+    """The id of a user only ``admin.set_active`` touches (made on first use), or a forged
+    id that is no user's."""
+    if forged:
+        return st.sampled_from([0, 999_999, 2**63 - 1, 2**63, 10**30])
+
+    def spare(conn) -> int:
+        row = conn.execute("SELECT id FROM users WHERE username = 'spare'").fetchone()
+        return row[0] if row else users.add_user(conn, "spare", PASSWORD, "proctor")
+    return st.just(hub.services.writer.call(spare))
 
 
 

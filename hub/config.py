@@ -157,6 +157,19 @@ class BrokerSection(BrokerAccess):
         return {"snapshot": self.max_snapshot_bytes, "crop": self.max_crop_bytes,
                 "clip": self.max_clip_bytes}[kind]
 
+    # Evidence whose alert has not come yet (a node sends the snapshot first) is held this
+    # long, at most this many at a time, unacknowledged, then dropped (hub/evidence_binding.py)
+    orphan_hold_s: Annotated[float, Field(gt=0, le=3600)] = 60
+    orphan_max: Annotated[int, Field(ge=1, le=65535)] = 500
+
+    @model_validator(mode="after")
+    def _orphans_leave_room(self) -> BrokerSection:
+        if self.orphan_max >= self.receive_maximum:
+            raise ValueError("orphan_max must be below receive_maximum: held evidence is not "
+                             "acknowledged, and a full window would stop the broker sending "
+                             "the alerts it waits for")
+        return self
+
     @model_validator(mode="after")
     def _evidence_identity(self) -> BrokerSection:
         if self.evidence_process and self.cert_file is not None \

@@ -133,6 +133,10 @@ class EvidenceFolder:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
 
+    def discard(self, relative: str) -> None:
+        """Remove a file no database row points to (evidence refused after it was written)."""
+        self.resolve(relative).unlink(missing_ok=True)
+
     def verify(self, relative: str, sha256: str) -> bool:
         """True if the stored file is still the one that arrived."""
         try:

@@ -11,6 +11,7 @@ import logging
 from hub.bus import EventBus
 from hub.config import HubConfig
 from hub.evidence import EvidenceFolder
+from hub.evidence_binding import OrphanLimits
 from hub.ingest import IngestWorker
 from hub.store.migrations import open_database
 from hub.writer import Writer
@@ -24,7 +25,9 @@ class HubServices:
         self.db_path = config.hub.db_path
         self.evidence = EvidenceFolder(config.hub.evidence_path)
         self.bus = EventBus()
-        self.writer = Writer(self.db_path, self.evidence, self.bus, config.liveness)
+        self.writer = Writer(self.db_path, self.evidence, self.bus, config.liveness,
+                             orphans=OrphanLimits(config.broker.orphan_hold_s,
+                                                  config.broker.orphan_max))
         self.ingest: IngestWorker | None = None
         self.evidence_process = None          # hub.evidence_ingest.EvidenceProcess, if used
         self.started = False

@@ -29,6 +29,7 @@ from typing import Any
 from hub.bus import Event, EventBus
 from hub.config import LivenessSection
 from hub.evidence import EvidenceFolder
+from hub.evidence_binding import EvidenceBinder, OrphanLimits, is_evidence
 from hub.store import alerts, messages, nodes, signed_records
 from hub.store.changes import Change
 from hub.store.db import connect, savepoint, transaction
@@ -72,7 +73,8 @@ class CallJob:
 class Writer:
     def __init__(self, db_path: str | Path, evidence: EvidenceFolder, bus: EventBus,
                  limits: LivenessSection, *, max_batch: int = 500, sweep_s: float = 2.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 orphans: OrphanLimits | None = None) -> None:
         self.db_path = Path(db_path)
         self.evidence = evidence
         self.bus = bus
@@ -91,6 +93,7 @@ class Writer:
         self._last_sweep = 0.0
         self._last_prune = 0.0
         self.after_acks: list[Callable[[], None]] = []   # run once a batch is acknowledged
+        self.binder = EvidenceBinder(self._evidence_owner, orphans or OrphanLimits())
 
     # -- producers --------------------------------------------------------------------------
     def submit_message(self, topic: str, msg: Any, raw: bytes | None = None,
@@ -162,6 +165,7 @@ class Writer:
         if not batch and not sweep:
             return
         prune = sweep and now - self._last_prune > 3600
+        batch = self._bind_evidence(batch, now)
         if self._write_files(batch):
             self.evidence.sync()              # the batch's files are on disk before its rows
         # Nearly every batch holds no job that fails: it runs as one plain transaction. If a
@@ -240,6 +244,23 @@ class Writer:
             self._reject(conn, job.topic, job.reason)
             return []
         return self._apply(conn, job, now)
+
+    def _bind_evidence(self, batch: list, now: float) -> list:
+        """Evidence only from its alert's node (``hub.evidence_binding``): orphans are held
+        (not written, not acknowledged), the refused become rejections, and a file the
+        evidence process already wrote for one of them is removed."""
+        if not self.binder.held and not any(is_evidence(job) for job in batch):
+            return batch
+        batch, refused = self.binder.bind(batch, now)
+        for r in refused:
+            file = r.job.file
+            if file is not None and file[1] and alerts.evidence_sha(
+                    self._conn, r.job.msg.evidence_id) is None:
+                self.evidence.discard(file[0])
+        return batch + [RejectJob(r.job.topic, r.reason, r.job.ack) for r in refused]
+
+    def _evidence_owner(self, alert_id: str) -> tuple[str, str, str] | None:
+        return alerts.evidence_owner(self._conn, alert_id)
 
     def _write_files(self, batch: list) -> bool:
         """Write the batch's evidence files not written yet (an OSError, e.g. a full disk,

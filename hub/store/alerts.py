@@ -82,6 +82,16 @@ def evidence_sha(conn: sqlite3.Connection, evidence_id: str) -> str | None:
     return row[0] if row else None
 
 
+def evidence_owner(conn: sqlite3.Connection, alert_id: str) -> tuple[str, str, str] | None:
+    """Which node may send evidence under ``alert_id`` (building, room, node): that alert's,
+    or the one a snapshot command of that id went to; None while neither is known."""
+    row = conn.execute("SELECT building, room, node FROM alerts WHERE alert_id = ?"
+                       " UNION ALL SELECT building, room, node FROM commands"
+                       " WHERE msg_id = ? AND action = 'snapshot' LIMIT 1",
+                       (alert_id, alert_id)).fetchone()
+    return (row[0], row[1], row[2]) if row else None
+
+
 def apply_evidence(conn: sqlite3.Connection, msg: contract.EvidenceMessage, relative: str,
                    now: float) -> list[Change]:
     """Record an evidence file (already written as ``relative``) and touch its alert."""

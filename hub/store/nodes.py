@@ -15,7 +15,7 @@ from typing import Any
 from hub.config import LivenessSection
 from hub.liveness import NodeFacts, assess
 from hub.store.changes import Change
-from hub.store.db import iso
+from hub.store.db import iso, now_iso
 from kuzet import contract
 
 
@@ -92,6 +92,16 @@ def sweep_liveness(conn: sqlite3.Connection, now: float,
     for r in conn.execute("SELECT building, room, node FROM nodes").fetchall():
         changes += refresh_liveness(conn, r[0], r[1], r[2], now, limits)
     return changes
+
+
+def record_snapshot_command(conn: sqlite3.Connection, msg: contract.CommandMessage,
+                            origin: contract.Origin) -> None:
+    """Note a snapshot command sent to a node: its evidence comes under the command's id,
+    from that node only (``hub.evidence_binding``)."""
+    conn.execute("INSERT OR IGNORE INTO commands (msg_id, at, building, room, node, action,"
+                 " payload, published) VALUES (?,?,?,?,?,?,?,1)",
+                 (msg.id, now_iso(), origin.building, origin.room, origin.node,
+                  msg.action.value, contract.encode(msg).decode()))
 
 
 def forget_heartbeats(conn: sqlite3.Connection, before: float) -> None:

@@ -4,14 +4,18 @@ is injected: nothing sleeps)."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import time
 
 import pytest
 
+from hub.server import HubServer
 from hub.store import logins
 from hub.store.db import connect
 from kuzet_tools.cli import main
-from tests.support.hub_env import PASSWORD, csrf_from, login
+from tests.support.http_session import HttpSession
+from tests.support.hub_env import PASSWORD, csrf_from, login, make_config, seed
 
 COOKIE = "kuzet_hub"
 NEW_PASSWORD = "a new and long password"
@@ -146,3 +150,29 @@ def test_the_cli_sets_a_password_and_deactivates_ending_logins(app, client, serv
     assert main(["hub", "user", "activate", "--config", str(config), "aigerim"]) == 0
     login(client, "aigerim", NEW_PASSWORD)
     assert opens(client)
+
+
+def test_a_live_stream_ends_when_its_login_is_ended(tmp_path):
+    """The proctor's live page on a real hub (waitress): a logout on the tablet ends the
+    stream another copy of the cookie holds open."""
+    server = HubServer(make_config(tmp_path, sse_keepalive_s=0.2), ingest=False).start()
+    seed(server.services.writer)
+    try:
+        tablet = HttpSession(f"http://127.0.0.1:{server.port}")
+        assert tablet.login("aigerim", PASSWORD).status == 302
+        cookie = "; ".join(f"{c.name}={c.value}" for c in tablet.cookies)
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.request("GET", "/live/main/a101/stream", headers={"Cookie": cookie})
+        stream = conn.getresponse()
+        assert stream.status == 200 and stream.readline().startswith(b"retry:")
+        assert tablet.request("/logout", {"csrf_token": tablet.csrf("/exams/")}).status == 302
+        deadline, lines = time.monotonic() + 5, []
+        while time.monotonic() < deadline and b"event: denied\n" not in lines:
+            line = stream.readline()
+            if not line:
+                break
+            lines.append(line)
+        assert b"event: denied\n" in lines
+        conn.close()
+    finally:
+        server.stop()

@@ -39,6 +39,17 @@ TEXT: dict[str, dict[str, str]] = {
         "evidence": "Дәлелдер (тіркелген суреттер және олардың SHA-256 хэштері)",
         "seat": "Орын",
         "protocol_no": "Хаттама №",
+        "signature": "Түйіннің қолтаңбасы ({alg})",
+        "cert_fp": "Түйін сертификаты (SHA-256 ізі)",
+        "key_fp": "Түйіннің өз кілті (SHA-256 ізі)",
+        "trust_ca": "Сенім: {node} түйіні ғимараттың CA берген сертификатымен қол қойған",
+        "trust_self": "Сенім: түйіннің өз кілтімен қол қойылған, ғимараттың CA растамаған",
+        "trust_none": "Сенім: түйін қол қоймаған",
+        "chain_ok": "Жазбалар тізбегі: толық",
+        "chain_gap": "Жазбалар тізбегі: {n} жазба жоқ",
+        "bundle": "Түйіннің қол қойылған жазбалары мен сертификаты толығымен: дәлелдер жинағы "
+                  "(protocol-{number}-evidence.zip), kuzet verify арқылы ғимараттың CA "
+                  "сертификатымен тексеріледі",
     },
     "ru": {
         "appendix": "Приложение А",
@@ -60,6 +71,17 @@ TEXT: dict[str, dict[str, str]] = {
         "evidence": "Доказательства (приложенные снимки и их хэши SHA-256)",
         "seat": "Место",
         "protocol_no": "Протокол №",
+        "signature": "Подпись узла ({alg})",
+        "cert_fp": "Сертификат узла (отпечаток SHA-256)",
+        "key_fp": "Собственный ключ узла (отпечаток SHA-256)",
+        "trust_ca": "Доверие: подписано узлом {node} сертификатом от УЦ (CA) здания",
+        "trust_self": "Доверие: подписано собственным ключом узла, не удостоверено УЦ здания",
+        "trust_none": "Доверие: узел не подписал",
+        "chain_ok": "Цепочка записей: полная",
+        "chain_gap": "Цепочка записей: недостаёт записей: {n}",
+        "bundle": "Подписанные записи узла и его сертификат полностью: пакет доказательств "
+                  "(protocol-{number}-evidence.zip), проверяется kuzet verify по сертификату "
+                  "УЦ здания",
     },
     "en": {
         "appendix": "Appendix A",
@@ -80,6 +102,17 @@ TEXT: dict[str, dict[str, str]] = {
         "evidence": "Evidence (attached snapshots and their SHA-256 hashes)",
         "seat": "Seat",
         "protocol_no": "Protocol No.",
+        "signature": "Node's signature ({alg})",
+        "cert_fp": "Node certificate (SHA-256 fingerprint)",
+        "key_fp": "Node's own key (SHA-256 fingerprint)",
+        "trust_ca": "Trust: signed by {node} with its certificate from the building's CA",
+        "trust_self": "Trust: signed with the node's own key, not under the building's CA",
+        "trust_none": "Trust: not signed by the node",
+        "chain_ok": "Record chain: complete",
+        "chain_gap": "Record chain: {n} records missing",
+        "bundle": "The node's signed records and its certificate in full: the evidence bundle "
+                  "(protocol-{number}-evidence.zip), checked by kuzet verify against the "
+                  "building's CA certificate",
     },
 }
 
@@ -133,14 +166,28 @@ def violation_text(rule: str, lang: str) -> str:
     return f"{words} ({clause})"
 
 
+@dataclass(frozen=True)
+class Proof:
+    """The node's signature on an evidence file's record, as the protocol prints it."""
+
+    alg: str
+    signature: str                   # base64, in full
+    signer_fingerprint: str          # SHA-256 of the node certificate's (or own key's) DER
+    by_certificate: bool
+    trust: str                       # "ca": under the building's CA; "self": not
+    signer_name: str = ""            # the certificate's common name
+
+
 @dataclass
 class Attachment:
-    """One evidence file attached to the protocol (``data`` None if it is not an image)."""
+    """One evidence file attached to the protocol (``data`` None if it is not an image;
+    ``proof`` None if the node did not sign it)."""
 
     kind: str
     sha256: str
     captured_at: str
     data: bytes | None = None
+    proof: Proof | None = None
 
 
 @dataclass
@@ -159,6 +206,7 @@ class ProtocolDoc:
     head_of_department: str
     seat: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
+    chain_missing: int | None = None  # records missing in the node's chain; None: unsigned
 
 
 def lines(doc: ProtocolDoc) -> list[tuple[str, str]]:
@@ -243,15 +291,35 @@ def render_pdf(doc: ProtocolDoc) -> bytes:
     return bytes(pdf.output())
 
 
+def proof_lines(a: Attachment, lang: str) -> list[str]:
+    """What the protocol says of an evidence file's signature: the signature in full, the
+    signer's fingerprint and the trust."""
+    t = TEXT[lang]
+    if a.proof is None:
+        return [t["trust_none"]]
+    p = a.proof
+    return [f"{t['signature'].format(alg=p.alg)}:", p.signature,
+            f"{t['cert_fp' if p.by_certificate else 'key_fp']}:", p.signer_fingerprint,
+            t["trust_ca"].format(node=p.signer_name) if p.trust == "ca" else t["trust_self"]]
+
+
 def _evidence_pages(pdf, doc: ProtocolDoc, width: float) -> None:
+    t = TEXT[doc.lang]
     pdf.add_page()
     pdf.set_font("DejaVu", "B", 12)
-    pdf.multi_cell(width, 7, TEXT[doc.lang]["evidence"], new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(width, 7, t["evidence"], new_x="LMARGIN", new_y="NEXT")
+    if doc.chain_missing is not None:
+        pdf.set_font("DejaVu", "", 9)
+        pdf.multi_cell(width, 5, "\n".join([
+            t["chain_gap"].format(n=doc.chain_missing) if doc.chain_missing
+            else t["chain_ok"], t["bundle"].format(number=doc.number)]),
+            new_x="LMARGIN", new_y="NEXT")
     for a in doc.attachments:
         pdf.ln(3)
         pdf.set_font("DejaVu", "", 9)
-        pdf.multi_cell(width, 5, f"{a.kind} · {a.captured_at}\nSHA-256: {a.sha256}",
-                       new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(width, 5, "\n".join(
+            [f"{a.kind} · {a.captured_at}", f"SHA-256: {a.sha256}", *proof_lines(a, doc.lang)]),
+            new_x="LMARGIN", new_y="NEXT")
         if a.data:
             if pdf.get_y() > pdf.h - 100:
                 pdf.add_page()

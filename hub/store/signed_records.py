@@ -90,6 +90,17 @@ def chain_segment(conn: sqlite3.Connection, alert_id: str) -> Segment:
     return Segment(records, missing, signers)
 
 
+def evidence_signatures(conn: sqlite3.Connection, alert_id: str) -> dict[str, sqlite3.Row]:
+    """The signed record of each of an alert's evidence files, by evidence id, with its
+    signer's certificate or key (``der``, ``is_cert``)."""
+    rows = conn.execute(
+        "SELECT r.evidence_id, r.alg, r.sig, r.signer, r.trust, s.der, s.is_cert"
+        " FROM signed_records r JOIN record_signers s ON s.fingerprint = r.signer"
+        " WHERE r.alert_id = ? AND r.kind = 'evidence' ORDER BY r.received_at",
+        (alert_id,)).fetchall()
+    return {row["evidence_id"]: row for row in rows}
+
+
 def alert_flags(conn: sqlite3.Connection, alert_id: str) -> dict[str, Any]:
     """What the hub knows of an alert's records: how many are signed and by what trust, and
     whether the chain around them has a gap."""

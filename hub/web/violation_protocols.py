@@ -23,10 +23,10 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from hub import evidence_bundle
+from hub import evidence_bundle, protocol_evidence
 from hub.store import alerts as store_alerts
 from hub.store import violation_protocols as store
-from hub.violation_protocol import LANGS, Attachment, ProtocolDoc, lines, render_pdf
+from hub.violation_protocol import LANGS, ProtocolDoc, lines, render_pdf
 from hub.web.security import audit, db, require_role, writer
 
 bp = Blueprint("protocols", __name__, url_prefix="/protocols")
@@ -51,20 +51,14 @@ def _protocol_or_404(protocol_id: int) -> dict:
 
 
 def document(p: dict) -> ProtocolDoc:
-    """The printable protocol, with its evidence (images read from the evidence folder)."""
-    folder = current_app.extensions["kuzet"].evidence
-    attachments = []
-    for e in store.evidence(db(), p["alert_id"]):
-        data = None
-        if e["content_type"] == "image/jpeg":
-            try:
-                data = folder.resolve(e["file"]).read_bytes()
-            except OSError:
-                data = None
-        attachments.append(Attachment(e["kind"], e["sha256"], e["captured_at"], data))
+    """The printable protocol, with its evidence and the node's signatures on it."""
+    attachments = protocol_evidence.attachments(db(), p["alert_id"],
+                                                store.evidence(db(), p["alert_id"]),
+                                                current_app.extensions["kuzet"].evidence)
     return ProtocolDoc(p["id"], p["lang"], p["group_name"], p["student"], p["discipline"],
                        p["attestation_date"], p["violation"], p["proctor_note"],
-                       p["examiner"], p["head_of_department"], p["seat"], attachments)
+                       p["examiner"], p["head_of_department"], p["seat"], attachments,
+                       protocol_evidence.chain_missing(db(), p["alert_id"]))
 
 
 @bp.get("/")

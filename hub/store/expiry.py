@@ -1,10 +1,13 @@
 """Evidence expiry (clause 4.3): which evidence has outlived its exam, and forgetting it with
-a line in ``retention_log`` for every file (``hub.retention_job`` deletes the files)."""
+a line in ``retention_log`` for every file (``hub.retention_job`` deletes the files); the
+node's signed record of the file goes with it unless a protocol holds it
+(``signed_records.forget_evidence``)."""
 
 from __future__ import annotations
 
 import sqlite3
 
+from hub.store import signed_records
 from hub.store.db import now_iso
 
 # The exam an evidence file belongs to: the session in its room when its alert started.
@@ -29,8 +32,10 @@ def candidates(conn: sqlite3.Connection) -> list[sqlite3.Row]:
 
 def forget(conn: sqlite3.Connection, row: sqlite3.Row, expired_at: str,
            file_removed: bool) -> None:
-    """Delete one evidence row and log it (inside the caller's transaction)."""
+    """Delete one evidence row and its signed record, and log it (inside the caller's
+    transaction)."""
     conn.execute("DELETE FROM evidence WHERE evidence_id = ?", (row["evidence_id"],))
+    signed_records.forget_evidence(conn, row["evidence_id"])
     conn.execute("INSERT INTO retention_log (at, evidence_id, alert_id, building, room, kind,"
                  " sha256, captured_at, expired_at, file_removed) VALUES (?,?,?,?,?,?,?,?,?,?)",
                  (now_iso(), row["evidence_id"], row["alert_id"], row["building"], row["room"],

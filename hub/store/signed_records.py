@@ -101,6 +101,26 @@ def evidence_signatures(conn: sqlite3.Connection, alert_id: str) -> dict[str, sq
     return {row["evidence_id"]: row for row in rows}
 
 
+def forget_evidence(conn: sqlite3.Connection, evidence_id: str) -> int:
+    """Delete an evidence file's signed record with the file (retention), unless a protocol
+    holds it: a protocol's evidence bundle needs every record of its node's chain from its
+    alert's first record to its last, other alerts' records included. How many went."""
+    gone = 0
+    for rec in conn.execute("SELECT msg_id, building, room, node, chain_id, seq FROM"
+                            " signed_records WHERE kind = 'evidence' AND evidence_id = ?",
+                            (evidence_id,)).fetchall():
+        held = conn.execute(
+            "SELECT 1 FROM signed_records h JOIN protocols p ON p.alert_id = h.alert_id"
+            " WHERE h.building=? AND h.room=? AND h.node=? AND h.chain_id=?"
+            " GROUP BY h.alert_id HAVING MIN(h.seq) <= ? AND MAX(h.seq) >= ? LIMIT 1",
+            (rec["building"], rec["room"], rec["node"], rec["chain_id"], rec["seq"],
+             rec["seq"])).fetchone()
+        if held is None:
+            conn.execute("DELETE FROM signed_records WHERE msg_id = ?", (rec["msg_id"],))
+            gone += 1
+    return gone
+
+
 def alert_flags(conn: sqlite3.Connection, alert_id: str) -> dict[str, Any]:
     """What the hub knows of an alert's records: how many are signed and by what trust, and
     whether the chain around them has a gap."""

@@ -18,6 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--broker-port", type=int, default=8883)
     p.add_argument("--reload-cmd", default="systemctl reload mosquitto",
                    help="how to make the broker re-read its CRL")
+    p.add_argument("--registry", help="the device registry (default: <dir>/devices.db; on a "
+                   "hub with the signer: /var/lib/kuzet-hub/devices.db)")
+    p.add_argument("--signer", metavar="SOCKET", help="certificates from the signer service "
+                   "on this socket (as the hub does) instead of <dir>/ca.key")
     cmds = p.add_subparsers(dest="provision_command", required=True, metavar="COMMAND")
 
     c = cmds.add_parser("init", help="new CA, broker and hub certificates, mosquitto.conf "
@@ -62,9 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     c = cmds.add_parser("signer", help="run the signer service: the only process that reads "
                         "ca.key, on a unix socket (systemd/kuzet-signer.service)")
-    c.add_argument("--socket", required=True, help="the unix socket the hub connects to")
-    c.add_argument("--registry", help="the hub's device registry, read only "
-                   "(default: <dir>/devices.db)")
+    c.add_argument("--socket", required=True, help="the unix socket the hub connects to "
+                   "(the registry, --registry, is only read)")
     c.set_defaults(func=_signer)
 
     c = cmds.add_parser("install", help="on the Pi: unpack an enrolment bundle (example: "
@@ -77,8 +80,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _prov(args):
     from provisioning.service import Provisioner, command_reload
 
+    signer = None
+    if args.signer:
+        from provisioning.signer_service import SignerClient
+
+        signer = SignerClient(args.signer)
     return Provisioner(args.dir, broker_host=args.broker_host, broker_port=args.broker_port,
-                       reload_broker=command_reload(args.reload_cmd))
+                       reload_broker=command_reload(args.reload_cmd), signer=signer,
+                       registry=args.registry)
 
 
 def _init(args) -> int:

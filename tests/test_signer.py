@@ -91,6 +91,23 @@ def test_garbage_and_oversized_requests_are_refused(signer_socket):
         SignerClient(signer_socket).ask("not json")      # type: ignore[arg-type]
 
 
+def test_provisioning_through_the_signer_needs_no_ca_key_of_its_own(signer_socket, tmp_path):
+    """What the hub and ``kuzet provision --signer`` do: a folder without ca.key."""
+    from provisioning.service import Provisioner
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    prov = Provisioner(bare, signer=SignerClient(signer_socket),
+                       registry=tmp_path / "devices.db")
+    bundle = prov.enrol(NODE, hub_host="hub.local", live=False)
+    install_bundle(bundle.data, tmp_path / "pi")
+    assert (tmp_path / "pi" / "ca.crt").read_bytes() == \
+        (tmp_path / "ca" / "ca.crt").read_bytes()
+    assert prov.revoke(NODE, live=False).complete
+    assert int(bundle.device.serial) in CertificateAuthority(tmp_path / "ca").revoked()
+    assert list(bare.iterdir()) == []
+
+
 def opens_of(name: str) -> tuple[list[str], threading.Event]:
     """Every path ending in ``name`` this process opens while the returned event is set."""
     seen: list[str] = []
@@ -157,8 +174,9 @@ def test_the_hubs_enrolment_never_opens_the_ca_key(tmp_path, tls_broker):
     app, services = hub_with(tmp_path, broker, hub_pki, signer_socket=str(sock),
                              registry_file=str(registry))
     signer = subprocess.Popen([sys.executable, "-m", "kuzet_tools.cli", "provision", "--dir",
-                               str(signer_dir), "signer", "--socket", str(sock), "--registry",
-                               str(registry)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+                               str(signer_dir), "--registry", str(registry), "signer",
+                               "--socket", str(sock)], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True)
     try:
         assert "listening" in signer.stdout.readline()
         bundle = enrol_through_the_page(app)

@@ -81,8 +81,7 @@ class Commands:
             self.incidents.start_session(cmd.session)
             return f"session {cmd.session.session_id} started"
         if cmd.action == A.STOP_SESSION:
-            self.incidents.stop_session()
-            return "session stopped"
+            return self._stop(cmd.session_id)
         if cmd.action == A.SNAPSHOT:
             frame = self._latest_frame()
             if frame is None:
@@ -93,3 +92,18 @@ class Commands:
                     else self.seat_plan.reload())
             return f"{len(spec.seats)} seats"
         raise ValueError(f"unknown action {cmd.action}")
+
+    def _stop(self, session_id: str | None) -> str:
+        """Stop the running session, only if the command names it: a stop for another
+        session (or one without a name, from an older hub) is refused and nothing stops."""
+        running = self.incidents.session_id
+        if session_id is None:
+            raise PermissionError("refused: stop_session names no session_id; nothing stopped"
+                                  + (f" (session {running} runs)" if running else ""))
+        if running is None:
+            return f"session {session_id} is not running: nothing to stop"
+        if running != session_id:
+            raise PermissionError(f"refused: session {running} runs, not {session_id};"
+                                  " nothing stopped")
+        self.incidents.stop_session()
+        return f"session {session_id} stopped"

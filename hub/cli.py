@@ -51,7 +51,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=["proctor", "dean", "technician", "admin"])
     add.add_argument("--name", default="", help="the name shown on the pages")
+    add.add_argument("--buildings", default="", help="a dean's buildings, comma-separated "
+                     "(required for a dean: a dean sees only these)")
     add.set_defaults(func=_user_add)
+    blds = user.add_parser("buildings", help="set the buildings a dean oversees (example: "
+                           "kuzet hub user buildings --config hub.toml dean1 main,east)")
+    blds.add_argument("--config", required=True)
+    blds.add_argument("username")
+    blds.add_argument("buildings", help="comma-separated building names")
+    blds.set_defaults(func=_user_buildings)
     passwd = user.add_parser("passwd", help="set a user's password and end their logins; the "
                              "password comes from $KUZET_HUB_PASSWORD or a prompt (example: "
                              "kuzet hub user passwd --config hub.toml aigerim)")
@@ -180,9 +188,36 @@ def _user_add(args) -> int:
     from hub.store import users
 
     cfg = _config(args)
+    buildings = _names(args.buildings)
+    if (args.role == "dean") != bool(buildings):
+        raise KuzetError("a dean needs --buildings (and only a dean has buildings)")
     password = _password(args.username)
-    uid = _write(cfg, users.add_user, args.username, password, args.role, args.name)
-    print(json.dumps({"id": uid, "username": args.username, "role": args.role}))
+
+    def add(conn):
+        uid = users.add_user(conn, args.username, password, args.role, args.name)
+        if buildings:
+            users.set_buildings(conn, uid, buildings)
+        return uid
+
+    uid = _write(cfg, add)
+    print(json.dumps({"id": uid, "username": args.username, "role": args.role,
+                      **({"buildings": buildings} if buildings else {})}))
+    return 0
+
+
+def _names(text: str) -> list[str]:
+    return sorted({n.strip() for n in text.split(",") if n.strip()})
+
+
+def _user_buildings(args) -> int:
+    from hub.store import users
+
+    cfg = _config(args)
+    buildings = _names(args.buildings)
+
+    _write(cfg, lambda conn: users.set_buildings(conn, users.id_of(conn, args.username),
+                                                 buildings))
+    print(json.dumps({"username": args.username, "buildings": buildings}))
     return 0
 
 

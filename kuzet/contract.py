@@ -265,6 +265,9 @@ class CommandMessage(Message):
     action: Action
     session: StartSession | None = None          # for start_session
     seatmap: SeatMapSpec | None = None           # for reload_seatmap (else re-read the file)
+    # for stop_session: the session to stop. The hub always names it; a node refuses a stop
+    # without one (an older hub's) and a stop of another session than the one it runs.
+    session_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
     @model_validator(mode="after")
     def _session_for_start(self) -> CommandMessage:

@@ -12,7 +12,8 @@ from kuzet import contract as c
 GOLDEN = Path(__file__).parent / "data" / "contract"
 ORIGIN = c.Origin(building="main", room="a101", node="cam1")
 TOPICS = {"alert_open": "alert", "evidence": "evidence", "status": "status",
-          "heartbeat": "heartbeat", "command_start": "cmd", "reply": "reply"}
+          "heartbeat": "heartbeat", "command_start": "cmd", "command_stop": "cmd",
+          "reply": "reply"}
 
 
 @pytest.mark.parametrize("name", sorted(TOPICS))

@@ -59,10 +59,29 @@ def test_start_and_stop_a_session(node, cfg):
     assert saved["session"]["session_id"] == "math-1"
     assert fake(node).status is not None and fake(node).status.session_id == "math-1"
 
-    reply = run(node, contract.CommandMessage(action="stop_session"))
-    assert reply.ok and reply.detail == "session stopped"
+    reply = run(node, contract.CommandMessage(action="stop_session", session_id="math-1"))
+    assert reply.ok and reply.detail == "session math-1 stopped"
     assert node.engine.policy is None and node.state.session is None
     assert fake(node).status.session_id is None
+
+
+@pytest.mark.parametrize("stop, why", [
+    (contract.CommandMessage(action="stop_session", session_id="physics-2"),
+     "refused: session math-1 runs, not physics-2"),
+    (contract.CommandMessage(action="stop_session"),            # an older hub's stop
+     "refused: stop_session names no session_id"),
+])
+def test_a_stop_for_another_session_or_none_is_refused_and_nothing_stops(node, stop, why):
+    assert run(node, start("math-1")).ok
+    reply = run(node, stop)
+    assert not reply.ok and reply.detail.startswith(why)
+    assert node.engine.policy is not None and node.engine.policy.session_id == "math-1"
+    assert node.state.session["session_id"] == "math-1"
+
+
+def test_a_stop_when_nothing_runs_is_answered_ok(node):
+    reply = run(node, contract.CommandMessage(action="stop_session", session_id="math-1"))
+    assert reply.ok and "not running" in reply.detail and node.engine.policy is None
 
 
 def test_a_new_session_closes_the_alerts_of_the_last(cfg):

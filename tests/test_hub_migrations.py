@@ -11,8 +11,8 @@ from hub.store.migrations import MIGRATIONS, current_version, latest_version, mi
 LATEST_TABLES = {"migrations", "users", "rooms", "sessions", "audit", "seen", "alerts",
                  "evidence", "nodes", "heartbeats", "rejected", "counters", "alert_notes",
                  "rounds", "session_proctors", "students", "session_seats", "commands",
-                 "protocols", "retention_log", "record_signers", "signed_records",
-                 "web_logins"}
+                 "protocols", "retention_log", "user_buildings", "record_signers",
+                 "signed_records", "web_logins"}
 
 
 def db_at(tmp_path, version: int) -> sqlite_utils.Database:
@@ -67,3 +67,20 @@ def test_a_failing_migration_leaves_the_previous_version(tmp_path, monkeypatch):
         migrate(db)
     assert current_version(db) == latest_version() - 1
     assert "half_done" not in db["nodes"].columns_dict
+
+
+def test_a_dean_from_before_building_scopes_keeps_the_buildings_known(tmp_path):
+    from hub.store.users import buildings
+
+    db = db_at(tmp_path, [m.name for m in MIGRATIONS].index("dean_buildings"))
+    for name, role in (("d", "dean"), ("p", "proctor")):
+        db.execute("INSERT INTO users (username, password_hash, role, created_at)"
+                   " VALUES (?, 'h', ?, '2026-01-01')", (name, role))
+    db.execute("INSERT INTO rooms (building, room, seatmap, updated_at)"
+               " VALUES ('main', 'a101', NULL, '2026')")
+    db.execute("INSERT INTO nodes (building, room, node) VALUES ('east', 'e1', 'n')")
+    migrate(db)
+    dean, proctor = (db.execute("SELECT id FROM users WHERE username=?", (n,)).fetchone()[0]
+                     for n in ("d", "p"))
+    assert buildings(db.conn, dean) == ["east", "main"]
+    assert buildings(db.conn, proctor) == []

@@ -50,17 +50,21 @@ def test_confirm_opens_a_draft_and_statuses_move_forward(client, services, seede
     assert p["status"] == "issued" and len(p["pdf_sha256"]) == 64
     client.post(f"/protocols/{pid}", data={"csrf_token": token, "student": "Other"})
     assert store.get(conn, pid)["student"] == "Әлия"          # issued: no more edits
-    r = client.post(f"/protocols/{pid}/retake", data={"csrf_token": token,
-                                                      "retake_on": "2026-12-01"},
-                    follow_redirects=True)
+    assert client.post(f"/protocols/{pid}/retake", data={      # the dean schedules it
+        "csrf_token": token, "retake_on": "2026-12-01"}).status_code == 403
+    dean = client.application.test_client()
+    dean_token = login(dean, "dean")
+    r = dean.post(f"/protocols/{pid}/retake", data={"csrf_token": dean_token,
+                                                    "retake_on": "2026-12-01"},
+                  follow_redirects=True)
     assert store.get(conn, pid)["status"] == "issued"         # not signed yet
     assert "қайта тапсыру хаттамаға қол қойылған соң белгіленеді" in r.text   # why, in Kazakh
     from io import BytesIO
     client.post(f"/protocols/{pid}/signed", data={"csrf_token": token, "scan": (
         BytesIO(b"%PDF-1.4 signed"), "scan.pdf", "application/pdf")})
     assert store.get(conn, pid)["status"] == "signed"
-    client.post(f"/protocols/{pid}/retake", data={"csrf_token": token,
-                                                  "retake_on": "2026-12-01"})
+    dean.post(f"/protocols/{pid}/retake", data={"csrf_token": dean_token,
+                                                "retake_on": "2026-12-01"})
     assert store.get(conn, pid)["status"] == "retake_scheduled"
     conn.close()
 

@@ -92,7 +92,7 @@ def test_commands_start_stop_snapshot_and_reload_the_seat_map(tmp_path, broker, 
         assert not replies(rec)[bad_id]["ok"] and "seats" in replies(rec)[bad_id]["detail"]
 
         hub_client.publish(contract.topic(ORIGIN, "cmd"), b"{garbage", qos=1)  # ignored
-        stop = contract.CommandMessage(action="stop_session")
+        stop = contract.CommandMessage(action="stop_session", session_id="math-1")
         send(hub_client, stop)
         assert wait_until(lambda: stop.id in replies(rec))
         assert node.engine.policy is None and node.state.session is None

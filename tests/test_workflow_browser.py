@@ -57,6 +57,19 @@ def _wait(fn, timeout: float = 5.0):
     return value
 
 
+@pytest.fixture
+def live_hub(tmp_path, broker):
+    """The whole hub, seeded without a session in a101: the timetable below schedules it."""
+    from hub.server import HubServer
+    from tests.support.hub_env import make_config, seed
+
+    server = HubServer(make_config(tmp_path, broker.port)).start()
+    assert server.services.ingest.connected.wait(10)
+    seed(server.services.writer, a101_now=False)
+    yield server
+    server.stop()
+
+
 def test_the_regulations_workflow(live_hub, broker, tmp_path):
     base = f"http://127.0.0.1:{live_hub.port}"
     node = NodeSim(broker.host, broker.port, A101)

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Collection
 from typing import Any
 
+from hub import clocks
 from hub.store.changes import Change
 from hub.store.db import iso, now_iso
+from hub.store.scope import ALERT_SESSION
 from hub.store.users import User
 from kuzet import contract
 
@@ -25,23 +28,28 @@ class ActionRefused(ValueError):
 
 
 # -- ingest -----------------------------------------------------------------------------------
-def apply_alert(conn: sqlite3.Connection, msg: contract.AlertMessage,
-                now: float) -> list[Change]:
+def apply_alert(conn: sqlite3.Connection, msg: contract.AlertMessage, now: float,
+                max_skew_s: float | None = None) -> list[Change]:
+    """Store an alert message; its first one dates the alert (``trusted_started_at``: the
+    node's ``started_at`` unless its clock is off by more than ``max_skew_s``, see
+    ``hub.clocks``; None believes the node)."""
     o = msg.origin
     old = conn.execute("SELECT * FROM alerts WHERE alert_id = ?", (msg.alert_id,)).fetchone()
     sent = iso(msg.sent_at)
     refs = [r.model_dump() for r in msg.evidence]
     if old is None:
+        started = clocks.trusted(msg.started_at, msg.sent_at, now, max_skew_s,
+                                 _node_skew(conn, o))
         conn.execute(
             "INSERT INTO alerts (alert_id, building, room, node, seat, rule, advisory,"
-            " session_id, started_at, ended_at, duration_s, score, detail, evidence_refs,"
-            " status, last_event, last_sent_at, received_at, updated_at, version)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)",
+            " session_id, started_at, trusted_started_at, ended_at, duration_s, score, detail,"
+            " evidence_refs, status, last_event, last_sent_at, received_at, updated_at, version)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)",
             (msg.alert_id, o.building, o.room, o.node, msg.seat, msg.rule.value,
-             int(msg.advisory), msg.session_id, iso(msg.started_at), iso(msg.ended_at),
-             msg.duration_s, msg.score, json.dumps(msg.detail), json.dumps(refs),
-             "closed" if msg.event == contract.AlertEvent.CLOSE else "open", msg.event.value,
-             sent, now, now))
+             int(msg.advisory), msg.session_id, iso(msg.started_at), iso(started),
+             iso(msg.ended_at), msg.duration_s, msg.score, json.dumps(msg.detail),
+             json.dumps(refs), "closed" if msg.event == contract.AlertEvent.CLOSE else "open",
+             msg.event.value, sent, now, now))
     else:
         if (old["building"], old["room"], old["node"]) != (o.building, o.room, o.node):
             raise ValueError(f"alert {msg.alert_id} belongs to another node")
@@ -92,14 +100,27 @@ def evidence_owner(conn: sqlite3.Connection, alert_id: str) -> tuple[str, str, s
     return (row[0], row[1], row[2]) if row else None
 
 
+def _node_skew(conn: sqlite3.Connection, o: contract.Origin) -> float | None:
+    """How far off the node's clock was at its last heartbeat (None: not known)."""
+    row = conn.execute("SELECT clock_skew_s FROM nodes WHERE building=? AND room=? AND node=?",
+                       (o.building, o.room, o.node)).fetchone()
+    return row[0] if row else None
+
+
 def apply_evidence(conn: sqlite3.Connection, msg: contract.EvidenceMessage, relative: str,
-                   now: float) -> list[Change]:
-    """Record an evidence file (already written as ``relative``) and touch its alert."""
+                   now: float, max_skew_s: float | None = None) -> list[Change]:
+    """Record an evidence file (already written as ``relative``) and touch its alert; it is
+    dated like an alert (``trusted_captured_at``)."""
     o = msg.origin
+    captured = clocks.trusted(msg.captured_at, msg.sent_at, now, max_skew_s,
+                              _node_skew(conn, o))
     cur = conn.execute(
-        "INSERT OR IGNORE INTO evidence VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT OR IGNORE INTO evidence (evidence_id, alert_id, building, room, node, kind,"
+        " content_type, sha256, size, captured_at, trusted_captured_at, file, received_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (msg.evidence_id, msg.alert_id, o.building, o.room, o.node, msg.kind,
-         msg.content_type, msg.sha256, msg.size, iso(msg.captured_at), relative, now))
+         msg.content_type, msg.sha256, msg.size, iso(msg.captured_at), iso(captured), relative,
+         now))
     if cur.rowcount == 0:
         return []
     cur = conn.execute("UPDATE alerts SET version = version + 1, updated_at = ?"
@@ -165,7 +186,8 @@ def add_note(conn: sqlite3.Connection, alert_id: str, user: User, text: str) -> 
 def alert_view(conn: sqlite3.Connection, alert_id: str) -> dict[str, Any]:
     """One alert as the pages show it (the live pages get the same JSON)."""
     row = conn.execute(
-        "SELECT a.*, ua.username AS ack_name, ud.username AS decided_name FROM alerts a"
+        "SELECT a.*, ua.username AS ack_name, ud.username AS decided_name,"
+        f" {ALERT_SESSION} AS exam_session FROM alerts a"
         " LEFT JOIN users ua ON ua.id = a.ack_by LEFT JOIN users ud ON ud.id = a.decided_by"
         " WHERE alert_id = ?", (alert_id,)).fetchone()
     ev = conn.execute("SELECT evidence_id, kind FROM evidence WHERE alert_id = ?",
@@ -182,17 +204,27 @@ def alert_view(conn: sqlite3.Connection, alert_id: str) -> dict[str, Any]:
         "ack_by": row["ack_name"], "ack_at": row["ack_at"],
         "decided_by": row["decided_name"], "decided_at": row["decided_at"],
         "dismiss_reason": row["dismiss_reason"], "version": row["version"],
-        "received_at": row["received_at"], "notes": notes,
+        "received_at": row["received_at"], "notes": notes, "session": row["exam_session"],
         "thumb": kinds.get("crop") or kinds.get("snapshot"),
         "evidence": kinds.get("snapshot") or kinds.get("crop") or kinds.get("clip"),
     }
 
 
-def room_alerts(conn: sqlite3.Connection, building: str, room_: str,
-                limit: int = 100) -> list[dict[str, Any]]:
-    """The room's alerts, newest first."""
-    ids = conn.execute("SELECT alert_id FROM alerts WHERE building=? AND room=?"
-                       " ORDER BY received_at DESC LIMIT ?", (building, room_, limit)).fetchall()
+def room_alerts(conn: sqlite3.Connection, building: str, room_: str, limit: int = 100,
+                sessions: Collection[int] | None = None) -> list[dict[str, Any]]:
+    """The room's alerts, newest first; only those of ``sessions`` if given
+    (``hub.store.scope``: the session an alert belongs to)."""
+    if sessions is None:
+        ids = conn.execute("SELECT alert_id FROM alerts WHERE building=? AND room=?"
+                           " ORDER BY received_at DESC LIMIT ?",
+                           (building, room_, limit)).fetchall()
+    else:
+        wanted = sorted(set(sessions))
+        marks = ",".join("?" * len(wanted)) or "NULL"
+        ids = conn.execute(f"SELECT alert_id FROM alerts a WHERE building=? AND room=?"
+                           f" AND {ALERT_SESSION} IN ({marks})"
+                           " ORDER BY received_at DESC LIMIT ?",
+                           (building, room_, *wanted, limit)).fetchall()
     return [alert_view(conn, r[0]) for r in ids]
 
 

@@ -289,6 +289,19 @@ def signed_records(db: sqlite_utils.Database) -> None:
 
 
 @migration
+def dean_buildings(db: sqlite_utils.Database) -> None:
+    """The buildings a dean oversees (admin-managed). The deans already there keep what
+    they saw: every building the hub knows."""
+    db.execute("""CREATE TABLE user_buildings (
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        building TEXT NOT NULL,
+        PRIMARY KEY (user_id, building))""")
+    db.execute("INSERT INTO user_buildings SELECT u.id, b.building FROM users u,"
+               " (SELECT building FROM rooms UNION SELECT building FROM nodes"
+               " UNION SELECT building FROM sessions) b WHERE u.role = 'dean'")
+
+
+@migration
 def web_logins(db: sqlite_utils.Database) -> None:
     """Who is signed in (``hub.store.logins``): one row per login, the sha256 of the cookie's
     token, ended by a logout, a password change or a deactivation."""
@@ -300,3 +313,15 @@ def web_logins(db: sqlite_utils.Database) -> None:
         ended_at TEXT,
         ended_why TEXT)""")
     db.execute("CREATE INDEX web_logins_user ON web_logins (user_id) WHERE ended_at IS NULL")
+
+
+@migration
+def trusted_times(db: sqlite_utils.Database) -> None:
+    """Node clocks are not trusted (``hub.clocks``): how far off each node's clock was at its
+    last heartbeat, and beside the node's own times the ones the hub believes. The rows
+    already there keep the node's times."""
+    db.execute("ALTER TABLE nodes ADD COLUMN clock_skew_s REAL")
+    db.execute("ALTER TABLE alerts ADD COLUMN trusted_started_at TEXT")
+    db.execute("UPDATE alerts SET trusted_started_at = started_at")
+    db.execute("ALTER TABLE evidence ADD COLUMN trusted_captured_at TEXT")
+    db.execute("UPDATE evidence SET trusted_captured_at = captured_at")

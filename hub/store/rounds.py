@@ -4,6 +4,7 @@ exams in progress with what needs a visit, and the day report."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -26,10 +27,18 @@ def _last_visit(conn: sqlite3.Connection, building: str, room: str) -> str | Non
                         (building, room)).fetchone()[0]
 
 
-def overview(conn: sqlite3.Connection, since_epoch: float) -> list[dict[str, Any]]:
-    """Every room at a glance for the dean: open and confirmed alerts, nodes, last round."""
+def _mine(buildings: Collection[str] | None, building: str) -> bool:
+    return buildings is None or building in buildings
+
+
+def overview(conn: sqlite3.Connection, since_epoch: float,
+             buildings: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Every room (of ``buildings``, if given) at a glance for the dean: open and confirmed
+    alerts, nodes, last round."""
     out = []
     for building, room_ in all_rooms(conn):
+        if not _mine(buildings, building):
+            continue
         a = conn.execute(
             "SELECT SUM(status='open' AND decision IN ('new','acknowledged')),"
             " SUM(decision='confirmed'), COUNT(*) FROM alerts"
@@ -47,11 +56,15 @@ def _epoch(iso_: str) -> float:
     return datetime.fromisoformat(iso_.replace("Z", "+00:00")).timestamp()
 
 
-def building_screen(conn: sqlite3.Connection, now: float, now_iso_: str) -> list[dict[str, Any]]:
-    """Every room with an exam in progress, in the suggested order of visits: rooms with open
-    alerts first (most first), then the longest unvisited (never visited first)."""
+def building_screen(conn: sqlite3.Connection, now: float, now_iso_: str,
+                    buildings: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Every room (of ``buildings``, if given) with an exam in progress, in the suggested
+    order of visits: rooms with open alerts first (most first), then the longest unvisited
+    (never visited first)."""
     by_room: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for s in exam_sessions.running_now(conn, now_iso_):
+        if not _mine(buildings, s["building"]):
+            continue
         by_room.setdefault((s["building"], s["room"]), []).append(s)
     out = []
     for (building, room), exams in by_room.items():
@@ -78,9 +91,10 @@ def building_screen(conn: sqlite3.Connection, now: float, now_iso_: str) -> list
     return out
 
 
-def day_report(conn: sqlite3.Connection, start_iso: str, end_iso: str) -> dict[str, Any]:
+def day_report(conn: sqlite3.Connection, start_iso: str, end_iso: str,
+               buildings: Collection[str] | None = None) -> dict[str, Any]:
     """One day (``[start, end)``, UTC ISO): exams, visits, alerts confirmed and dismissed,
-    per room and per proctor."""
+    per room and per proctor (of ``buildings``, if given)."""
     start_e, end_e = _epoch(start_iso), _epoch(end_iso)
     exams = conn.execute("SELECT id FROM sessions WHERE starts_at < ? AND ends_at > ?"
                          " ORDER BY building, room, starts_at", (end_iso, start_iso)).fetchall()
@@ -88,6 +102,8 @@ def day_report(conn: sqlite3.Connection, start_iso: str, end_iso: str) -> dict[s
     proctors: dict[str, dict[str, int]] = {}
     for r in exams:
         s = exam_sessions.get(conn, r[0])
+        if not _mine(buildings, s["building"]):
+            continue
         room = rooms.setdefault((s["building"], s["room"]), _room_row(s["building"], s["room"]))
         room["exams"].append(s)
         for p in s["proctors"]:
@@ -95,6 +111,8 @@ def day_report(conn: sqlite3.Connection, start_iso: str, end_iso: str) -> dict[s
     for v in conn.execute("SELECT r.*, u.username, u.display_name FROM rounds r JOIN users u"
                           " ON u.id = r.dean_id WHERE at >= ? AND at < ? ORDER BY at",
                           (start_iso, end_iso)).fetchall():
+        if not _mine(buildings, v["building"]):
+            continue
         rooms.setdefault((v["building"], v["room"]),
                          _room_row(v["building"], v["room"]))["visits"].append(dict(v))
     for a in conn.execute("SELECT a.building, a.room, a.decision, u.username, u.display_name"
@@ -102,6 +120,8 @@ def day_report(conn: sqlite3.Connection, start_iso: str, end_iso: str) -> dict[s
                           " WHERE a.received_at >= ? AND a.received_at < ?"
                           " AND a.decision IN ('confirmed', 'dismissed')",
                           (start_e, end_e)).fetchall():
+        if not _mine(buildings, a["building"]):
+            continue
         room = rooms.setdefault((a["building"], a["room"]), _room_row(a["building"], a["room"]))
         room[a["decision"]] += 1
         who = a["display_name"] or a["username"] or "—"

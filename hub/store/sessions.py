@@ -17,6 +17,27 @@ from hub.store.db import iso_seconds, now_iso
 from kuzet import contract
 
 
+class SessionRefused(ValueError):
+    """A session that cannot be scheduled or stopped as asked; the text says why."""
+
+
+def overlapping(conn: sqlite3.Connection, building: str, room: str, starts_at: str,
+                ends_at: str, *, besides: int | None = None) -> sqlite3.Row | None:
+    """A session in the room whose time overlaps ``[starts_at, ends_at)`` (ISO to the
+    second, UTC), other than ``besides``: one room holds one exam at a time."""
+    return conn.execute("SELECT id, title, starts_at, ends_at FROM sessions WHERE building=?"
+                        " AND room=? AND starts_at < ? AND ends_at > ? AND id IS NOT ?"
+                        " ORDER BY starts_at LIMIT 1",
+                        (building, room, ends_at, starts_at, besides)).fetchone()
+
+
+def _overlap_message(row: sqlite3.Row) -> str:
+    return (f"the room already has session {row['id']}"
+            f"{' (' + row['title'] + ')' if row['title'] else ''} from {row['starts_at']}"
+            f" to {row['ends_at']}; one room holds one exam at a time (several proctors can"
+            " share one session)")
+
+
 def add_session(conn: sqlite3.Connection, building: str, room: str, proctor: str,
                 starts_at: datetime, ends_at: datetime, title: str = "",
                 created_by: int | None = None) -> int:
@@ -27,6 +48,9 @@ def add_session(conn: sqlite3.Connection, building: str, room: str, proctor: str
         raise ValueError(f"{proctor!r} is not a proctor")
     if starts_at.tzinfo is None or ends_at.tzinfo is None or ends_at <= starts_at:
         raise ValueError("a session needs an aware start before its end")
+    clash = overlapping(conn, building, room, iso_seconds(starts_at), iso_seconds(ends_at))
+    if clash is not None:
+        raise SessionRefused(_overlap_message(clash))
     cur = conn.execute(
         "INSERT INTO sessions (building, room, proctor_id, title, starts_at, ends_at,"
         " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -50,7 +74,8 @@ def proctor_rooms(conn: sqlite3.Connection, user_id: int,
 def import_timetable(conn: sqlite3.Connection, exams: list[ExamRow],
                      created_by: int | None = None) -> list[int]:
     """Create (or update, by ``exam_code``) every exam; all or nothing. Each proctor must be
-    a user with the proctor role. The session's roster is its groups' students."""
+    a user with the proctor role; an exam may not overlap another session in its room. The
+    session's roster is its groups' students."""
     errors: list[RowError] = []
     proctor_ids: dict[str, int] = {}
     for exam in exams:
@@ -66,12 +91,16 @@ def import_timetable(conn: sqlite3.Connection, exams: list[ExamRow],
     ids = []
     now = now_iso()
     for e in exams:
+        old = conn.execute("SELECT id FROM sessions WHERE exam_code = ?",
+                           (e.exam_code,)).fetchone()
+        clash = overlapping(conn, e.building, e.room, iso_seconds(e.starts_at),
+                            iso_seconds(e.ends_at), besides=old["id"] if old else None)
+        if clash is not None:
+            errors.append(RowError(e.line, "start", _overlap_message(clash)))
         values = (e.building, e.room, proctor_ids[e.proctors[0]], e.discipline,
                   iso_seconds(e.starts_at), iso_seconds(e.ends_at), e.discipline,
                   json.dumps(e.groups, ensure_ascii=False), json.dumps(e.allowed_aids),
                   e.examiner, e.head_of_department, e.seating)
-        old = conn.execute("SELECT id FROM sessions WHERE exam_code = ?",
-                           (e.exam_code,)).fetchone()
         if old is None:
             cur = conn.execute(
                 "INSERT INTO sessions (building, room, proctor_id, title, starts_at, ends_at,"
@@ -90,6 +119,8 @@ def import_timetable(conn: sqlite3.Connection, exams: list[ExamRow],
                          [(sid, proctor_ids[p]) for p in e.proctors])
         fill_roster(conn, sid)
         ids.append(sid)
+    if errors:                       # overlaps, each row against those before it: nothing
+        raise ImportRefused(errors)  # is kept (the caller's transaction rolls back)
     return ids
 
 
@@ -196,17 +227,6 @@ def student_at(conn: sqlite3.Connection, session_id: int | None,
                         (session_id, seat)).fetchone()
 
 
-def session_at(conn: sqlite3.Connection, building: str, room: str,
-               at_iso: str) -> sqlite3.Row | None:
-    """The session in the room at a time (an alert's start): one started on the node first,
-    then the latest."""
-    at = at_iso[:19] + "Z"
-    return conn.execute("SELECT * FROM sessions WHERE building=? AND room=? AND starts_at<=?"
-                        " AND ends_at>? ORDER BY (started_at IS NOT NULL) DESC,"
-                        " starts_at DESC LIMIT 1",
-                        (building, room, at, at)).fetchone()
-
-
 def set_running(conn: sqlite3.Connection, session_id: int, running: bool,
                 nodes: list[str] | None = None) -> list[tuple[str, bytes, str]]:
     """Start or stop a session: record it and queue one command per node of the room.
@@ -216,6 +236,9 @@ def set_running(conn: sqlite3.Connection, session_id: int, running: bool,
         raise ValueError("no such session")
     now = now_iso()
     if running:
+        conn.execute("UPDATE sessions SET stopped_at=? WHERE building=? AND room=? AND id<>?"
+                     " AND started_at IS NOT NULL AND stopped_at IS NULL",
+                     (now, s["building"], s["room"], session_id))   # the node stops it too
         conn.execute("UPDATE sessions SET started_at=?, stopped_at=NULL WHERE id=?",
                      (now, session_id))
         size = conn.execute("SELECT COUNT(*) FROM session_seats WHERE session_id=?",
@@ -228,7 +251,8 @@ def set_running(conn: sqlite3.Connection, session_id: int, running: bool,
                                           proctors=min(len(s["proctor_ids"]), 50)))
     else:
         conn.execute("UPDATE sessions SET stopped_at=? WHERE id=?", (now, session_id))
-        cmd = contract.CommandMessage(action=contract.Action.STOP_SESSION)
+        cmd = contract.CommandMessage(action=contract.Action.STOP_SESSION,
+                                      session_id=str(session_id))
     if nodes is None:
         nodes = [r[0] for r in conn.execute("SELECT node FROM nodes WHERE building=? AND"
                                             " room=? ORDER BY node", (s["building"], s["room"]))]
@@ -243,6 +267,26 @@ def set_running(conn: sqlite3.Connection, session_id: int, running: bool,
                       session_id, payload.decode()))
         out.append((contract.topic(origin, "cmd"), payload, msg.id))
     return out
+
+
+def running_in_room(conn: sqlite3.Connection, building: str, room: str) -> int | None:
+    """The session the room's nodes were last told to run and not told to stop."""
+    row = conn.execute("SELECT id FROM sessions WHERE building=? AND room=? AND started_at"
+                       " IS NOT NULL AND stopped_at IS NULL ORDER BY started_at DESC LIMIT 1",
+                       (building, room)).fetchone()
+    return int(row[0]) if row else None
+
+
+def stop_running(conn: sqlite3.Connection, session_id: int,
+                 nodes: list[str] | None = None) -> list[tuple[str, bytes, str]]:
+    """End the exam: only the session the room runs now; any other is ``SessionRefused``
+    (a proctor's session that is over or not begun cannot end the one running)."""
+    s = get(conn, session_id)
+    if s is None:
+        raise SessionRefused("no such session")
+    if running_in_room(conn, s["building"], s["room"]) != session_id:
+        raise SessionRefused("this session is not the one running in its room")
+    return set_running(conn, session_id, False, nodes)
 
 
 def mark_published(conn: sqlite3.Connection, msg_ids: list[str]) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from hub.store.db import now_iso
+from kuzet.contract import NAME_RE
 
 ROLES = ("proctor", "dean", "technician", "admin")
 _DUMMY_HASH = generate_password_hash("not a password")
@@ -60,6 +61,25 @@ def listing(conn: sqlite3.Connection) -> list[sqlite3.Row]:
     """Every user (no password hashes), by name: the admin's list."""
     return conn.execute("SELECT id, username, role, display_name, active, created_at"
                         " FROM users ORDER BY username").fetchall()
+
+
+def buildings(conn: sqlite3.Connection, user_id: int) -> list[str]:
+    """The buildings a dean oversees (a dean with none sees no building)."""
+    return [r[0] for r in conn.execute("SELECT building FROM user_buildings WHERE user_id = ?"
+                                       " ORDER BY building", (user_id,))]
+
+
+def set_buildings(conn: sqlite3.Connection, user_id: int, names: list[str]) -> None:
+    """Give a dean the buildings they oversee (replacing the list); only deans have one."""
+    row = conn.execute("SELECT role FROM users WHERE id = ?", (user_id,)).fetchone()
+    if row is None or row["role"] != "dean":
+        raise ValueError("only a dean oversees buildings")
+    bad = [n for n in names if not NAME_RE.match(n)]
+    if bad:
+        raise ValueError(f"bad building name {bad[0]!r}")
+    conn.execute("DELETE FROM user_buildings WHERE user_id = ?", (user_id,))
+    conn.executemany("INSERT OR IGNORE INTO user_buildings VALUES (?, ?)",
+                     [(user_id, n) for n in names])
 
 
 def id_of(conn: sqlite3.Connection, username: str) -> int:

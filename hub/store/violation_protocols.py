@@ -13,7 +13,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.csv_export import csv_text
+from hub.store import scope
 from hub.store import sessions as exam_sessions
+from hub.store import users as accounts
 from hub.store.alerts import decide
 from hub.store.changes import Change
 from hub.store.db import now_iso
@@ -52,8 +54,8 @@ def create_draft(conn: sqlite3.Connection, alert_id: str, user_id: int | None,
     a = conn.execute("SELECT * FROM alerts WHERE alert_id=?", (alert_id,)).fetchone()
     if a is None:
         raise ProtocolRefused(N_("no such alert"))
-    s = exam_sessions.session_at(conn, a["building"], a["room"], a["started_at"])
-    sid = s["id"] if s else None
+    sid = scope.alert_session(conn, alert_id)            # the alert's own exam
+    s = exam_sessions.get(conn, sid) if sid is not None else None
     st = exam_sessions.student_at(conn, sid, a["seat"])
     student, number, group = (st["name"], st["student_no"], st["group_name"]) if st else \
         (seatmap_student(conn, a["building"], a["room"], a["seat"]), "", "")
@@ -84,16 +86,41 @@ def for_alert(conn: sqlite3.Connection, alert_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def may_see(conn: sqlite3.Connection, protocol: dict[str, Any], user: User) -> bool:
-    """Deans see every protocol; a proctor those they opened or of their sessions."""
-    if user.role == "dean":
-        return True
+def _own_proctor(conn: sqlite3.Connection, protocol: dict[str, Any], user: User) -> bool:
+    """A proctor of the protocol's session (of a protocol without one: who opened it)."""
     if user.role != "proctor":
         return False
-    if protocol["created_by"] == user.id:
-        return True
     sid = protocol["session_id"]
-    return sid is not None and exam_sessions.is_proctor(conn, sid, user.id)
+    if sid is None:
+        return protocol["created_by"] == user.id
+    return exam_sessions.is_proctor(conn, sid, user.id)
+
+
+def _building_dean(conn: sqlite3.Connection, protocol: dict[str, Any], user: User) -> bool:
+    return user.role == "dean" and protocol["building"] in accounts.buildings(conn, user.id)
+
+
+def may_see(conn: sqlite3.Connection, protocol: dict[str, Any], user: User) -> bool:
+    """The proctors of its session and the deans of its building (docs/security.md)."""
+    return _own_proctor(conn, protocol, user) or _building_dean(conn, protocol, user)
+
+
+def may_prepare(conn: sqlite3.Connection, protocol: dict[str, Any], user: User) -> bool:
+    """Edit the draft and issue it for signing: the proctors of its session (the examiner
+    fills it in and has it signed); a dean controls, and does not write it."""
+    return _own_proctor(conn, protocol, user)
+
+
+def may_record_signed(conn: sqlite3.Connection, protocol: dict[str, Any], user: User) -> bool:
+    """Upload the copy signed by the examiner and the head of department: whoever holds the
+    paper, its session's proctor or its building's dean."""
+    return may_see(conn, protocol, user)
+
+
+def may_schedule_retake(conn: sqlite3.Connection, protocol: dict[str, Any],
+                        user: User) -> bool:
+    """Schedule the retake of a signed protocol: the deans of its building."""
+    return _building_dean(conn, protocol, user)
 
 
 def listing(conn: sqlite3.Connection, user: User) -> list[dict[str, Any]]:

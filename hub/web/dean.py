@@ -1,5 +1,5 @@
-"""The dean's pages: every room at a glance (which need a visit), any room's live view
-(read only), and logging a visit (round, regulation 4.4)."""
+"""The dean's pages: every room of their buildings at a glance (which need a visit), such a
+room's live view (read only), and logging a visit (round, regulation 4.4)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 
 from hub.store import rooms, rounds
 from hub.web.live import room_context
-from hub.web.security import audit, db, require_role, writer
+from hub.web.security import audit, db, dean_buildings, require_role, room_or_404, writer
 
 bp = Blueprint("dean", __name__, url_prefix="/dean")
 bp.before_request(require_role("dean"))
@@ -17,12 +17,14 @@ bp.before_request(require_role("dean"))
 
 @bp.get("/")
 def overview():
-    at_a_glance = rounds.overview(db(), since_epoch=time.time() - 12 * 3600)
+    at_a_glance = rounds.overview(db(), since_epoch=time.time() - 12 * 3600,
+                                  buildings=dean_buildings(g.user))
     return render_template("dean_overview.html", rooms=at_a_glance)
 
 
 @bp.get("/room/<building>/<room>")
 def room(building: str, room: str):
+    room_or_404(building, room)                       # a room of the dean's buildings
     ctx = room_context(building, room)
     if ctx is None:
         abort(404)
@@ -32,6 +34,7 @@ def room(building: str, room: str):
 
 @bp.post("/room/<building>/<room>/round")
 def round_(building: str, room: str):
+    room_or_404(building, room)
     if rooms.room(db(), building, room) is None:
         abort(404)
     note = request.form.get("note", "")

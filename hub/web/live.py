@@ -18,11 +18,22 @@ from flask import (
     send_file,
 )
 
+from hub import protocol_evidence
 from hub.avi import mjpeg_frames
-from hub.store import alerts, nodes, rooms, sessions, users
+from hub.store import alerts, nodes, rooms, scope, users
 from hub.store.db import connect
 from hub.web import labels
-from hub.web.security import audit, clock, db, login_check, roles_allowed, room_or_404
+from hub.web.security import (
+    alert_or_404,
+    audit,
+    clock,
+    db,
+    evidence_or_404,
+    login_check,
+    my_sessions,
+    roles_allowed,
+    room_or_404,
+)
 
 bp = Blueprint("live", __name__)
 
@@ -33,11 +44,11 @@ def _centroid(points: list) -> tuple[float, float]:
 
 
 def room_context(building: str, room: str) -> dict | None:
-    """Everything the room page shows."""
+    """Everything the room page shows (of the alerts, only those ``g.user`` may see)."""
     info = rooms.room(db(), building, room)
     if info is None:
         return None
-    room_alerts = alerts.room_alerts(db(), building, room)
+    room_alerts = alerts.room_alerts(db(), building, room, sessions=my_sessions(g.user))
     seatmap = info["seatmap"]
     seats = []
     if seatmap:
@@ -58,19 +69,30 @@ def room_context(building: str, room: str) -> dict | None:
 @roles_allowed("proctor", "dean")
 def feed(building: str, room: str):
     room_or_404(building, room)
-    room_alerts = alerts.room_alerts(db(), building, room)
+    room_alerts = alerts.room_alerts(db(), building, room, sessions=my_sessions(g.user))
     return jsonify({"alerts": room_alerts, "nodes": nodes.room_nodes(db(), building, room),
                     "seat_states": alerts.seat_states(room_alerts)})
 
 
-def _still_allowed(db_path, user, building: str, room: str) -> bool:
+def _still_allowed(db_path, user, building: str, room: str) -> set[int] | None | bool:
+    """May ``user`` still watch the room? ``False`` if not; else the sessions whose alerts
+    they may see (``None``: all, a dean of the building)."""
     conn = connect(db_path, readonly=True)
     try:
         if users.get_user(conn, user.id) is None:
             return False
-        return user.role == "dean" or (building, room) in sessions.proctor_rooms(conn, user.id)
+        if user.role == "dean":
+            return None if building in users.buildings(conn, user.id) else False
+        mine = {w.id for w in scope.proctor_sessions(conn, user.id)
+                if (w.building, w.room) == (building, room)}
+        return mine or False
     finally:
         conn.close()
+
+
+def _shown(event, sessions: set[int] | None) -> bool:
+    """A proctor's stream carries only their sessions' alerts (and the room's nodes)."""
+    return sessions is None or event.kind != "alert" or event.data.get("session") in sessions
 
 
 @bp.get("/live/<building>/<room>/stream")
@@ -84,24 +106,28 @@ def stream(building: str, room: str):
     web = current_app.config["KUZET_CONFIG"].web
     user = g.user
     login_open = login_check()
+    mine = my_sessions(user)
     sub = services.bus.subscribe({(building, room)})
 
     def events():
+        nonlocal mine
         try:
             yield b"retry: 1000\n: open\n\n"
             started = last_check = time.monotonic()
             while True:
                 batch = sub.get(timeout=web.sse_keepalive_s)
                 out = [b"event: resync\ndata: {}\n\n"] if sub.take_overflow() else []
-                out += [ev.sse() for ev in batch]
+                out += [ev.sse() for ev in batch if _shown(ev, mine)]
                 yield b"".join(out) if out else b": keepalive\n\n"
                 now = time.monotonic()
                 if now - last_check >= web.sse_keepalive_s:
                     last_check = now
-                    if not (login_open() and
-                            _still_allowed(services.db_path, user, building, room)):
+                    allowed = _still_allowed(services.db_path, user, building, room) \
+                        if login_open() else False
+                    if allowed is False:
                         yield b"event: denied\ndata: {}\n\n"
                         return
+                    mine = allowed
                 if now - started >= web.sse_max_age_s or sub.closed:
                     return
         finally:
@@ -111,21 +137,10 @@ def stream(building: str, room: str):
                     headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-def _evidence_or_404(evidence_id: str):
-    row = alerts.evidence_row(db(), evidence_id)
-    if row is None:
-        abort(404)
-    room_or_404(row["building"], row["room"])
-    return row
-
-
 @bp.get("/evidence/alert/<alert_id>")
 @roles_allowed("proctor", "dean")
 def evidence_page(alert_id: str):
-    alert = alerts.alert_row(db(), alert_id)
-    if alert is None:
-        abort(404)
-    room_or_404(alert["building"], alert["room"])
+    alert = alert_or_404(alert_id)
     info = rooms.room(db(), alert["building"], alert["room"])
     seat = None
     if info and info["seatmap"] and alert["seat"]:
@@ -138,6 +153,7 @@ def evidence_page(alert_id: str):
         seat_points=" ".join(f"{x:g},{y:g}" for x, y in seat["polygon"]) if seat else "",
         frame_size=info["seatmap"]["frame_size"] if info and info["seatmap"] else None,
         notes=alerts.alert_notes(db(), alert_id),
+        proof=protocol_evidence.alert_proof(db(), alert_id),
         student=seat.get("student") if seat else None,
         can_act=g.user.role == "proctor", dismiss_reasons=alerts.DISMISS_REASONS)
 
@@ -149,7 +165,7 @@ def _file(row):
 @bp.get("/evidence/file/<evidence_id>")
 @roles_allowed("proctor", "dean")
 def evidence_file(evidence_id: str):
-    row = _evidence_or_404(evidence_id)
+    row = evidence_or_404(evidence_id)
     audit("evidence.file", evidence_id, row["building"], row["room"], kind=row["kind"])
     download = request.args.get("download") == "1"
     ext = ".jpg" if row["content_type"] == "image/jpeg" else ".avi"
@@ -162,7 +178,7 @@ def evidence_file(evidence_id: str):
 @bp.get("/evidence/clip/<evidence_id>/frames.json")
 @roles_allowed("proctor", "dean")
 def clip_frames(evidence_id: str):
-    row = _evidence_or_404(evidence_id)
+    row = evidence_or_404(evidence_id)
     frames, fps = mjpeg_frames(_file(row).read_bytes())
     audit("evidence.clip", evidence_id, row["building"], row["room"])
     return jsonify({"frames": len(frames), "fps": fps or 4.0})
@@ -171,7 +187,7 @@ def clip_frames(evidence_id: str):
 @bp.get("/evidence/clip/<evidence_id>/<int:n>.jpg")
 @roles_allowed("proctor", "dean")
 def clip_frame(evidence_id: str, n: int):
-    row = _evidence_or_404(evidence_id)
+    row = evidence_or_404(evidence_id)
     data = _file(row).read_bytes()
     frames, _fps = mjpeg_frames(data)
     if not 0 <= n < len(frames):

@@ -1,5 +1,6 @@
-"""The proctor's pages: the rooms of their current sessions, the live room view, and the
-one-tap actions on an alert (acknowledge, dismiss with a reason, confirm, add a note)."""
+"""The proctor's pages: the rooms of their current sessions, the live room view (the alerts of
+their own sessions only), and the one-tap actions on such an alert (acknowledge, dismiss with
+a reason, confirm, add a note)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,15 @@ from flask_babel import gettext as _
 
 from hub.store import alerts, violation_protocols
 from hub.web.live import room_context
-from hub.web.security import audit, db, require_role, room_or_404, visible_rooms, writer
+from hub.web.security import (
+    alert_or_404,
+    audit,
+    db,
+    require_role,
+    room_or_404,
+    visible_rooms,
+    writer,
+)
 
 bp = Blueprint("proctor", __name__, url_prefix="/proctor")
 bp.before_request(require_role("proctor"))
@@ -44,16 +53,8 @@ def room(building: str, room: str):
     return render_template("room.html", can_act=True, **ctx)
 
 
-def _alert_in_my_room(alert_id: str):
-    row = alerts.alert_row(db(), alert_id)
-    if row is None:
-        abort(404)
-    room_or_404(row["building"], row["room"])
-    return row
-
-
 def _act(alert_id: str, action: str, fn, *args):
-    row = _alert_in_my_room(alert_id)
+    row = alert_or_404(alert_id)          # an alert of one of my sessions running now
     error = None
     try:
         writer().call(fn, alert_id, g.user, *args)

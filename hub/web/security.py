@@ -1,9 +1,12 @@
 """Who is asking, what they may reach, CSRF on every form, and the audit helper.
 
 Roles are exclusive: each blueprint admits one role (``require_role``), so no role reaches
-another role's pages. Room access: a proctor sees only the rooms of their sessions running
-now; a dean sees every room; technicians and admins see no student data (no alerts, no
-evidence). Refusals of a room or of evidence are 404s, so a guessed URL learns nothing.
+another role's pages (the role model: docs/security.md, "Roles"). The exam is a proctor's
+boundary: they see a room only while one of their sessions in it runs, and of its alerts,
+evidence and protocols only those of their own sessions (``hub.store.scope``), not the
+previous exam's in the same room. A dean sees the rooms of the buildings they oversee;
+technicians and admins see no student data (no alerts, no evidence). Refusals of a room or
+of evidence are 404s, so a guessed URL learns nothing.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from typing import Any
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 
+from hub.store import alerts, scope, sessions, users
 from hub.store import audit as audit_log
 from hub.store import logins as web_logins
-from hub.store import sessions
 from hub.store.db import connect
 
 CSRF_KEY = "_csrf"
@@ -133,7 +136,8 @@ def roles_allowed(*roles: str):
 
 
 def visible_rooms(user) -> set[tuple[str, str]] | None:
-    """The rooms this user may see (``None``: every room)."""
+    """The rooms of a proctor's sessions running now (``None`` for a dean: the rooms of
+    their buildings, ``dean_buildings``)."""
     if user is None:
         return set()
     if user.role == "dean":
@@ -143,16 +147,61 @@ def visible_rooms(user) -> set[tuple[str, str]] | None:
     return set()
 
 
+def dean_buildings(user) -> set[str]:
+    """The buildings a dean oversees (none for any other role)."""
+    if user is None or user.role != "dean":
+        return set()
+    if "dean_buildings" not in g:
+        g.dean_buildings = set(users.buildings(db(), user.id))
+    return g.dean_buildings
+
+
+def my_sessions(user) -> set[int] | None:
+    """The sessions whose alerts and evidence ``user`` may see now: a proctor's sessions
+    running now (``None`` for a dean: every session of the rooms they may see)."""
+    if user is not None and user.role == "dean":
+        return None
+    if user is None or user.role != "proctor":
+        return set()
+    return {w.id for w in scope.proctor_sessions(db(), user.id)}
+
+
 def can_see_room(user, building: str, room: str) -> bool:
-    if user is None or user.role not in ("proctor", "dean"):
+    if user is None:
         return False
-    visible = visible_rooms(user)
-    return visible is None or (building, room) in visible
+    if user.role == "dean":
+        return building in dean_buildings(user)
+    return user.role == "proctor" and (building, room) in (visible_rooms(user) or set())
 
 
 def room_or_404(building: str, room: str) -> None:
     if not can_see_room(g.user, building, room):
         abort(404)
+
+
+def alert_or_404(alert_id: str):
+    """The alert's row, if ``g.user`` may see it: its room, and for a proctor one of their
+    sessions running now; else 404."""
+    row = alerts.alert_row(db(), alert_id)
+    if row is None:
+        abort(404)
+    room_or_404(row["building"], row["room"])
+    mine = my_sessions(g.user)
+    if mine is not None and scope.alert_session(db(), alert_id) not in mine:
+        abort(404)
+    return row
+
+
+def evidence_or_404(evidence_id: str):
+    """The evidence row, if ``g.user`` may see its alert (``alert_or_404``); else 404."""
+    row = alerts.evidence_row(db(), evidence_id)
+    if row is None:
+        abort(404)
+    room_or_404(row["building"], row["room"])
+    mine = my_sessions(g.user)
+    if mine is not None and scope.alert_session(db(), row["alert_id"]) not in mine:
+        abort(404)
+    return row
 
 
 def audit(action: str, target: str = "", building: str | None = None,

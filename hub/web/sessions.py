@@ -28,7 +28,7 @@ from hub.roster import (
 )
 from hub.store import rooms
 from hub.store import sessions as store
-from hub.web.security import audit, db, require_role, writer
+from hub.web.security import audit, db, dean_buildings, require_role, writer
 from kuzet.contract import NAME_RE
 
 bp = Blueprint("exams", __name__, url_prefix="/exams")
@@ -46,13 +46,18 @@ def _session_or_404(session_id: int) -> dict:
         abort(404)
     if g.user.role == "proctor" and g.user.id not in s["proctor_ids"]:
         abort(404)
+    if g.user.role == "dean" and s["building"] not in dean_buildings(g.user):
+        abort(404)
     return s
 
 
 @bp.get("/")
 def listing():
     mine = g.user.id if g.user.role == "proctor" else None
-    return render_template("exams.html", sessions=store.listing(db(), mine),
+    listed = store.listing(db(), mine)
+    if g.user.role == "dean":
+        listed = [s for s in listed if s["building"] in dean_buildings(g.user)]
+    return render_template("exams.html", sessions=listed,
                            timetable_columns=TIMETABLE_COLUMNS, roster_columns=ROSTER_COLUMNS)
 
 
@@ -105,7 +110,9 @@ def session_page(session_id: int):
     seats = [x["id"] for x in (room or {}).get("seatmap", {}).get("seats", [])] \
         if room and room.get("seatmap") else []
     return render_template("exam.html", s=s, roster=store.roster(db(), session_id),
-                           seats=seats, can_run=g.user.role == "proctor")
+                           seats=seats, can_run=g.user.role == "proctor",
+                           can_stop=g.user.role == "admin" and s["started_at"]
+                           and not s["stopped_at"])
 
 
 def _publish(commands: list[tuple[str, bytes, str]]) -> int:
@@ -121,14 +128,23 @@ def _publish(commands: list[tuple[str, bytes, str]]) -> int:
 @bp.post("/<int:session_id>/<any(start, stop):action>")
 def run(session_id: int, action: str):
     """Start the exam (the node learns the allowed aids and the roster size) or end it
-    (the node closes its alerts and raises no more)."""
-    _only("proctor")
+    (the node closes its alerts and raises no more). Only the session's own proctors start
+    it, during its time; they (or an admin) end it, and only while it is the one running
+    in its room: the stop names the session, and the node stops nothing else."""
+    may_run = ("proctor",) if action == "start" else ("proctor", "admin")
+    _only(*may_run)
     s = _session_or_404(session_id)
     now = datetime.now(UTC).isoformat()
     if action == "start" and not (s["starts_at"] <= now[:19] + "Z" < s["ends_at"]):
         flash(_("The exam can be started only during its time."), "error")
         return redirect(url_for("exams.session_page", session_id=session_id))
-    commands = writer().call(store.set_running, session_id, action == "start")
+    try:
+        commands = writer().call(store.set_running, session_id, True) if action == "start" \
+            else writer().call(store.stop_running, session_id)
+    except store.SessionRefused:
+        audit("session.stop", str(session_id), s["building"], s["room"], refused="not running")
+        flash(_("This exam is not the one running in the room: nothing was stopped."), "error")
+        return redirect(url_for("exams.session_page", session_id=session_id))
     sent = _publish(commands)
     audit(f"session.{action}", str(session_id), s["building"], s["room"],
           nodes=len(commands), sent=sent)

@@ -43,10 +43,14 @@ def _folder() -> Path:
     return folder
 
 
-def _protocol_or_404(protocol_id: int) -> dict:
+def _protocol_or_404(protocol_id: int, may=store.may_see) -> dict:
+    """The protocol if ``g.user`` may see it (else 404) and do what ``may`` says (else 403):
+    the role model in docs/security.md, "Roles"."""
     p = store.get(db(), protocol_id)
     if p is None or not store.may_see(db(), p, g.user):
         abort(404)
+    if not may(db(), p, g.user):
+        abort(403)
     return p
 
 
@@ -69,13 +73,15 @@ def listing():
 @bp.get("/<int:protocol_id>")
 def page(protocol_id: int):
     p = _protocol_or_404(protocol_id)
+    can = {rule: getattr(store, f"may_{rule}")(db(), p, g.user)
+           for rule in ("prepare", "record_signed", "schedule_retake")}
     return render_template("protocol.html", p=p, preview=lines(document(p)), langs=LANGS,
-                           evidence=store.evidence(db(), p["alert_id"]))
+                           evidence=store.evidence(db(), p["alert_id"]), can=can)
 
 
 @bp.post("/<int:protocol_id>")
 def save(protocol_id: int):
-    p = _protocol_or_404(protocol_id)
+    p = _protocol_or_404(protocol_id, store.may_prepare)
     try:
         writer().call(store.update, protocol_id, request.form.to_dict())
     except ValueError as exc:
@@ -130,7 +136,7 @@ def _store_file(name: str, data: bytes) -> str:
 
 @bp.post("/<int:protocol_id>/issue")
 def issue(protocol_id: int):
-    p = _protocol_or_404(protocol_id)
+    p = _protocol_or_404(protocol_id, store.may_prepare)
     if p["status"] != "draft":
         abort(409)
     name = f"{protocol_id}-issued-{p['updated_at'].replace(':', '')}.pdf"
@@ -151,7 +157,7 @@ def issue(protocol_id: int):
 
 @bp.post("/<int:protocol_id>/signed")
 def signed(protocol_id: int):
-    p = _protocol_or_404(protocol_id)
+    p = _protocol_or_404(protocol_id, store.may_record_signed)
     upload = request.files.get("scan")
     if upload is None or upload.mimetype not in SIGNED_TYPES:
         flash(_("Upload the signed copy as PDF, JPEG or PNG."), "error")
@@ -188,7 +194,7 @@ def signed_copy(protocol_id: int):
 
 @bp.post("/<int:protocol_id>/retake")
 def retake(protocol_id: int):
-    p = _protocol_or_404(protocol_id)
+    p = _protocol_or_404(protocol_id, store.may_schedule_retake)
     try:
         writer().call(store.schedule_retake, protocol_id, request.form.get("retake_on", ""))
     except ValueError as exc:
@@ -202,13 +208,13 @@ def retake(protocol_id: int):
 def retakes():
     discipline = request.args.get("discipline") or None
     rows = store.retakes(db(), discipline)
+    visible = [r for r in rows if store.may_see(db(), store.get(db(), r["id"]), g.user)]
     if request.args.get("format") == "csv":
         if g.user.role != "dean":
             abort(403)
         audit("protocol.retakes_csv", discipline or "")
-        return Response(store.retakes_csv(rows), mimetype="text/csv; charset=utf-8",
+        return Response(store.retakes_csv(visible), mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="retakes.csv"'})
-    visible = [r for r in rows if store.may_see(db(), store.get(db(), r["id"]), g.user)]
     by = {}
     for r in visible:
         by.setdefault(r["discipline"], []).append(r)

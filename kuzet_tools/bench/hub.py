@@ -68,11 +68,11 @@ def seed_users(cfg_path: Path) -> None:
     from hub.config import load_config
     from hub.store.db import transaction
     from hub.store.migrations import open_database
-    from hub.store.users import add_user
+    from hub.store.users import add_user, set_buildings
 
     db = open_database(load_config(cfg_path).hub.db_path)
     with transaction(db.conn) as conn:
-        add_user(conn, "dean", PASSWORD, "dean")
+        set_buildings(conn, add_user(conn, "dean", PASSWORD, "dean"), ["bench"])
     db.close()
 
 

@@ -64,17 +64,21 @@ class Seeded:
     ids: dict[str, int]
 
 
-def seed(writer) -> Seeded:
-    """Users of every role, two rooms with seat maps, and the proctors' sessions."""
+def seed(writer, *, a101_now: bool = True) -> Seeded:
+    """Users of every role (the dean oversees building ``main``), two rooms with seat maps,
+    and the proctors' sessions; without ``a101_now``, no session in a101 now (a test that
+    schedules its own: one room holds one exam at a time)."""
     ids = {}
     for name, role in USERS.items():
         ids[name] = writer.call(users.add_user, name, PASSWORD, role, name.title(),
                                 password_hash=_hash())
+    writer.call(users.set_buildings, ids["dean"], ["main"])
     for room in ("a101", "b202"):
         writer.call(rooms.load_seatmap, "main", room, seatmap(room), f"Room {room.upper()}")
     now = datetime.now(UTC)
-    writer.call(sessions.add_session, "main", "a101", "aigerim", now - timedelta(hours=1),
-                now + timedelta(hours=2))
+    if a101_now:
+        writer.call(sessions.add_session, "main", "a101", "aigerim", now - timedelta(hours=1),
+                    now + timedelta(hours=2))
     writer.call(sessions.add_session, "main", "b202", "bolat", now - timedelta(hours=1),
                 now + timedelta(hours=2))
     writer.call(sessions.add_session, "main", "a101", "dana", now - timedelta(days=1, hours=3),

@@ -190,6 +190,9 @@ class LivenessSection(StrictModel):
     min_disk_free_mb: Annotated[float, Field(ge=0)] = 500.0
     outbox_growing_beats: Annotated[int, Field(ge=2, le=100)] = 3
     max_outbox_depth: Annotated[int, Field(ge=1)] = 100
+    # A node's clock further off than this is flagged, and its times are replaced by the
+    # hub's receive time (hub/clocks.py)
+    max_clock_skew_s: Annotated[float, Field(gt=0, le=86400)] = 120.0
 
 
 class ProvisioningSection(StrictModel):

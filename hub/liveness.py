@@ -1,9 +1,10 @@
 """Is a node online, degraded or offline? A pure function of what the hub has heard.
 
 Inputs: the node's retained status (its own word, or its last will ``offline``), when the hub
-last heard from it (status or heartbeat), its last heartbeat's figures and the recent outbox
-depths. The clock is passed in. Reasons are stable codes that the pages translate; a node's
-own degraded reasons (free text) are kept separately in the node's status.
+last heard from it (status or heartbeat), its last heartbeat's figures (and how far off its
+clock was) and the recent outbox depths. The clock is passed in. Reasons are stable codes that
+the pages translate; a node's own degraded reasons (free text) are kept separately in the
+node's status.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ NODE_DEGRADED = "node_degraded"        # the node's own status is degraded
 FPS_LOW = "fps_low"
 DISK_LOW = "disk_low"
 OUTBOX_GROWING = "outbox_growing"
+CLOCK_SKEW = "clock_skew"              # its clock is off by more than max_clock_skew_s
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class NodeFacts:
     fps: float | None = None
     disk_free_mb: float | None = None
     outbox_depths: list[int] = field(default_factory=list)   # oldest first
+    clock_skew_s: float | None = None     # node clock minus hub clock at the last heartbeat
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ def assess(facts: NodeFacts, now: float, limits: LivenessSection) -> Liveness:
         reasons.append(DISK_LOW)
     if _outbox_growing(facts.outbox_depths, limits):
         reasons.append(OUTBOX_GROWING)
+    if facts.clock_skew_s is not None and abs(facts.clock_skew_s) > limits.max_clock_skew_s:
+        reasons.append(CLOCK_SKEW)
     return Liveness("degraded" if reasons else "online", tuple(reasons))
 
 

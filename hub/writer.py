@@ -281,7 +281,7 @@ class Writer:
             self._tally["duplicates"] += 1
             return []
         if isinstance(msg, contract.AlertMessage):
-            changes = alerts.apply_alert(conn, msg, now)
+            changes = alerts.apply_alert(conn, msg, now, self.limits.max_clock_skew_s)
         elif isinstance(msg, contract.EvidenceMessage):
             changes = self._apply_evidence(conn, job, now)
         elif isinstance(msg, contract.StatusMessage):
@@ -308,7 +308,7 @@ class Writer:
         relative, created = job.file
         if not created:                       # a file no row points to: a crash's leftover
             self.evidence.replace(relative, job.raw)
-        return alerts.apply_evidence(conn, msg, relative, now)
+        return alerts.apply_evidence(conn, msg, relative, now, self.limits.max_clock_skew_s)
 
     def _reject(self, conn, topic: str, reason: str) -> None:
         self._tally["rejected"] += 1

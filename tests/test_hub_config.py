@@ -24,6 +24,7 @@ def test_minimal_config_resolves_paths(tmp_path):
 @pytest.mark.parametrize("text, where", [
     ("[hub]\nbogus = 1\n", "hub.bogus"),
     ("[web]\nport = 99999\n", "web.port"),
+    ("[liveness]\nmax_clock_skew_s = 0\n", "liveness.max_clock_skew_s"),
     ("[hub]\ntimezone = \"Mars/Olympus\"\n", "hub.timezone"),
     ("[hub]\ndefault_language = \"de\"\n", "hub.default_language"),
     ("[broker]\ncert_file = \"c.pem\"\n", "broker"),

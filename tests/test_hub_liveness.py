@@ -22,6 +22,9 @@ LIMITS = LivenessSection()
     (NodeFacts("online", NOW - 5, 10, 20000, [9, 5, 9]), "online", ()),
     (NodeFacts("online", NOW - 5, 10, 20000, [500]), "degraded", ("outbox_growing",)),
     (NodeFacts("degraded", NOW - 5, 0.5, 20000), "degraded", ("node_degraded", "fps_low")),
+    (NodeFacts("online", NOW - 5, 10, 20000, clock_skew_s=-90.0), "online", ()),
+    (NodeFacts("online", NOW - 5, 10, 20000, clock_skew_s=-3600.0), "degraded", ("clock_skew",)),
+    (NodeFacts("online", NOW - 5, 10, 20000, clock_skew_s=2.3e9), "degraded", ("clock_skew",)),
 ])
 def test_assess(facts, state, reasons):
     verdict = assess(facts, NOW, LIMITS)

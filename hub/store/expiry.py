@@ -10,23 +10,24 @@ import sqlite3
 from hub.store import signed_records
 from hub.store.db import now_iso
 
-# The exam an evidence file belongs to: the session in its room when its alert started.
+# The exam an evidence file belongs to: the session in its room when its alert started, by
+# the times the hub trusts (hub.clocks), not a node's clock.
 _EXPIRY_SQL = """
 SELECT e.*, COALESCE((
     SELECT s.ends_at FROM sessions s
     WHERE s.building = e.building AND s.room = e.room
-      AND s.starts_at <= substr(a.started_at, 1, 19) || 'Z'
-      AND s.ends_at > substr(a.started_at, 1, 19) || 'Z'
-    ORDER BY s.starts_at DESC LIMIT 1), e.captured_at) AS exam_end
+      AND s.starts_at <= substr(a.trusted_started_at, 1, 19) || 'Z'
+      AND s.ends_at > substr(a.trusted_started_at, 1, 19) || 'Z'
+    ORDER BY s.starts_at DESC LIMIT 1), e.trusted_captured_at) AS exam_end
 FROM evidence e LEFT JOIN alerts a ON a.alert_id = e.alert_id
 WHERE e.alert_id NOT IN (SELECT alert_id FROM protocols)
-ORDER BY e.captured_at
+ORDER BY e.trusted_captured_at
 """
 
 
 def candidates(conn: sqlite3.Connection) -> list[sqlite3.Row]:
     """Evidence that no protocol holds, each with ``exam_end`` (its session's end, or its
-    own capture time when no session covers it)."""
+    own trusted capture time when no session covers it)."""
     return conn.execute(_EXPIRY_SQL).fetchall()
 
 

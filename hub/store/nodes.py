@@ -12,6 +12,7 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
+from hub import clocks
 from hub.config import LivenessSection
 from hub.liveness import NodeFacts, assess
 from hub.store.changes import Change
@@ -40,10 +41,11 @@ def apply_heartbeat(conn: sqlite3.Connection, msg: contract.HeartbeatMessage, no
                     limits: LivenessSection) -> list[Change]:
     o = msg.origin
     _ensure_node(conn, o)
-    conn.execute("UPDATE nodes SET hb_sent_at=?, hb_received_at=?, heartbeat=?"
+    # A heartbeat is sent at once or never (not queued), so it measures the node's clock.
+    conn.execute("UPDATE nodes SET hb_sent_at=?, hb_received_at=?, heartbeat=?, clock_skew_s=?"
                  " WHERE building=? AND room=? AND node=?",
                  (iso(msg.sent_at), now, msg.model_dump_json(exclude={"origin", "schema_"}),
-                  o.building, o.room, o.node))
+                  clocks.skew_s(msg.sent_at, now), o.building, o.room, o.node))
     conn.execute("INSERT INTO heartbeats VALUES (?,?,?,?,?,?,?,?)",
                  (o.building, o.room, o.node, now, msg.fps, msg.disk_free_mb,
                   msg.outbox_depth, msg.inference_ms))
@@ -69,7 +71,7 @@ def refresh_liveness(conn: sqlite3.Connection, building: str, room: str, node: s
     heard = [t for t in (row["status_received_at"], row["hb_received_at"]) if t is not None]
     facts = NodeFacts(status_state=row["status_state"], last_heard=max(heard, default=None),
                       fps=hb.get("fps"), disk_free_mb=hb.get("disk_free_mb"),
-                      outbox_depths=depths)
+                      outbox_depths=depths, clock_skew_s=row["clock_skew_s"])
     verdict = assess(facts, now, limits)
     reasons = json.dumps(list(verdict.reasons))
     changed = (verdict.state != row["liveness"] or reasons != row["liveness_reasons"]
@@ -130,6 +132,7 @@ def node_view(row: sqlite3.Row) -> dict[str, Any]:
         "outbox_depth": hb.get("outbox_depth"), "cpu_temp_c": hb.get("cpu_temp_c"),
         "inference_ms": hb.get("inference_ms"), "uptime_s": hb.get("uptime_s"),
         "last_heard": _epoch_iso(max(heard, default=None)),
+        "clock_skew_s": row["clock_skew_s"],
     }
 
 

@@ -5,7 +5,7 @@ the proctor of the next exam must not see the alerts, evidence or protocols of t
 one. An alert belongs to the session the node said it ran (``alerts.session_id``, the hub's
 session id as the hub's ``start_session`` gave it), if that session is in the alert's room;
 else (a session started on the node itself, an older node) to the room's session whose time
-holds the alert's start.
+holds the alert's trusted start (``hub.clocks``).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ ALERT_SESSION = (
     "(SELECT s.id FROM sessions s WHERE CAST(s.id AS TEXT) = a.session_id"
     " AND s.building = a.building AND s.room = a.room),"
     "(SELECT s.id FROM sessions s WHERE s.building = a.building AND s.room = a.room"
-    " AND s.starts_at <= substr(a.started_at, 1, 19) || 'Z'"
-    " AND s.ends_at > substr(a.started_at, 1, 19) || 'Z'"
+    " AND s.starts_at <= substr(a.trusted_started_at, 1, 19) || 'Z'"
+    " AND s.ends_at > substr(a.trusted_started_at, 1, 19) || 'Z'"
     " ORDER BY (s.started_at IS NOT NULL) DESC, s.starts_at DESC LIMIT 1))")
 
 

@@ -59,7 +59,7 @@ def create_draft(conn: sqlite3.Connection, alert_id: str, user_id: int | None,
     st = exam_sessions.student_at(conn, sid, a["seat"])
     student, number, group = (st["name"], st["student_no"], st["group_name"]) if st else \
         (seatmap_student(conn, a["building"], a["room"], a["seat"]), "", "")
-    when = datetime.fromisoformat(a["started_at"].replace("Z", "+00:00"))
+    when = datetime.fromisoformat(a["trusted_started_at"].replace("Z", "+00:00"))
     notes = [r[0] for r in conn.execute("SELECT text FROM alert_notes WHERE alert_id=?"
                                         " ORDER BY id", (alert_id,))]
     now = now_iso()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 RULES = {
@@ -50,6 +51,7 @@ LIVENESS_REASONS = {
     "fps_low": _l("Frame rate too low"),
     "disk_low": _l("Disk space low"),
     "outbox_growing": _l("Messages not getting through"),
+    "clock_skew": _l("The node's clock is wrong"),
 }
 
 SEAT_STATES = {
@@ -79,6 +81,17 @@ PROTOCOL_STATUSES = {
 }
 
 LANGUAGES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+
+
+def clock_offset(seconds: float) -> str:
+    """How far a node's clock is off, in its largest whole unit: "Clock off by +3 h"."""
+    sign, left = ("+" if seconds >= 0 else "-"), abs(seconds)
+    for size, unit in ((86400, _("%(n)d d", n=round(left / 86400))),
+                       (3600, _("%(n)d h", n=round(left / 3600))),
+                       (60, _("%(n)d min", n=round(left / 60)))):
+        if left >= size:
+            return _("Clock off by %(offset)s", offset=sign + unit)
+    return _("Clock off by %(offset)s", offset=sign + _("%(n)d s", n=round(left)))
 
 
 def as_json() -> dict[str, Any]:

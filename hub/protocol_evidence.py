@@ -1,14 +1,17 @@
-"""What a protocol attaches of its alert's evidence: each file (an image's bytes read from the
-evidence folder) with the node's signature on it, from the signed records the hub kept
-(``hub.store.signed_records``), and the state of the node's chain around the alert. The
-protocol prints the signature in full, the signer's SHA-256 fingerprint and the trust; the
-evidence bundle holds the signed records themselves. No Flask; the SQL is ``hub.store``'s.
+"""What the hub shows of an alert's proof: the protocol attaches each evidence file (an
+image's bytes read from the evidence folder) with the node's signature on it, from the signed
+records the hub kept (``hub.store.signed_records``), and the state of the node's chain around
+the alert; the protocol prints the signature in full, the signer's SHA-256 fingerprint and
+the trust, and the evidence bundle holds the signed records themselves. The evidence page
+says who signed and whether the chain is complete (``alert_proof``). No Flask; the SQL is
+``hub.store``'s.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -44,6 +47,28 @@ def chain_missing(conn: sqlite3.Connection, alert_id: str) -> int | None:
     if not flags["signed"]:
         return None
     return len(flags["missing"]) or int(flags["gap"])
+
+
+@dataclass(frozen=True)
+class AlertProof:
+    """What the evidence page says of an alert's records. ``trust``: "ca" (every record
+    signed under the building's CA), "self" (some signed otherwise) or "unsigned"."""
+
+    trust: str
+    signers: tuple[str, ...] = ()            # the node certificates' common names
+    missing: int = 0                         # records missing in the node's chain around it
+    files: dict[str, str] = field(default_factory=dict)   # evidence id -> its record's trust
+
+
+def alert_proof(conn: sqlite3.Connection, alert_id: str) -> AlertProof:
+    signers = signed_records.alert_signers(conn, alert_id)
+    if not signers:
+        return AlertProof("unsigned")
+    trust = "ca" if all(s["trust"] == "ca" for s in signers) else "self"
+    names = tuple(sorted({signer_name(s["der"]) for s in signers if s["is_cert"]} - {""}))
+    files = {evidence_id: rec["trust"] for evidence_id, rec
+             in signed_records.evidence_signatures(conn, alert_id).items()}
+    return AlertProof(trust, names, chain_missing(conn, alert_id) or 0, files)
 
 
 def _proof(rec: sqlite3.Row) -> Proof:

@@ -9,7 +9,9 @@ another room's proctor or a technician; never cached, always audited; it passes
 from __future__ import annotations
 
 import hashlib
+import html
 import io
+import re
 import subprocess
 import zipfile
 
@@ -73,6 +75,15 @@ def _issued_text(svc, client, aid: str, tmp_path) -> str:
         return " ".join(_pdf_text(r.data, tmp_path).split())
 
 
+def _evidence_page(client, aid: str) -> str:
+    """The alert's evidence page (in English) as the proctor reads it."""
+    token = login(client, "aigerim")
+    client.post("/language", data={"lang": "en", "csrf_token": token})
+    r = client.get(f"/evidence/alert/{aid}")
+    assert r.status_code == 200
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", r.text)).split())
+
+
 def _evidence_record(svc, evidence_id: str) -> dict:
     return _read(svc, lambda c: dict(c.execute(
         "SELECT sig, signer FROM signed_records WHERE evidence_id = ? AND kind = 'evidence'",
@@ -105,6 +116,10 @@ def test_the_issued_protocol_prints_each_files_hash_signature_and_node_certifica
         in " ".join(text.split())
     assert "Record chain: complete" in text
     assert "evidence bundle" in text and "kuzet verify" in text
+
+    page = _evidence_page(client, aid)
+    assert "Signed by node.main.a101.cam1 (the building's CA) · Record chain: complete" in page
+    assert f"{evidence['sha256']} CA" in page                 # the file's row: its trust
 
 
 def test_the_bundle_route_is_the_protocols_own_uncached_audited_and_verifies(
@@ -168,6 +183,41 @@ def test_own_key_and_unsigned_evidence_say_so_on_the_protocol(tmp_path, broker):
         assert ev.sha256 in old_text
         assert "Trust: not signed by the node" in old_text
         assert "Record chain" not in old_text
+        page = _evidence_page(client, aid)
+        assert "Signed with the node's own key, not under the building's CA · Record chain:" \
+            " complete" in page and "own key" in page
+        assert "Unsigned: the node did not sign these records" in _evidence_page(client, old_aid)
         pub.stop()
     finally:
         svc.stop()
+
+
+def test_a_dropped_record_and_a_forged_one_show_where_people_look(building):  # noqa: F811
+    """The proctor sees the gap on the alert's evidence page; the technician sees the node's
+    gap and its refused signature on the devices page."""
+    svc, pki, nodes = building
+    seed(svc.writer)
+    node = SigningNode(*nodes["cam1"])
+    node.send(alert_for(CAM1, "r1s1"))
+    node.seal(alert_for(CAM1, "r1s2"))                      # sealed, never arrives
+    third = node.send(alert_for(CAM1, "r1s3"))
+    forged = node.seal(alert_for(CAM1, "r2s3"))
+    forged["seat"] = "r1s1"
+    node.publish(forged)
+    assert wait_until(lambda: _signed_count(svc) == 2 and _read(svc, lambda c: c.execute(
+        "SELECT COUNT(*) FROM rejected").fetchone()[0]) == 1, 20)
+    page = _evidence_page(_client(svc), third["alert_id"])
+    assert "Signed by node.main.a101.cam1 (the building's CA) · Record chain: records" \
+        " missing: 1" in page
+
+    tech = _client(svc)
+    token = login(tech, "tech")
+    tech.post("/language", data={"lang": "en", "csrf_token": token})
+    r = tech.get("/tech/")
+    assert r.status_code == 200
+    row = re.search(r'<tr class="node[^"]*" data-node="main/a101/cam1">(.*?)</tr>', r.text,
+                    re.S)
+    assert row and "record chain gaps: 1; bad signatures: 1" in row.group(1)
+    assert "Signed records: bad signatures 1, chain gaps 1, chain breaks 0" in r.text
+    other = re.search(r'data-node="main/a101/cam2">(.*?)</tr>', r.text, re.S)
+    assert other and 'data-f="signing"' not in other.group(1)

@@ -121,6 +121,22 @@ def forget_evidence(conn: sqlite3.Connection, evidence_id: str) -> int:
     return gone
 
 
+def alert_signers(conn: sqlite3.Connection, alert_id: str) -> list[sqlite3.Row]:
+    """Who signed an alert's records, once each: ``fingerprint``, ``der``, ``is_cert`` and
+    the ``trust`` the hub gave the records."""
+    return conn.execute(
+        "SELECT DISTINCT s.fingerprint, s.der, s.is_cert, r.trust FROM signed_records r"
+        " JOIN record_signers s ON s.fingerprint = r.signer WHERE r.alert_id = ?"
+        " ORDER BY s.fingerprint, r.trust", (alert_id,)).fetchall()
+
+
+def node_gaps(conn: sqlite3.Connection) -> dict[tuple[str, str, str], int]:
+    """Per node (building, room, node): its records whose predecessor has not arrived."""
+    return {(r[0], r[1], r[2]): r[3] for r in conn.execute(
+        "SELECT building, room, node, COUNT(*) FROM signed_records WHERE gap_before = 1"
+        " GROUP BY building, room, node")}
+
+
 def alert_flags(conn: sqlite3.Connection, alert_id: str) -> dict[str, Any]:
     """What the hub knows of an alert's records: how many are signed and by what trust, and
     whether the chain around them has a gap."""

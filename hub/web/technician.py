@@ -26,7 +26,7 @@ from flask import (
 from flask_babel import gettext as _
 from pydantic import ValidationError
 
-from hub.store import alerts, messages, rooms
+from hub.store import alerts, messages, rooms, signed_records
 from hub.store.nodes import room_nodes
 from hub.web.inputs import json_object
 from hub.web.security import audit, db, require_role, writer
@@ -77,7 +77,16 @@ def nodes():
     return render_template("tech_nodes.html", rows=_rows(), hub_problem=writer.disk_problem,
                            provisioning=current_app.extensions.get(BRIDGE_KEY) is not None,
                            rejected=messages.rejected(db()),
-                           counters=messages.counters(db()))
+                           counters=messages.counters(db()), signing=_signing())
+
+
+def _signing() -> dict[tuple[str, str, str], dict[str, int]]:
+    """Per node: its records still waiting for a predecessor (``gaps``) and its refused
+    signatures among the kept rejected messages (``bad``); only nodes with either."""
+    gaps = signed_records.node_gaps(db())
+    bad = messages.bad_signatures_by_node(db())
+    return {key: {"gaps": gaps.get(key, 0), "bad": bad.get(key, 0)}
+            for key in set(gaps) | set(bad)}
 
 
 @bp.post("/nodes")

@@ -34,9 +34,10 @@ def manifest(conn: sqlite3.Connection, alert_id: str, alert: sqlite3.Row,
 
 def build(conn: sqlite3.Connection, alert_id: str, alert: sqlite3.Row,
           evidence_rows: list[sqlite3.Row], folder: EvidenceFolder,
-          protocol_pdf: bytes | None) -> bytes:
+          protocol_pdf: bytes | None, crl_file: Path | None = None) -> bytes:
     """The zip for ``alert_id``; its evidence files as the hub holds them (a file that is
-    gone, e.g. to retention, is left out and ``kuzet verify`` says so)."""
+    gone, e.g. to retention, is left out and ``kuzet verify`` says so); the CA's revocation
+    list ``crl_file`` if there is one (provisioning rewrites it on every revocation)."""
     files: list[dict[str, Any]] = []
     contents: dict[str, bytes] = {}
     for e in evidence_rows:
@@ -48,4 +49,9 @@ def build(conn: sqlite3.Connection, alert_id: str, alert: sqlite3.Row,
         contents[name] = data
         files.append({"evidence_id": e["evidence_id"], "kind": e["kind"], "file": name,
                       "sha256": e["sha256"]})
-    return bundle.write_bundle(manifest(conn, alert_id, alert, files), contents, protocol_pdf)
+    try:
+        crl = crl_file.read_bytes() if crl_file is not None else None
+    except OSError:
+        crl = None
+    return bundle.write_bundle(manifest(conn, alert_id, alert, files), contents, protocol_pdf,
+                               crl)

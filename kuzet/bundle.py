@@ -4,6 +4,7 @@ A zip the hub's protocol page offers (``hub.evidence_bundle`` builds it)::
 
     manifest.json          what the node signed, as the hub received it (below)
     protocol.pdf           the protocol (when there is one)
+    crl.pem                the building's CA's revocation list, as the hub had it (if any)
     evidence/<id>.jpg|avi  the alert's evidence files
 
 ``manifest.json``: ``format``, the ``alert_id`` and its ``origin``; ``records``, the run of the
@@ -15,7 +16,9 @@ DER) by fingerprint; ``files``, the evidence files in the zip.
 ``verify_bundle`` needs nothing but the zip and the building's CA certificate: it checks every
 signature, every signer against the CA and the node the record names, every chain link and
 number, every evidence file against the sha256 its signed record gives, and every file the
-alert's records name. ``kuzet.signatures`` says what is signed.
+alert's records name. With a revocation list (the bundle's ``crl.pem`` or one given, each
+checked to be the CA's own), a revoked node certificate fails the check. ``kuzet.signatures``
+says what is signed.
 """
 
 from __future__ import annotations
@@ -25,8 +28,11 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from cryptography import x509
 
 from kuzet.contract import Origin, Signature
 from kuzet.signatures import (
@@ -42,16 +48,20 @@ from kuzet.signatures import (
 FORMAT = "kuzet-evidence-bundle/1"
 MANIFEST = "manifest.json"
 PROTOCOL = "protocol.pdf"
+CRL = "crl.pem"
 
 
 def write_bundle(manifest: dict[str, Any], files: dict[str, bytes],
-                 protocol_pdf: bytes | None = None) -> bytes:
-    """The zip: the manifest, the protocol and ``files`` (name in the zip -> bytes)."""
+                 protocol_pdf: bytes | None = None, crl_pem: bytes | None = None) -> bytes:
+    """The zip: the manifest, the protocol, the CA's CRL and ``files`` (name in the zip ->
+    bytes)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr(MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False))
         if protocol_pdf is not None:
             z.writestr(PROTOCOL, protocol_pdf)
+        if crl_pem is not None:
+            z.writestr(CRL, crl_pem)
         for name, data in sorted(files.items()):
             z.writestr(name, data)
     return buf.getvalue()
@@ -73,7 +83,10 @@ class Report:
         return not self.problems and self.by_ca
 
 
-def verify_bundle(data: bytes, ca_pem: bytes | None) -> Report:
+def verify_bundle(data: bytes, ca_pem: bytes | None,
+                  crl_pems: Sequence[bytes] = ()) -> Report:
+    """Check the bundle ``data`` against the CA certificate ``ca_pem`` and the revocation
+    lists ``crl_pems`` (besides the bundle's own)."""
     report = Report()
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
@@ -87,7 +100,9 @@ def verify_bundle(data: bytes, ca_pem: bytes | None) -> Report:
     ca = load_ca(ca_pem) if ca_pem else None
     report.alert_id = alert_id = str(manifest.get("alert_id", ""))
     origin = Origin.model_validate(manifest["origin"])
-    bodies = _check_records(manifest, origin, ca, report)
+    own = [z.read(CRL)] if CRL in z.namelist() else []
+    crls = _revocation_lists([*own, *crl_pems], ca, report)
+    bodies = _check_records(manifest, origin, ca, crls, report)
     _check_chain(bodies, report)
     _check_files(z, manifest, bodies, alert_id, report)
     if ca is None:
@@ -96,7 +111,40 @@ def verify_bundle(data: bytes, ca_pem: bytes | None) -> Report:
     return report
 
 
-def _check_records(manifest: dict, origin: Origin, ca, report: Report
+def _revocation_lists(pems: list[bytes], ca, report: Report
+                      ) -> list[x509.CertificateRevocationList]:
+    """The CRLs the CA signed; a CRL that does not load or is not the CA's is a problem (a
+    verifier cannot tell what it would have revoked)."""
+    if ca is None:
+        if pems:
+            report.notes.append("no CA given: the revocation list was not used")
+        return []
+    out = []
+    for pem in pems:
+        try:
+            crl = x509.load_pem_x509_crl(pem)
+        except ValueError as exc:
+            report.problems.append(f"the revocation list does not load: {exc}")
+            continue
+        if crl.issuer != ca.subject or not crl.is_signature_valid(ca.public_key()):
+            report.problems.append("the revocation list is not signed by the building's CA")
+            continue
+        out.append(crl)
+        _note_once(report, f"checked against the CA's revocation list of "
+                           f"{crl.last_update_utc:%Y-%m-%d %H:%M}Z")
+    return out
+
+
+def _revoked(cert: x509.Certificate, crls: list[x509.CertificateRevocationList]) -> None:
+    for crl in crls:
+        entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+        if entry is not None:
+            raise SignatureError(f"the node certificate (serial {cert.serial_number:x}) is "
+                                 f"revoked (listed {entry.revocation_date_utc:%Y-%m-%d}): "
+                                 "it no longer proves who made the record")
+
+
+def _check_records(manifest: dict, origin: Origin, ca, crls: list, report: Report
                    ) -> list[tuple[int, dict, bytes]]:
     """Each record's signature and signer; the records that verify, as (seq, body, bytes)."""
     signers = manifest.get("signers", {})
@@ -128,6 +176,7 @@ def _check_records(manifest: dict, origin: Origin, ca, report: Report
             elif ca is not None:
                 at = dt.datetime.fromisoformat(body["sent_at"].replace("Z", "+00:00"))
                 check_certificate(signer.certificate, ca, rec_origin, at)
+                _revoked(signer.certificate, crls)
         except (SignatureError, ValueError, KeyError, TypeError) as exc:
             report.problems.append(f"{where}: {exc}")
             by_ca = False

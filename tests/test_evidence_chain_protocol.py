@@ -16,6 +16,7 @@ import subprocess
 import zipfile
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from edge.signing import NodeKey
@@ -25,6 +26,8 @@ from hub.web.app import create_app
 from kuzet import contract, signatures
 from kuzet.bundle import verify_bundle
 from kuzet_tools.bench.sim import alert_for, evidence_for
+from kuzet_tools.cli import main as kuzet_main
+from provisioning.ca import CertificateAuthority
 from tests.support.hub_env import login, make_config, seed
 from tests.support.wait import wait_until
 from tests.test_evidence_chain_hub import (  # noqa: F401  (building: a fixture)
@@ -221,3 +224,31 @@ def test_a_dropped_record_and_a_forged_one_show_where_people_look(building):  # 
     assert "Signed records: bad signatures 1, chain gaps 1, chain breaks 0" in r.text
     other = re.search(r'data-node="main/a101/cam2">(.*?)</tr>', r.text, re.S)
     assert other and 'data-f="signing"' not in other.group(1)
+
+
+def test_a_revoked_node_certificate_fails_verification(building, tmp_path):  # noqa: F811
+    """The bundle carries the CA's revocation list; ``kuzet verify`` also takes the one beside
+    the CA certificate; a list another CA signed is no list."""
+    svc, pki, nodes = building
+    seed(svc.writer)
+    client_, key = nodes["cam1"]
+    aid, _ = _an_incident(SigningNode(client_, key))
+    assert wait_until(lambda: _signed_count(svc) == 4, 20)
+    client = _client(svc)
+    url = f"/protocols/{_issue(svc, client, aid)['id']}/bundle.zip"
+    ca = (pki / "ca.crt").read_bytes()
+    before = client.get(url).data
+    assert "crl.pem" in zipfile.ZipFile(io.BytesIO(before)).namelist()
+    assert verify_bundle(before, ca).ok
+
+    CertificateAuthority(pki).revoke(x509.load_der_x509_certificate(key.cert_der).serial_number)
+    report = verify_bundle(client.get(url).data, ca)
+    assert not report.ok and any("revoked" in p for p in report.problems), report.problems
+
+    (tmp_path / "before.zip").write_bytes(before)             # its CRL predates the revocation
+    assert kuzet_main(["verify", str(tmp_path / "before.zip"), "--ca", str(pki / "ca.crt")]) == 1
+    rogue = CertificateAuthority.create(tmp_path / "rogue-ca")
+    assert kuzet_main(["verify", str(tmp_path / "before.zip"), "--ca", str(pki / "ca.crt"),
+                       "--crl", str(rogue.crl_path)]) == 1
+    report = verify_bundle(before, ca, [rogue.crl_path.read_bytes()])
+    assert report.problems == ["the revocation list is not signed by the building's CA"]

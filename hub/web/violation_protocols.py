@@ -28,6 +28,7 @@ from hub.store import alerts as store_alerts
 from hub.store import violation_protocols as store
 from hub.violation_protocol import LANGS, ProtocolDoc, lines, render_pdf
 from hub.web.security import audit, db, require_role, writer
+from kuzet import bundle as bundle_format
 
 bp = Blueprint("protocols", __name__, url_prefix="/protocols")
 bp.before_request(require_role("proctor", "dean"))
@@ -115,8 +116,10 @@ def bundle(protocol_id: int):
     if alert is None:
         abort(404)
     pdf = (_folder() / p["pdf_file"]).read_bytes() if p["pdf_file"] else render_pdf(document(p))
+    pki = current_app.config["KUZET_CONFIG"].provisioning
     data = evidence_bundle.build(db(), p["alert_id"], alert, store.evidence(db(), p["alert_id"]),
-                                 current_app.extensions["kuzet"].evidence, pdf)
+                                 current_app.extensions["kuzet"].evidence, pdf,
+                                 pki.pki_dir / bundle_format.CRL if pki.enabled else None)
     return Response(data, mimetype="application/zip",
                     headers={"Content-Disposition":
                              f'attachment; filename="protocol-{protocol_id}-evidence.zip"',

@@ -96,12 +96,14 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "admin.add_session": ("POST", ("admin",)),
     "admin.load_seatmap": ("POST", ("admin",)),
     "admin.set_active": ("POST", ("admin",)),
+    "admin.set_buildings": ("POST", ("admin",)),
 }
 
 # A reacher's 404 here comes from the data, not the rules (so a 403 would still fail): no
 # provisioning in this hub, no such command or code, a JPEG that is no clip, no signed copy
-# yet.
-DATA_404 = {"enrolment.fetch", "technician.add_node", "technician.ca_cert", "technician.code",
+# yet; the spare user is a proctor, who has no buildings to set.
+DATA_404 = {"admin.set_buildings", "enrolment.fetch", "technician.add_node",
+            "technician.ca_cert", "technician.code",
             "technician.enrol", "technician.revoke", "technician.snapshot", "technician.command",
             "technician.snapshot_image", "technician.seatmap_editor", "technician.save_seatmap",
             "live.clip_frame", "live.clip_frames", "protocols.signed_copy"}

@@ -34,7 +34,9 @@ bp.before_request(require_role("admin"))
 
 @bp.get("/")
 def home():
-    return render_template("admin.html", users=users.listing(db()),
+    deans = {u["id"]: users.buildings(db(), u["id"]) for u in users.listing(db())
+             if u["role"] == "dean"}
+    return render_template("admin.html", users=users.listing(db()), dean_buildings=deans,
                            sessions=sessions.recent(db()), rooms=rooms.all_rooms(db()),
                            roles=users.ROLES)
 
@@ -44,17 +46,52 @@ def audit_log():
     return render_template("admin_audit.html", entries=audit_store.entries(db()))
 
 
+def _building_names(text: str) -> list[str]:
+    return [n.strip() for n in text.replace(";", ",").split(",") if n.strip()]
+
+
+def _add_user(conn, username: str, password: str, role: str, display_name: str,
+              buildings: list[str]) -> int:
+    """The user and a dean's buildings (a dean needs at least one), in the writer's one
+    transaction: a refusal adds nothing."""
+    if (role == "dean") != bool(buildings):
+        raise ValueError("a dean needs the buildings they oversee (and only a dean has any)")
+    uid = users.add_user(conn, username, password, role, display_name)
+    if buildings:
+        users.set_buildings(conn, uid, buildings)
+    return uid
+
+
 @bp.post("/users")
 def add_user():
     f = request.form
+    buildings = _building_names(f.get("buildings", ""))
     try:
-        writer().call(users.add_user, f.get("username", "").strip(), f.get("password", ""),
-                      f.get("role", ""), f.get("display_name", "").strip())
+        writer().call(_add_user, f.get("username", "").strip(), f.get("password", ""),
+                      f.get("role", ""), f.get("display_name", "").strip(), buildings)
     except Exception as exc:                  # duplicate name, short password, bad role
         flash(_("Could not add the user: %(why)s", why=str(exc)), "error")
         return redirect(url_for("admin.home"))
-    audit("user.add", f.get("username", ""), role_given=f.get("role", ""))
+    audit("user.add", f.get("username", ""), role_given=f.get("role", ""),
+          buildings=buildings)
     flash(_("User added."), "ok")
+    return redirect(url_for("admin.home"))
+
+
+@bp.post("/users/<int:user_id>/buildings")
+def set_buildings(user_id: int):
+    """The buildings a dean oversees, replaced by the list given."""
+    row = next((u for u in users.listing(db()) if u["id"] == user_id), None)
+    if row is None or row["role"] != "dean":
+        abort(404)
+    buildings = _building_names(request.form.get("buildings", ""))
+    try:
+        writer().call(users.set_buildings, user_id, buildings)
+    except ValueError as exc:
+        flash(_("Could not change the buildings: %(why)s", why=str(exc)), "error")
+        return redirect(url_for("admin.home"))
+    audit("user.buildings", row["username"], buildings=buildings)
+    flash(_("Buildings saved."), "ok")
     return redirect(url_for("admin.home"))
 
 

@@ -119,7 +119,7 @@ CASES: dict[str, Case] = {
     "auth.logout": Case(("aigerim",), session="fresh"),
     "auth.language": Case(("dean", "admin"), fields=("lang", "next")),
     "admin.add_user": Case(("admin",), fields=("username", "password", "role",
-                                               "display_name")),
+                                               "display_name", "buildings")),
     "admin.add_session": Case(("admin",), fields=("building", "room", "proctor", "starts_at",
                                                   "ends_at", "title")),
     "admin.load_seatmap": Case(("admin",), fields=("building", "room", "seatmap_json",
@@ -150,7 +150,23 @@ CASES: dict[str, Case] = {
     # a spare user, so that no other case's user is deactivated
     "admin.set_active": Case(("admin",), {"user_id": lambda hub, forged: spare_user(hub, forged)},
                              fields=("active",)),
+    # a spare dean, so that no other case's dean loses a building
+    "admin.set_buildings": Case(("admin",),
+                                {"user_id": lambda hub, forged: spare_dean(hub, forged)},
+                                fields=("buildings",)),
 }
+
+
+def spare_dean(hub: Hub, forged: bool) -> st.SearchStrategy:
+    """The id of a dean only ``admin.set_buildings`` touches (made on first use), or a
+    forged id that is no user's."""
+    if forged:
+        return st.sampled_from([0, 999_999, 2**63 - 1, 2**63, 10**30])
+
+    def spare(conn) -> int:
+        row = conn.execute("SELECT id FROM users WHERE username = 'spare_dean'").fetchone()
+        return row[0] if row else users.add_user(conn, "spare_dean", PASSWORD, "dean")
+    return st.just(hub.services.writer.call(spare))
 
 
 def spare_user(hub: Hub, forged: bool) -> st.SearchStrategy:

@@ -33,7 +33,6 @@ from cryptography.hazmat.primitives import hashes
 from hub.config import HubConfig
 from hub.services import HubServices
 from hub.store import nodes
-from hub.store import nodes
 from kuzet import contract
 from kuzet.errors import KuzetError
 from provisioning.broker import DynsecAdmin

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from hub.roster import ExamRow, ImportRefused, RowError, StudentRow
+from hub.store import scope
 from hub.store.db import iso_seconds, now_iso
 from kuzet import contract
 
@@ -62,13 +63,9 @@ def add_session(conn: sqlite3.Connection, building: str, room: str, proctor: str
 
 def proctor_rooms(conn: sqlite3.Connection, user_id: int,
                   at: datetime | None = None) -> list[tuple[str, str]]:
-    """The rooms of the proctor's sessions running at ``at`` (default now)."""
-    now = iso_seconds(at or datetime.now(UTC))
-    rows = conn.execute("SELECT DISTINCT s.building, s.room FROM sessions s"
-                        " JOIN session_proctors p ON p.session_id = s.id WHERE p.user_id = ?"
-                        " AND s.starts_at <= ? AND s.ends_at > ? ORDER BY 1, 2",
-                        (user_id, now, now)).fetchall()
-    return [(r[0], r[1]) for r in rows]
+    """The rooms of the proctor's sessions running at ``at`` (default now; an exam running
+    past its scheduled end included: ``hub.store.scope.proctor_sessions``)."""
+    return sorted({(w.building, w.room) for w in scope.proctor_sessions(conn, user_id, at)})
 
 
 def import_timetable(conn: sqlite3.Connection, exams: list[ExamRow],

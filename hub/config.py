@@ -158,9 +158,12 @@ class BrokerSection(BrokerAccess):
                 "clip": self.max_clip_bytes}[kind]
 
     # Evidence whose alert has not come yet (a node sends the snapshot first) is held this
-    # long, at most this many at a time, unacknowledged, then dropped (hub/evidence_binding.py)
+    # long, at most this many at a time and this many bytes of files together (in memory, or
+    # on disk with evidence_process), unacknowledged; the oldest beyond a bound and any alone
+    # too long are dropped (hub/evidence_binding.py)
     orphan_hold_s: Annotated[float, Field(gt=0, le=3600)] = 60
     orphan_max: Annotated[int, Field(ge=1, le=65535)] = 500
+    orphan_max_bytes: Annotated[int, Field(ge=1024, le=2**32)] = 64 * 2**20
 
     @model_validator(mode="after")
     def _orphans_leave_room(self) -> BrokerSection:
@@ -168,6 +171,11 @@ class BrokerSection(BrokerAccess):
             raise ValueError("orphan_max must be below receive_maximum: held evidence is not "
                              "acknowledged, and a full window would stop the broker sending "
                              "the alerts it waits for")
+        largest = max(self.max_snapshot_bytes, self.max_crop_bytes, self.max_clip_bytes)
+        if self.orphan_max_bytes < largest:
+            raise ValueError(f"orphan_max_bytes ({self.orphan_max_bytes}) must be at least the "
+                             f"largest evidence file taken ({largest} bytes): a snapshot "
+                             "sent before its alert must fit while it waits")
         return self
 
     @model_validator(mode="after")

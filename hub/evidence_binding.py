@@ -4,10 +4,13 @@ technician's snapshot command went to) may send evidence under its id.
 A node sends an alert's snapshot and crop before the alert that names them
 (``edge.incidents``), and with ``[broker] evidence_process`` the two travel separately, so
 evidence whose alert is not known yet is an orphan: held, unacknowledged, for at most
-``orphan_hold_s`` and ``orphan_max`` at a time, and bound as soon as its alert arrives.
-An orphan still alone after that is dropped, as is the oldest when too many wait (the
-broker's window of unacknowledged messages must never fill with them). Evidence from
-another node than its alert's is refused. Both are rejections: logged, counted, acked.
+``orphan_hold_s``, ``orphan_max`` at a time and ``orphan_max_bytes`` of files together (their
+declared sizes: the bytes held in memory, or on disk where the evidence process wrote them
+before binding; a held job keeps its checked bytes only, not the message's base64 copy), and
+bound as soon as its alert arrives. An orphan still alone after that is dropped, as is the
+oldest when too many wait or they weigh too much (the broker's window of unacknowledged
+messages must never fill with them, nor the hub's memory or disk). Evidence from another
+node than its alert's is refused. Both are rejections: logged, counted, acked.
 
 Pure bookkeeping on the writer's thread: the alerts' origins come from ``owner_of`` (the
 store) and from the alerts in the batch itself. No SQL and no Flask here.
@@ -29,6 +32,7 @@ Owner = tuple[str, str, str]              # building, room, node
 class OrphanLimits:
     hold_s: float = 60.0
     max_count: int = 500
+    max_bytes: int = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -67,10 +71,16 @@ class EvidenceBinder:
         self.limits = limits
         self._held: OrderedDict[int, tuple[float, Any]] = OrderedDict()   # arrival order
         self._by_alert: dict[str, list[int]] = {}
+        self._bytes = 0
 
     @property
     def held(self) -> int:
         return len(self._held)
+
+    @property
+    def held_bytes(self) -> int:
+        """The held evidence files' bytes together (their declared, checked sizes)."""
+        return self._bytes
 
     def bind(self, batch: list, now: float) -> tuple[list, list[Refusal]]:
         """Evidence whose alert is known from the same node stays in the batch (after the
@@ -94,19 +104,28 @@ class EvidenceBinder:
         return keep + after, refused + self._expire(now)
 
     def _hold(self, job: Any, now: float) -> list[Refusal]:
+        if job.msg.data:                      # the checked bytes are enough from here on
+            job.msg = job.msg.model_copy(update={"data": ""})
         self._held[id(job)] = (now, job)
         self._by_alert.setdefault(job.msg.alert_id, []).append(id(job))
+        self._bytes += job.msg.size
         refused = []
-        while len(self._held) > self.limits.max_count:
+        while self._held and (len(self._held) > self.limits.max_count
+                              or self._bytes > self.limits.max_bytes):
+            many = len(self._held) > self.limits.max_count
             _, (_, oldest) = self._held.popitem(last=False)
             self._forget(oldest)
+            why = (f"{self.limits.max_count} others wait for theirs" if many else
+                   f"the evidence waiting for its alert would exceed {self.limits.max_bytes} "
+                   "bytes")
             refused.append(Refusal(oldest, f"evidence {oldest.msg.evidence_id}: no alert "
-                                   f"{oldest.msg.alert_id}, and {self.limits.max_count} "
-                                   "others wait for theirs; dropped"))
+                                   f"{oldest.msg.alert_id}, and {why}; dropped"))
         return refused
 
     def _release(self, alert_id: str) -> list:
-        return [self._held.pop(key)[1] for key in self._by_alert.pop(alert_id, [])]
+        jobs = [self._held.pop(key)[1] for key in self._by_alert.pop(alert_id, [])]
+        self._bytes -= sum(job.msg.size for job in jobs)
+        return jobs
 
     def _expire(self, now: float) -> list[Refusal]:
         refused = []
@@ -122,6 +141,7 @@ class EvidenceBinder:
         return refused
 
     def _forget(self, job: Any) -> None:
+        self._bytes -= job.msg.size
         keys = self._by_alert.get(job.msg.alert_id, [])
         if id(job) in keys:
             keys.remove(id(job))

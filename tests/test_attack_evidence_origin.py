@@ -1,11 +1,13 @@
 """Evidence is bound to its alert's origin, attacked as an enrolled node would: a node in
 b202 publishes, on its own topic, evidence naming an a101 alert; evidence for an alert that
-never comes is held a moment and then dropped. Real mosquitto, real hub, both ingest layouts
+never comes is held a moment and then dropped; a flood of such evidence is held only up to a
+byte bound, the oldest dropped first. Real mosquitto, real hub, both ingest layouts
 (evidence in the hub's process, and in its second process)."""
 
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 
@@ -25,15 +27,34 @@ JPEG = b"\xff\xd8\xff\xe0" + b"the real seat" * 30 + b"\xff\xd9"
 FORGED = b"\xff\xd8\xff\xe0" + b"a picture of someone else" * 30 + b"\xff\xd9"
 
 
-@pytest.fixture(params=[False, True], ids=["one-process", "evidence-process"])
-def hub(request, tmp_path, broker):
+BOUND = 2**20                            # the flood test's orphan_max_bytes
+SIZE = 200_000                           # each flooding file's bytes
+
+
+def _start(tmp_path, broker, evidence_process: bool, **orphans) -> HubServices:
     config = make_config(tmp_path, broker.port)
     config = config.model_copy(update={"broker": config.broker.model_copy(update={
-        "evidence_process": request.param, "orphan_hold_s": 1.0})})
+        "evidence_process": evidence_process, **orphans})})
     svc = HubServices(config).start(ingest=True)
     assert svc.ingest.connected.wait(10)
-    if request.param:
+    if evidence_process:
         assert wait_until(svc.ingest.evidence_elsewhere.is_set, 30), "no hand-over"
+    return svc
+
+
+@pytest.fixture(params=[False, True], ids=["one-process", "evidence-process"])
+def hub(request, tmp_path, broker):
+    svc = _start(tmp_path, broker, request.param, orphan_hold_s=1.0)
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture(params=[False, True], ids=["one-process", "evidence-process"])
+def tight_hub(request, tmp_path, broker):
+    """Orphans held 5 s, up to 1 MiB (every evidence cap below that, as config checks)."""
+    svc = _start(tmp_path, broker, request.param, orphan_hold_s=5.0, orphan_max_bytes=BOUND,
+                 max_snapshot_bytes=BOUND // 2, max_crop_bytes=BOUND // 2,
+                 max_clip_bytes=BOUND // 2)
     yield svc
     svc.stop()
 
@@ -97,3 +118,38 @@ def test_evidence_whose_alert_never_comes_is_dropped_after_a_while(hub, nodes, c
     (reason,) = [r["reason"] for r in _read(hub, messages.rejected)]
     assert "no alert" in reason and orphan.alert_id in reason
     assert any(orphan.alert_id in r.getMessage() for r in caplog.records)
+
+
+def test_a_flood_of_orphans_is_held_only_up_to_the_byte_bound(tight_hub, nodes):
+    """b202 sends 16 files of 200 kB for alerts that never come: the hub holds at most 1 MiB
+    of them (in memory, or on disk with the evidence process), drops the oldest beyond that,
+    leaves none of them on disk, and still stores a101's real alert and its evidence."""
+    a101, b202 = nodes
+    binder = tight_hub.writer.binder
+    flood = [evidence_for(B202, contract.new_id(),
+                          b"\xff\xd8\xff\xe0" + os.urandom(SIZE - 6) + b"\xff\xd9")
+             for _ in range(16)]
+    for ev in flood:
+        b202.publish(ev, wait=False)
+    held_most = 0
+
+    def all_refused() -> bool:
+        nonlocal held_most
+        held_most = max(held_most, binder.held * SIZE)
+        return _read(tight_hub, messages.counters).get("rejected") == len(flood)
+
+    assert wait_until(all_refused, 30, step=0.01)
+    assert held_most <= BOUND
+    reasons = [r["reason"] for r in _read(tight_hub, messages.rejected)]
+    pushed_out = [r for r in reasons if f"{BOUND} bytes" in r]
+    assert len(pushed_out) >= len(flood) - BOUND // SIZE     # not left for the hold to drop
+    assert binder.held == 0 and binder.held_bytes == 0
+    assert _files(tight_hub) == set()
+    assert all(_read(tight_hub, alerts.evidence_row, ev.evidence_id) is None for ev in flood)
+
+    alert_id = contract.new_id()             # the real one: its snapshot before the alert
+    real = evidence_for(A101, alert_id, JPEG)
+    a101.publish(real)
+    a101.publish(alert_for(A101, "r1s1", alert_id=alert_id, evidence=[real]))
+    assert wait_until(lambda: _read(tight_hub, alerts.evidence_row, real.evidence_id), 20)
+    assert _files(tight_hub) == {f"{real.evidence_id}.jpg"}

@@ -1,5 +1,5 @@
 """The evidence binder on plain jobs and a fake clock: evidence follows the alert it names,
-an orphan waits for its alert within its time and count, a foreign node's is refused."""
+an orphan waits for its alert within its time, count and bytes, a foreign node's is refused."""
 
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ class Job:
     msg: Any
 
 
-def binder(known: dict | None = None, hold_s: float = 60, max_count: int = 3):
+def binder(known: dict | None = None, hold_s: float = 60, max_count: int = 3,
+           max_bytes: int = 2**20):
     return EvidenceBinder(lambda alert_id: (known or {}).get(alert_id),
-                          OrphanLimits(hold_s, max_count))
+                          OrphanLimits(hold_s, max_count, max_bytes))
 
 
 def test_evidence_before_its_alert_in_one_batch_is_applied_after_it():
@@ -57,6 +58,25 @@ def test_too_many_orphans_push_out_the_oldest():
     b = binder(max_count=3)
     _, refused = b.bind(jobs, now=0)
     assert [r.job for r in refused] == [jobs[0]] and b.held == 3
+
+
+def test_orphans_weighing_more_than_the_bound_push_out_the_oldest():
+    jobs = [Job(evidence_for(CAM1, contract.new_id(), bytes(1000))) for _ in range(4)]
+    b = binder(max_count=10, max_bytes=2500)
+    _, refused = b.bind(jobs, now=0)
+    assert [r.job for r in refused] == jobs[:2] and b.held == 2 and b.held_bytes == 2000
+    assert "2500 bytes" in refused[0].reason
+    b.bind([], now=60)
+    assert b.held == 0 and b.held_bytes == 0
+
+
+def test_a_held_orphan_keeps_its_bytes_once_not_its_base64_too():
+    alert = alert_for(CAM1, "r1s1")
+    ev = Job(evidence_for(CAM1, alert.alert_id, JPEG))
+    b = binder()
+    b.bind([ev], now=0)
+    assert ev.msg.data == "" and b.held_bytes == len(JPEG)
+    assert b.bind([Job(alert)], now=1)[0][1] is ev and b.held_bytes == 0
 
 
 def test_evidence_from_another_node_than_its_alerts_is_refused():

@@ -19,6 +19,7 @@ def test_minimal_config_resolves_paths(tmp_path):
     assert cfg.hub.db_path == tmp_path / "data" / "hub.db"
     assert cfg.hub.evidence_path == tmp_path / "data" / "evidence"
     assert cfg.hub.default_language == "kk" and cfg.broker.session_expiry_s > 0
+    assert cfg.broker.orphan_max_bytes == 64 * 2**20
 
 
 @pytest.mark.parametrize("text, where", [
@@ -34,6 +35,8 @@ def test_minimal_config_resolves_paths(tmp_path):
      "evidence_cert_file"),
     ('[broker]\nevidence_process = true\nevidence_client_id = "kuzet-hub"\n',
      "evidence_client_id"),
+    ("[broker]\norphan_max_bytes = 0\n", "broker.orphan_max_bytes"),
+    ("[broker]\norphan_max_bytes = 8388608\n", "orphan_max_bytes"),   # below the clip cap
 ])
 def test_errors_name_the_file_and_the_key(tmp_path, text, where):
     with pytest.raises(ConfigError) as exc:

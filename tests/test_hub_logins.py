@@ -124,6 +124,47 @@ def test_an_idle_login_expires_and_a_busy_one_does_not(app, client, seeded, cloc
     assert opens(client)
 
 
+def last_seen(services, user_id: int) -> list[str]:
+    conn = connect(services.db_path, readonly=True)
+    try:
+        return [r[0] for r in conn.execute("SELECT last_seen_at FROM web_logins WHERE"
+                                           " user_id = ? AND ended_at IS NULL", (user_id,))]
+    finally:
+        conn.close()
+
+
+def test_a_stale_copy_of_the_cookie_cannot_end_the_real_users_login(app, client, seeded,
+                                                                    clock):
+    login(client, "aigerim")
+    stale = copy_of(app, client)             # copied at the start; not used since
+    for _ in range(4):                       # the real user works on for two hours
+        clock[0] += 25 * 60
+        assert opens(client)
+    clock[0] += 60
+    stale.get("/exams/")                     # its cookie says two hours without a request
+    assert opens(client)                     # the server saw the login a minute ago
+
+
+def test_idleness_is_the_servers_not_the_cookies(app, client, services, seeded, clock):
+    login(client, "aigerim")
+    uid = seeded.ids["aigerim"]
+    seen = last_seen(services, uid)
+    for _ in range(5):                       # requests within a minute: no write
+        clock[0] += 10
+        assert opens(client)
+    assert last_seen(services, uid) == seen
+    clock[0] += 20
+    assert opens(client)
+    assert last_seen(services, uid) != seen  # a minute on: the server's last-seen moves
+    replay = copy_of(app, client)
+    clock[0] += 30 * 60                      # nobody used the login for the idle time
+    assert not opens(replay) and not opens(client)
+    conn = connect(services.db_path, readonly=True)
+    assert conn.execute("SELECT ended_why FROM web_logins WHERE user_id = ?",
+                        (uid,)).fetchone()[0] == "idle"
+    conn.close()
+
+
 def test_a_login_ends_after_session_hours_however_busy(app, client, seeded, clock):
     login(client, "aigerim")
     for _ in range(12 * 4 - 1):              # web.session_hours = 12

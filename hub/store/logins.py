@@ -3,7 +3,9 @@
 The browser's signed cookie holds a random token; the table holds its sha256 (a copy of the
 database opens no session). Every request looks its token up: a logout ends that login; a
 password change or a deactivation ends every login of that user at once; a login is over
-``max_age_s`` after it began, however busy (the idle limit is the web app's, in the cookie).
+``max_age_s`` after it began, however busy, and idle once the server has not seen it used
+for ``idle_s`` (``last_seen_at``, moved by ``touch`` at most every ``touch_every``: a copy of
+the cookie cannot make the login look idle or busy by what its own cookie says).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from hub.store import users
@@ -18,6 +21,26 @@ from hub.store.db import iso, now_iso
 from hub.store.users import User
 
 KEEP_ENDED_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Login:
+    """An open login as a request finds it: its user (``None``: ended, too old, idle or the
+    user inactive), whether it is idle, and when the server last saw it (seconds)."""
+
+    user: User | None
+    idle: bool = False
+    last_seen: float = 0.0
+
+
+def touch_every(idle_s: float) -> float:
+    """How often a busy login's ``last_seen_at`` is written: once a minute, more often only
+    for an idle limit of a few minutes."""
+    return min(60.0, idle_s / 4)
+
+
+def _seconds(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def _hash(token: str) -> str:
@@ -29,8 +52,8 @@ def start(conn: sqlite3.Connection, user_id: int, now: float | None = None) -> s
     now); returns its token (for the cookie only). Logins a month old are forgotten."""
     token = secrets.token_urlsafe(32)
     when = datetime.now(UTC) if now is None else datetime.fromtimestamp(now, UTC)
-    conn.execute("INSERT INTO web_logins (token_hash, user_id, started_at) VALUES (?, ?, ?)",
-                 (_hash(token), user_id, iso(when)))
+    conn.execute("INSERT INTO web_logins (token_hash, user_id, started_at, last_seen_at)"
+                 " VALUES (?, ?, ?, ?)", (_hash(token), user_id, iso(when), iso(when)))
     conn.execute("DELETE FROM web_logins WHERE started_at < ?",
                  (iso(when - timedelta(days=KEEP_ENDED_DAYS)),))
     return token
@@ -40,16 +63,44 @@ def user_for(conn: sqlite3.Connection, token: str, max_age_s: float,
              now: float | None = None) -> User | None:
     """The user of a login that has not ended, is younger than ``max_age_s`` at ``now``
     (seconds since the epoch; default: the time now), and whose user is active; else
-    ``None``."""
-    row = conn.execute("SELECT user_id, started_at FROM web_logins WHERE token_hash = ?"
-                       " AND ended_at IS NULL", (_hash(token),)).fetchone()
+    ``None`` (idleness is ``find``'s)."""
+    return find(conn, token, max_age_s, None, now).user
+
+
+def find(conn: sqlite3.Connection, token: str, max_age_s: float, idle_s: float | None,
+         now: float | None = None) -> Login:
+    """The login of ``token`` at ``now`` (default: the time now): its user if it has not
+    ended, is younger than ``max_age_s``, was seen within ``idle_s`` (``None``: no idle
+    limit) and its user is active."""
+    row = conn.execute("SELECT user_id, started_at, last_seen_at FROM web_logins"
+                       " WHERE token_hash = ? AND ended_at IS NULL", (_hash(token),)).fetchone()
     if row is None:
-        return None
-    started = datetime.fromisoformat(row["started_at"].replace("Z", "+00:00"))
+        return Login(None)
     now = datetime.now(UTC).timestamp() if now is None else now
-    if now - started.timestamp() >= max_age_s:
-        return None
-    return users.get_user(conn, row["user_id"])
+    seen = _seconds(row["last_seen_at"] or row["started_at"])
+    if now - _seconds(row["started_at"]) >= max_age_s:
+        return Login(None, last_seen=seen)
+    if idle_s is not None and now - seen >= idle_s:
+        return Login(None, idle=True, last_seen=seen)
+    return Login(users.get_user(conn, row["user_id"]), last_seen=seen)
+
+
+def touch(conn: sqlite3.Connection, token: str, now: float) -> None:
+    """The login was used at ``now`` (seconds since the epoch); an ended login stays ended,
+    and a later sighting already written is kept."""
+    conn.execute("UPDATE web_logins SET last_seen_at = ? WHERE token_hash = ? AND ended_at"
+                 " IS NULL AND last_seen_at < ?",
+                 (iso(datetime.fromtimestamp(now, UTC)), _hash(token),
+                  iso(datetime.fromtimestamp(now, UTC))))
+
+
+def end_idle(conn: sqlite3.Connection, token: str, idle_s: float, now: float) -> None:
+    """End the login as idle, if it still is at ``now`` (a request on another copy of the
+    cookie may have just used it)."""
+    cutoff = iso(datetime.fromtimestamp(now - idle_s, UTC))
+    conn.execute("UPDATE web_logins SET ended_at = ?, ended_why = 'idle' WHERE token_hash = ?"
+                 " AND ended_at IS NULL AND COALESCE(last_seen_at, started_at) <= ?",
+                 (now_iso(), _hash(token), cutoff))
 
 
 def end(conn: sqlite3.Connection, token: str, why: str) -> None:

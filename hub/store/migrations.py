@@ -325,3 +325,11 @@ def trusted_times(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE alerts SET trusted_started_at = started_at")
     db.execute("ALTER TABLE evidence ADD COLUMN trusted_captured_at TEXT")
     db.execute("UPDATE evidence SET trusted_captured_at = captured_at")
+
+
+@migration
+def login_last_seen(db: sqlite_utils.Database) -> None:
+    """When the server last saw each login used (``hub.store.logins``): idleness is the
+    server's, not the cookie's. The logins already open count as seen when they began."""
+    db.execute("ALTER TABLE web_logins ADD COLUMN last_seen_at TEXT")
+    db.execute("UPDATE web_logins SET last_seen_at = started_at")

@@ -24,7 +24,6 @@ from hub.web import labels
 from hub.web.ratelimit import BackoffLimiter
 from hub.web.security import (
     LOGIN_KEY,
-    SEEN_KEY,
     audit,
     clock,
     csrf_token,
@@ -129,7 +128,7 @@ def begin_login(token: str) -> None:
     language)."""
     forget_login()
     session.permanent = True
-    session[LOGIN_KEY], session[SEEN_KEY] = token, clock()
+    session[LOGIN_KEY] = token
     csrf_token()
 
 

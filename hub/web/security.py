@@ -46,13 +46,14 @@ def writer():
     return current_app.extensions["kuzet"].writer
 
 
-LOGIN_KEY, SEEN_KEY = "login", "seen"      # the login's token; the last request's time
+LOGIN_KEY = "login"      # the cookie's login token
 
 
 def load_user() -> None:
     """``g.user``: the user of the cookie's login if the server still holds it open (no
     logout, password change or deactivation since), it is younger than ``session_hours``
-    and it has not been idle ``idle_minutes``. Else the cookie is emptied."""
+    and the server has seen it used within ``idle_minutes`` (the login's row, not the
+    cookie: a stale copy of the cookie cannot end it). Else the cookie is emptied."""
     g.user = None
     token = session.get(LOGIN_KEY)
     if not token:
@@ -60,16 +61,16 @@ def load_user() -> None:
             forget_login()
         return
     web, now = current_app.config["KUZET_CONFIG"].web, clock()
-    idle = now - session.get(SEEN_KEY, 0) >= web.idle_minutes * 60
-    user = None if idle else web_logins.user_for(db(), token, web.session_hours * 3600, now)
-    if user is None:
-        if idle:
-            writer().call(web_logins.end, token, "idle")
+    idle_s = web.idle_minutes * 60
+    found = web_logins.find(db(), token, web.session_hours * 3600, idle_s, now)
+    if found.user is None:
+        if found.idle:
+            writer().call(web_logins.end_idle, token, idle_s, now)
         forget_login()
         return
-    g.user = user
-    if now - session.get(SEEN_KEY, 0) >= 30:   # the cookie is re-signed anyway; keep it quiet
-        session[SEEN_KEY] = now
+    g.user = found.user
+    if now - found.last_seen >= web_logins.touch_every(idle_s):   # not a write per request
+        writer().call(web_logins.touch, token, now)
 
 
 def login_check() -> Callable[[], bool]:

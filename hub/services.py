@@ -28,7 +28,8 @@ class HubServices:
         self.writer = Writer(self.db_path, self.evidence, self.bus, config.liveness,
                              orphans=OrphanLimits(config.broker.orphan_hold_s,
                                                   config.broker.orphan_max,
-                                                  config.broker.orphan_max_bytes))
+                                                  config.broker.orphan_max_bytes),
+                             retention=config.retention)
         self.ingest: IngestWorker | None = None
         self.evidence_process = None          # hub.evidence_ingest.EvidenceProcess, if used
         self.started = False

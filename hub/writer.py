@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.bus import Event, EventBus
-from hub.config import LivenessSection
+from hub.config import LivenessSection, RetentionSection
 from hub.evidence import EvidenceFolder
 from hub.evidence_binding import EvidenceBinder, OrphanLimits, is_evidence
 from hub.store import alerts, messages, nodes, signed_records
@@ -74,7 +74,9 @@ class Writer:
     def __init__(self, db_path: str | Path, evidence: EvidenceFolder, bus: EventBus,
                  limits: LivenessSection, *, max_batch: int = 500, sweep_s: float = 2.0,
                  clock: Callable[[], float] = time.time,
-                 orphans: OrphanLimits | None = None) -> None:
+                 orphans: OrphanLimits | None = None,
+                 retention: RetentionSection | None = None) -> None:
+        """``retention``: a node time older than its window is not believed (``hub.clocks``)."""
         self.db_path = Path(db_path)
         self.evidence = evidence
         self.bus = bus
@@ -94,6 +96,7 @@ class Writer:
         self._last_prune = 0.0
         self.after_acks: list[Callable[[], None]] = []   # run once a batch is acknowledged
         self.binder = EvidenceBinder(self._evidence_owner, orphans or OrphanLimits())
+        self.oldest_node_time_s = (retention or RetentionSection()).evidence_days * 86400.0
 
     # -- producers --------------------------------------------------------------------------
     def submit_message(self, topic: str, msg: Any, raw: bytes | None = None,
@@ -281,7 +284,8 @@ class Writer:
             self._tally["duplicates"] += 1
             return []
         if isinstance(msg, contract.AlertMessage):
-            changes = alerts.apply_alert(conn, msg, now, self.limits.max_clock_skew_s)
+            changes = alerts.apply_alert(conn, msg, now, self.limits.max_clock_skew_s,
+                                         self.oldest_node_time_s)
         elif isinstance(msg, contract.EvidenceMessage):
             changes = self._apply_evidence(conn, job, now)
         elif isinstance(msg, contract.StatusMessage):
@@ -308,7 +312,8 @@ class Writer:
         relative, created = job.file
         if not created:                       # a file no row points to: a crash's leftover
             self.evidence.replace(relative, job.raw)
-        return alerts.apply_evidence(conn, msg, relative, now, self.limits.max_clock_skew_s)
+        return alerts.apply_evidence(conn, msg, relative, now, self.limits.max_clock_skew_s,
+                                     self.oldest_node_time_s)
 
     def _reject(self, conn, topic: str, reason: str) -> None:
         self._tally["rejected"] += 1

@@ -1,7 +1,9 @@
 """A node's clock is not trusted, attacked as a node with its clock set to 2099 would: its
-heartbeat, alert and evidence all say 2099. The hub keeps what the node said, dates the alert
-and its evidence by when they arrived, drafts the protocol for today (the hub's time zone),
-ages the evidence by that time, and shows the technician how far off the node's clock is.
+heartbeat, alert and evidence all say 2099; and as a Pi without a real-time clock would,
+sending an alert dated 1970 before its first heartbeat. The hub keeps what the node said,
+dates the alert and its evidence by when they arrived, drafts the protocol for today (the
+hub's time zone), ages the evidence by that time, and shows the technician how far off the
+node's clock is.
 Real mosquitto, real hub, the technician's real page."""
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ pytestmark = pytest.mark.integration     # a real mosquitto
 A101 = contract.Origin(building="main", room="a101", node="cam1")
 JPEG = b"\xff\xd8\xff\xe0" + b"a phone on the desk" * 30 + b"\xff\xd9"
 SKEW = timedelta(days=(datetime(2099, 6, 1, tzinfo=UTC) - datetime.now(UTC)).days)
+BACK = datetime(1970, 1, 1, 0, 5, tzinfo=UTC) - datetime.now(UTC)    # a Pi without an RTC
 
 
 @pytest.fixture
@@ -49,8 +52,16 @@ def _read(svc, fn, *args):
 
 def _in_2099(msg, **fields):
     """``msg`` as a node whose clock runs in 2099 sends it."""
-    moved = {"sent_at": msg.sent_at + SKEW,
-             **{f: getattr(msg, f) + SKEW for f in fields}}
+    return _moved(msg, SKEW, fields)
+
+
+def _in_1970(msg, **fields):
+    """``msg`` as a node that booted without a real-time clock (in 1970) sends it."""
+    return _moved(msg, BACK, fields)
+
+
+def _moved(msg, by: timedelta, fields):
+    moved = {"sent_at": msg.sent_at + by, **{f: getattr(msg, f) + by for f in fields}}
     return msg.model_copy(update=moved)
 
 
@@ -110,3 +121,40 @@ def test_a_node_dated_2099_is_dated_by_the_hub(hub):
     page = client.get("/tech/").text
     days = round(SKEW.total_seconds() / 86400)
     assert "Clock off by" in page and f"+{days} d" in page
+
+
+def test_a_node_dated_1970_before_its_first_heartbeat_is_dated_by_the_hub(hub):
+    """No heartbeat yet, so the node's skew is not known: a time older than the retention
+    window is not believed, or the evidence would be purged on the next run."""
+    config, svc = hub
+    sim = NodeSim("127.0.0.1", config.broker.port, A101)
+    try:
+        alert_id = contract.new_id()
+        ev = _in_1970(evidence_for(A101, alert_id, JPEG), captured_at=True)
+        sim.publish(ev)
+        before = datetime.now(UTC)
+        sim.publish(_in_1970(alert_for(A101, "r2s3", alert_id=alert_id, evidence=[ev]),
+                             started_at=True))
+        assert wait_until(lambda: _read(svc, alerts.evidence_row, ev.evidence_id), 20)
+        after = datetime.now(UTC)
+    finally:
+        sim.close()
+
+    row = _read(svc, alerts.alert_row, alert_id)
+    assert row["started_at"].startswith("1970")                    # kept as the node said
+    trusted = datetime.fromisoformat(row["trusted_started_at"].replace("Z", "+00:00"))
+    assert before - timedelta(seconds=5) <= trusted <= after + timedelta(seconds=5)
+    evidence = _read(svc, alerts.evidence_row, ev.evidence_id)
+    assert evidence["captured_at"].startswith("1970")
+    assert evidence["trusted_captured_at"][:4] == str(before.year)
+
+    pid = svc.writer.call(violation_protocols.create_draft, alert_id, None)
+    protocol = _read(svc, violation_protocols.get, pid)
+    today = datetime.now(ZoneInfo(config.hub.timezone)).date().isoformat()
+    assert protocol["attestation_date"] == today
+    assert protocol["session_id"] is not None
+    svc.writer.call(lambda c: c.execute("DELETE FROM protocols WHERE id = ?", (pid,)))
+
+    assert run(config).deleted == 0                                # the next nightly run
+    assert _read(svc, alerts.evidence_row, ev.evidence_id) is not None
+    assert run(config, now=time.time() + 31 * 86400).deleted == 1

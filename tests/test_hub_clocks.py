@@ -1,5 +1,6 @@
-"""Which time the hub believes: the node's, unless its clock is known to be off or the message
-claims a time after its arrival (then the hub's receive time)."""
+"""Which time the hub believes: the node's, unless its clock is known to be off, the message
+claims a time after its arrival, or a time older than the retention window (then the hub's
+receive time)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,17 @@ def test_a_node_whose_heartbeat_showed_its_clock_off_is_not_believed():
 def test_without_a_bound_the_node_is_believed():
     in_2099 = datetime(2099, 6, 1, tzinfo=UTC)
     assert trusted(in_2099, in_2099, NOW, None) == in_2099
+
+
+WINDOW = 30 * 86400.0                   # [retention] evidence_days
+
+
+def test_a_time_older_than_the_retention_window_is_replaced_by_the_arrival():
+    """A Pi without a real-time clock boots in 1970; before its first heartbeat its skew is
+    not known, but evidence dated then would be purged at once."""
+    in_1970 = datetime(1970, 1, 1, 0, 5, tzinfo=UTC)
+    assert trusted(in_1970, in_1970, NOW, BOUND, None, WINDOW) == ARRIVED
+    assert trusted(in_1970, ARRIVED, NOW, BOUND, None, WINDOW) == ARRIVED
+    queued = ARRIVED - timedelta(days=29)                            # within the window
+    assert trusted(queued, ARRIVED, NOW, BOUND, None, WINDOW) == queued
+    assert trusted(in_1970, in_1970, NOW, None, None, WINDOW) == ARRIVED   # no skew bound

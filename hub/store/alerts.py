@@ -29,17 +29,18 @@ class ActionRefused(ValueError):
 
 # -- ingest -----------------------------------------------------------------------------------
 def apply_alert(conn: sqlite3.Connection, msg: contract.AlertMessage, now: float,
-                max_skew_s: float | None = None) -> list[Change]:
+                max_skew_s: float | None = None, max_age_s: float | None = None
+                ) -> list[Change]:
     """Store an alert message; its first one dates the alert (``trusted_started_at``: the
-    node's ``started_at`` unless its clock is off by more than ``max_skew_s``, see
-    ``hub.clocks``; None believes the node)."""
+    node's ``started_at`` unless its clock is off by more than ``max_skew_s`` or the time is
+    older than ``max_age_s``, see ``hub.clocks``; None believes the node)."""
     o = msg.origin
     old = conn.execute("SELECT * FROM alerts WHERE alert_id = ?", (msg.alert_id,)).fetchone()
     sent = iso(msg.sent_at)
     refs = [r.model_dump() for r in msg.evidence]
     if old is None:
         started = clocks.trusted(msg.started_at, msg.sent_at, now, max_skew_s,
-                                 _node_skew(conn, o))
+                                 _node_skew(conn, o), max_age_s)
         conn.execute(
             "INSERT INTO alerts (alert_id, building, room, node, seat, rule, advisory,"
             " session_id, started_at, trusted_started_at, ended_at, duration_s, score, detail,"
@@ -108,12 +109,13 @@ def _node_skew(conn: sqlite3.Connection, o: contract.Origin) -> float | None:
 
 
 def apply_evidence(conn: sqlite3.Connection, msg: contract.EvidenceMessage, relative: str,
-                   now: float, max_skew_s: float | None = None) -> list[Change]:
+                   now: float, max_skew_s: float | None = None,
+                   max_age_s: float | None = None) -> list[Change]:
     """Record an evidence file (already written as ``relative``) and touch its alert; it is
     dated like an alert (``trusted_captured_at``)."""
     o = msg.origin
     captured = clocks.trusted(msg.captured_at, msg.sent_at, now, max_skew_s,
-                              _node_skew(conn, o))
+                              _node_skew(conn, o), max_age_s)
     cur = conn.execute(
         "INSERT OR IGNORE INTO evidence (evidence_id, alert_id, building, room, node, kind,"
         " content_type, sha256, size, captured_at, trusted_captured_at, file, received_at)"

@@ -100,7 +100,8 @@ class WebSection(StrictModel):
     # feed count as requests: a proctor watching the room stays signed in)
     idle_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 30
     # reverse proxies (addresses or networks) whose X-Forwarded-For names the client; from
-    # any other peer the header is ignored (hub/web/proxies.py)
+    # any other peer the header is ignored (hub/web/proxies.py). Required with
+    # behind_tls_proxy: the front's own address is no client's.
     trusted_proxies: list[str] = []
 
     @field_validator("trusted_proxies")
@@ -127,6 +128,16 @@ class WebSection(StrictModel):
                 "HTTP beyond this machine: bind 127.0.0.1 behind the TLS front (`kuzet "
                 "provision web`, docs/provisioning.md), or set behind_tls_proxy = true if "
                 "that front reaches this address from another machine")
+        return self
+
+    @model_validator(mode="after")
+    def _front_is_trusted(self) -> WebSection:
+        if self.behind_tls_proxy and not self.trusted_proxies:
+            raise ValueError(
+                "behind_tls_proxy = true needs trusted_proxies, the addresses the TLS front "
+                'reaches the hub from: trusted_proxies = ["127.0.0.1"] for nginx on this '
+                "machine (`kuzet provision web`); without it every client counts as the "
+                "front's address, and one guesser's wrong passwords slow down everyone")
         return self
 
 

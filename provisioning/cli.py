@@ -164,12 +164,13 @@ def _signer(args) -> int:
 
 
 def _web(args) -> int:
-    from provisioning.web_front import WebFront, write_web_front
+    from provisioning.web_front import WebFront, hub_settings, write_web_front
 
     front = WebFront(tuple(args.name), hub_port=args.hub_port, https_port=args.https_port,
                      http_port=args.http_port)
     cert, _key, site = write_web_front(args.dir, front)
     print(f"wrote {cert} (for {', '.join(args.name)}) and {site}")
     print(f"next: sudo ln -s {site} /etc/nginx/sites-enabled/kuzet && sudo systemctl reload "
-          "nginx; in hub.toml: [web] host = \"127.0.0.1\", behind_tls_proxy = true")
+          "nginx")
+    print(f"in hub.toml: [web] {hub_settings(front)}")
     return 0

@@ -1,10 +1,12 @@
 """The hub's web pages over HTTPS only: a server certificate from the building's CA (its
 names and addresses as SANs) and a config for nginx (Debian's ``nginx``) that terminates TLS,
-sends HSTS, redirects plain HTTP to HTTPS and proxies to the hub on loopback.
+sends HSTS, redirects plain HTTP to HTTPS (but refuses an enrolment sent over it) and proxies
+to the hub on loopback.
 
 ``kuzet provision web --name hub.local --name 10.0.0.5`` writes ``web.crt``, ``web.key`` and
 ``nginx-kuzet.conf`` into the PKI folder; link the last into ``/etc/nginx/sites-enabled/``.
-The hub itself binds 127.0.0.1 (``[web] host``) with ``behind_tls_proxy = true``.
+The hub itself binds 127.0.0.1 (``[web] host``) with ``behind_tls_proxy = true`` and
+``trusted_proxies = ["127.0.0.1"]`` (:func:`hub_settings`, printed by the command).
 """
 
 from __future__ import annotations
@@ -54,8 +56,14 @@ def nginx_site(front: WebFront, cert: Path, key: Path) -> str:
         "server {",
         front._listen(front.http_port),
         f"    server_name {names};",
-        "    # plain HTTP carries nothing: every request is sent to HTTPS",
-        f"    return 301 https://$host{port}$request_uri;",
+        "    # plain HTTP carries nothing: an enrolment (its one-time code) is refused without",
+        "    # an answer, so a mistyped http:// line fails; every other request goes to HTTPS",
+        "    location ^~ /enrol {",
+        "        return 444;",
+        "    }",
+        "    location / {",
+        f"        return 301 https://$host{port}$request_uri;",
+        "    }",
         "}",
         "",
         "server {",
@@ -81,6 +89,15 @@ def nginx_site(front: WebFront, cert: Path, key: Path) -> str:
         "}",
         "",
     ])
+
+
+def hub_settings(front: WebFront) -> str:
+    """The ``[web]`` keys of hub.toml behind this front, as TOML ``key = value`` pairs joined
+    by commas: the hub on loopback at the proxied port, and nginx (reaching it from
+    127.0.0.1) trusted to name the client, so each tablet is throttled and audited by its own
+    address."""
+    return (f'host = "127.0.0.1", port = {front.hub_port}, behind_tls_proxy = true, '
+            'trusted_proxies = ["127.0.0.1"]')
 
 
 def write_web_front(folder: str | Path, front: WebFront) -> tuple[Path, Path, Path]:

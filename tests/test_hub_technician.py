@@ -12,7 +12,7 @@ from hub.services import HubServices
 from hub.web.app import create_app
 from hub.web.enrolment import RateLimit
 from provisioning.service import install_bundle
-from tests.support.hub_env import csrf_from, login, make_config, seed
+from tests.support.hub_env import PASSWORD, csrf_from, login, make_config, seed
 from tests.test_enrolment_browser import hub_config, tls_broker  # noqa: F401  (fixture)
 from tests.test_provisioning import node_client
 
@@ -105,6 +105,32 @@ def test_revoke_needs_confirmation_and_cuts_the_node_off(tech, tmp_path):
     r = client.post(f"/tech/nodes/{NODE}/enrol", data={"csrf_token": token})
     assert r.status_code == 302                        # a revoked node is not enrolled again
     assert "node.revoke" in audit_actions(app)
+
+
+def printed_line(app, base_url: str) -> str:
+    """The enrolment curl line on the one-time code page, the page asked for at ``base_url``
+    (over plain HTTP: the hub is not behind its TLS front in these tests)."""
+    client = app.test_client()
+    token = csrf_from(client.get("/login", base_url=base_url).text)
+    client.post("/login", data={"username": "tech", "password": PASSWORD,
+                                "csrf_token": token}, base_url=base_url)
+    token = csrf_from(client.get("/tech/", base_url=base_url).text)
+    client.post("/tech/nodes", data={"building": "main", "room": "a101", "name": "cam1",
+                                     "csrf_token": token}, base_url=base_url)
+    page = client.post(f"/tech/nodes/{NODE}/code", data={"csrf_token": token},
+                       base_url=base_url).text
+    return next(line for line in page.splitlines() if line.startswith("curl "))
+
+
+def test_the_printed_enrolment_line_is_https_only_beyond_a_loopback_demo(tech):
+    app, _client, _prov = tech
+    # reached by a name (a front the config does not know of): HTTPS, and curl held to it
+    line = printed_line(app, "http://hub.local")
+    assert "https://hub.local/enrol/fetch" in line
+    assert "--proto '=https'" in line and "--cacert ca.crt" in line
+    # the loopback demo hub, asked on loopback: plain HTTP, where the code never leaves
+    demo = printed_line(app, "http://127.0.0.1:8080")
+    assert "http://127.0.0.1:8080/enrol/fetch" in demo and "--proto" not in demo
 
 
 def test_code_fetching_is_rate_limited(tech):

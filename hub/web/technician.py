@@ -9,6 +9,7 @@ blurred by the node), and seat maps without the students' names (kept as they ar
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -26,6 +27,7 @@ from flask import (
 from flask_babel import gettext as _
 from pydantic import ValidationError
 
+from hub.config import is_loopback
 from hub.store import alerts, messages, rooms, signed_records
 from hub.store.nodes import room_nodes
 from hub.web.inputs import json_object
@@ -135,12 +137,21 @@ def code(building: str, room: str, name: str):
     audit("node.code", node_id, building, room)
     config = current_app.config["KUZET_CONFIG"]
     ttl_min = int(config.provisioning.code_ttl_s // 60)
-    # Behind the TLS front the Pi fetches over HTTPS and checks the hub against the CA.
-    https = {"_scheme": "https"} if config.web.behind_tls_proxy else {}
+    https = _enrol_over_https(config)
+    scheme = {"_scheme": "https"} if https else {}
     return render_template("tech_code.html", node_id=node_id, code=one_time, ttl_min=ttl_min,
-                           fetch_url=url_for("enrolment.fetch", _external=True, **https),
-                           ca_url=url_for("technician.ca_cert", _external=True, **https),
-                           ca_fingerprint=bridge().ca_fingerprint())
+                           fetch_url=url_for("enrolment.fetch", _external=True, **scheme),
+                           ca_url=url_for("technician.ca_cert", _external=True, **scheme),
+                           https_only=https, ca_fingerprint=bridge().ca_fingerprint())
+
+
+def _enrol_over_https(config) -> bool:
+    """Whether the Pi fetches its bundle over HTTPS (checking the hub against the CA, curl held
+    to HTTPS): always, but on a loopback demo hub (not behind the TLS front) whose page was
+    asked for on loopback, where the one-time code never leaves the machine."""
+    if config.web.behind_tls_proxy or request.is_secure:
+        return True
+    return not is_loopback(urlsplit("//" + request.host).hostname or "")
 
 
 @bp.get("/ca.crt")

@@ -79,6 +79,8 @@ import threading
 import cv2
 import pytest
 
+from edge.capture.opencv_source import OpenCvSource
+
 FAKE = {fake!r}          # a shell script named mosquitto that exits at once
 
 
@@ -92,7 +94,11 @@ def test_marked_starts_mosquitto():
 
 
 def test_unmarked_opens_real_footage():
-    cv2.VideoCapture({vtest!r})
+    OpenCvSource({vtest!r}).open()
+
+
+def test_unmarked_reads_a_still_from_real_footage():
+    assert cv2.VideoCapture({vtest!r}).read()[0]
 
 
 def test_unmarked_swallows_the_error_on_a_thread():
@@ -159,6 +165,7 @@ def test_an_unmarked_test_that_starts_them_fails(guarded_run):
         "*::test_unmarked_starts_mosquitto FAILED*",
         "*::test_marked_starts_mosquitto PASSED*",
         "*::test_unmarked_opens_real_footage FAILED*",
+        "*::test_unmarked_reads_a_still_from_real_footage PASSED*",
         "*::test_unmarked_swallows_the_error_on_a_thread FAILED*",
         "*::test_unmarked_starts_playwright FAILED*",
         "*::test_unmarked_spawns_mosquitto_without_subprocess FAILED*",
@@ -166,11 +173,11 @@ def test_an_unmarked_test_that_starts_them_fails(guarded_run):
         "*::test_unmarked_runs_a_fake_with_another_name PASSED*",
         "*::test_uses_the_broker_fixture PASSED*",
     ])
-    result.assert_outcomes(passed=3, failed=6, deselected=1)
+    result.assert_outcomes(passed=4, failed=6, deselected=1)
     text = result.stdout.str()
     assert ("test_guarded.py::test_unmarked_starts_mosquitto is not marked integration but "
             "started mosquitto: mark the test @pytest.mark.integration") in text
-    assert f"started cv2.VideoCapture on real footage ({VTEST_AVI})" in text
+    assert f"started a node's camera on real footage ({VTEST_AVI})" in text
     assert "test_unmarked_swallows_the_error_on_a_thread is not marked integration" in text
     assert "started playwright's browser driver" in text
 

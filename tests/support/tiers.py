@@ -131,21 +131,20 @@ def guarded(what: str, violations: list[str]) -> Iterator[None]:
 
     patches: list[tuple[object, str, object]] = []
     try:
-        import cv2
-    except ImportError:       # a machine without the edge extra: no video to open
-        cv2 = None
-    if cv2 is not None:
-        real_capture = cv2.VideoCapture
+        from edge.capture.opencv_source import OpenCvSource
+    except ImportError:       # a machine without the edge extra: no node to run
+        OpenCvSource = None
+    if OpenCvSource is not None:
+        real_open = OpenCvSource.open
 
-        # a function, not a subclass: an instance of a Python subclass of cv2.VideoCapture
-        # crashes the interpreter at exit (OpenCV 4.x)
-        def video_capture(*args, **kwargs):
-            source = args[0] if args else kwargs.get("filename")
-            if is_real_footage(source):
-                refuse(f"cv2.VideoCapture on real footage ({source})")
-            return real_capture(*args, **kwargs)
+        # The node's camera on real footage is the integration tier; reading a still frame
+        # out of a video (the eval set, a fixture's photo) is not.
+        def open_source(self, *args, **kwargs):
+            if is_real_footage(self.uri):
+                refuse(f"a node's camera on real footage ({self.uri})")
+            return real_open(self, *args, **kwargs)
 
-        patches.append((cv2, "VideoCapture", video_capture))
+        patches.append((OpenCvSource, "open", open_source))
     saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
     for owner, name, replacement in patches:
         setattr(owner, name, replacement)

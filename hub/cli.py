@@ -189,17 +189,12 @@ def _user_add(args) -> int:
 
     cfg = _config(args)
     buildings = _names(args.buildings)
-    if (args.role == "dean") != bool(buildings):
-        raise KuzetError("a dean needs --buildings (and only a dean has buildings)")
-    password = _password(args.username)
-
-    def add(conn):
-        uid = users.add_user(conn, args.username, password, args.role, args.name)
-        if buildings:
-            users.set_buildings(conn, uid, buildings)
-        return uid
-
-    uid = _write(cfg, add)
+    try:
+        users.check_buildings(args.role, buildings)     # before asking for the password
+    except ValueError:
+        raise KuzetError("a dean needs --buildings (and only a dean has buildings)") from None
+    uid = _write(cfg, users.add_with_buildings, args.username, _password(args.username),
+                 args.role, args.name, buildings)
     print(json.dumps({"id": uid, "username": args.username, "role": args.role,
                       **({"buildings": buildings} if buildings else {})}))
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -42,6 +43,23 @@ def add_user(conn: sqlite3.Connection, username: str, password: str, role: str,
                        (username, password_hash or generate_password_hash(password), role,
                         display_name, now_iso()))
     return int(cur.lastrowid)
+
+
+def check_buildings(role: str, buildings: Collection[str]) -> None:
+    """A dean oversees at least one building, and only a dean oversees any."""
+    if (role == "dean") != bool(buildings):
+        raise ValueError("a dean needs the buildings they oversee (and only a dean has any)")
+
+
+def add_with_buildings(conn: sqlite3.Connection, username: str, password: str, role: str,
+                       display_name: str, buildings: Collection[str]) -> int:
+    """The user and a dean's buildings (``check_buildings``), in the caller's one
+    transaction: a refusal adds nothing."""
+    check_buildings(role, buildings)
+    uid = add_user(conn, username, password, role, display_name)
+    if buildings:
+        set_buildings(conn, uid, list(buildings))
+    return uid
 
 
 def get_user(conn: sqlite3.Connection, user_id: int) -> User | None:

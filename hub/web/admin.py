@@ -50,25 +50,14 @@ def _building_names(text: str) -> list[str]:
     return [n.strip() for n in text.replace(";", ",").split(",") if n.strip()]
 
 
-def _add_user(conn, username: str, password: str, role: str, display_name: str,
-              buildings: list[str]) -> int:
-    """The user and a dean's buildings (a dean needs at least one), in the writer's one
-    transaction: a refusal adds nothing."""
-    if (role == "dean") != bool(buildings):
-        raise ValueError("a dean needs the buildings they oversee (and only a dean has any)")
-    uid = users.add_user(conn, username, password, role, display_name)
-    if buildings:
-        users.set_buildings(conn, uid, buildings)
-    return uid
-
-
 @bp.post("/users")
 def add_user():
     f = request.form
     buildings = _building_names(f.get("buildings", ""))
     try:
-        writer().call(_add_user, f.get("username", "").strip(), f.get("password", ""),
-                      f.get("role", ""), f.get("display_name", "").strip(), buildings)
+        writer().call(users.add_with_buildings, f.get("username", "").strip(),
+                      f.get("password", ""), f.get("role", ""),
+                      f.get("display_name", "").strip(), buildings)
     except Exception as exc:                  # duplicate name, short password, bad role
         flash(_("Could not add the user: %(why)s", why=str(exc)), "error")
         return redirect(url_for("admin.home"))

@@ -15,7 +15,6 @@ own transaction (``Outbox.add(chain=...)``), so a restart continues the chain wh
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
@@ -121,7 +120,7 @@ class Sealer:
                                   seq=head.seq + 1 if head else 1,
                                   prev=head.hash if head else None)
         linked = msg.model_copy(update={"chain": link, "sig": None})
-        body = signatures.signed_body(json.loads(contract.encode(linked)))
+        body = signatures.body_of_payload(contract.encode(linked))
         sealed = linked.model_copy(update={"sig": self.key.sign(body)})
         self.head = ChainHead(link.id, link.seq, signatures.record_hash(body))
         return sealed, self.head

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from hub.roster import ExamRow, ImportRefused, RowError, StudentRow
-from hub.store import scope
 from hub.store.db import iso_seconds, now_iso
 from kuzet import contract
 
@@ -59,13 +58,6 @@ def add_session(conn: sqlite3.Connection, building: str, room: str, proctor: str
          created_by, now_iso()))
     conn.execute("INSERT INTO session_proctors VALUES (?, ?)", (cur.lastrowid, row["id"]))
     return int(cur.lastrowid)
-
-
-def proctor_rooms(conn: sqlite3.Connection, user_id: int,
-                  at: datetime | None = None) -> list[tuple[str, str]]:
-    """The rooms of the proctor's sessions running at ``at`` (default now; an exam running
-    past its scheduled end included: ``hub.store.scope.proctor_sessions``)."""
-    return sorted({(w.building, w.room) for w in scope.proctor_sessions(conn, user_id, at)})
 
 
 def import_timetable(conn: sqlite3.Connection, exams: list[ExamRow],

@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 
-from hub.store import alerts, scope, sessions, users
+from hub.store import alerts, scope, users
 from hub.store import audit as audit_log
 from hub.store import logins as web_logins
 from hub.store.db import connect
@@ -144,8 +144,16 @@ def visible_rooms(user) -> set[tuple[str, str]] | None:
     if user.role == "dean":
         return None
     if user.role == "proctor":
-        return set(sessions.proctor_rooms(db(), user.id))
+        return {(w.building, w.room) for w in _proctor_sessions(user)}
     return set()
+
+
+def _proctor_sessions(user) -> list[scope.SessionWindow]:
+    """A proctor's sessions running now, read once per request (the room check and the
+    session check of one alert both need them)."""
+    if "proctor_sessions" not in g:
+        g.proctor_sessions = scope.proctor_sessions(db(), user.id)
+    return g.proctor_sessions
 
 
 def dean_buildings(user) -> set[str]:
@@ -164,7 +172,7 @@ def my_sessions(user) -> set[int] | None:
         return None
     if user is None or user.role != "proctor":
         return set()
-    return {w.id for w in scope.proctor_sessions(db(), user.id)}
+    return {w.id for w in _proctor_sessions(user)}
 
 
 def can_see_room(user, building: str, room: str) -> bool:

@@ -14,7 +14,7 @@ phone and a phone on a book's box is a book; ``"hands"`` adds the second look at
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 
 from edge.models import registry
 from edge.models.base import Detector, FaceDetector
@@ -22,7 +22,7 @@ from edge.models.phones import create_phone_detector
 from edge.models.registry import DEFAULT_DETECTOR, DEFAULT_FACE_DETECTOR
 
 PhoneMode = Literal["off", "remote", "hands"]
-PHONE_MODES: tuple[PhoneMode, ...] = ("off", "remote", "hands")
+PHONE_MODES: tuple[PhoneMode, ...] = get_args(PhoneMode)
 
 
 class Choice(Protocol):

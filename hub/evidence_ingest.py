@@ -24,11 +24,10 @@ from multiprocessing.connection import Connection
 
 from hub.config import BrokerSection
 from hub.evidence import EvidenceFolder
-from hub.ingest import checked, connect_session, ingest_client
+from hub.ingest import checked, connect_session, ingest_client, refusal
 from hub.signatures import RecordVerifier
 from hub.writer import Writer
 from kuzet import contract
-from kuzet.signatures import SignatureError
 
 log = logging.getLogger(__name__)
 EVIDENCE_TOPIC = f"{contract.TOPIC_ROOT}/+/+/+/evidence"
@@ -62,11 +61,9 @@ def child(settings: BrokerSection, root: str, out: Connection, acks: Connection)
 
     def on_message(c, userdata, msg) -> None:
         try:
-            m, raw = checked(msg, settings)       # the topic filter makes it evidence
-            record = verifier.check(m, msg.payload)
+            m, raw, record = checked(msg, settings, verifier)   # the topic filter: evidence
         except ValueError as exc:
-            reason = f"bad signature: {exc}" if isinstance(exc, SignatureError) else str(exc)
-            outbox.put((msg.mid, msg.qos, msg.topic, None, reason, None, None, None))
+            outbox.put((msg.mid, msg.qos, msg.topic, None, refusal(exc), None, None, None))
             return
         # The file is written on one of two threads (the kernel's part of creating a file
         # runs without the GIL, beside the next message's checks); the outbox waits for each

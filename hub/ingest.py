@@ -24,7 +24,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from hub.config import BrokerSection
-from hub.signatures import RecordVerifier
+from hub.signatures import RecordVerifier, SignedRecord
+from hub.store.messages import BAD_SIGNATURE
 from hub.writer import Writer
 from kuzet import contract
 from kuzet.signatures import SignatureError
@@ -102,31 +103,37 @@ class IngestWorker:
         self.received += 1
         ack = _acker(client, msg)
         try:
-            decoded, raw = checked(msg, self.settings)
-            record = self.verifier.check(decoded, msg.payload)
+            decoded, raw, record = checked(msg, self.settings, self.verifier)
         except ValueError as exc:                  # ContractError and SignatureError are
             self.invalid += 1
-            reason = str(exc)
             if isinstance(exc, SignatureError):
                 self.bad_signatures += 1
-                reason = f"bad signature: {exc}"
+            reason = refusal(exc)
             log.warning("invalid message on %s: %s", msg.topic, reason)
             self.writer.submit_reject(msg.topic, reason, ack)
             return
         self.writer.submit_message(msg.topic, decoded, raw, ack, record=record)
 
 
-def checked(msg: mqtt.MQTTMessage, settings: BrokerSection
-            ) -> tuple[contract.Message, bytes | None]:
-    """The message validated against the contract and its topic, and an evidence file's bytes
-    checked against its kind's cap, its size and sha256; ValueError (ContractError) says what
-    is wrong."""
+def checked(msg: mqtt.MQTTMessage, settings: BrokerSection, verifier: RecordVerifier
+            ) -> tuple[contract.Message, bytes | None, SignedRecord | None]:
+    """The message validated against the contract and its topic, an evidence file's bytes
+    checked against its kind's cap, its size and sha256, and a signed record's signature
+    (None: unsigned); ValueError (ContractError, SignatureError) says what is wrong."""
     decoded = contract.decode(msg.payload, expected_topic=msg.topic)
     raw = None
     if isinstance(decoded, contract.EvidenceMessage):
         refuse_oversize(decoded, settings)
         raw = decoded.decoded()
-    return decoded, raw
+    return decoded, raw, verifier.check(decoded, msg.payload)
+
+
+def refusal(exc: ValueError) -> str:
+    """The reason a message ``checked`` refused is stored with; a bad signature's begins with
+    ``BAD_SIGNATURE``, which the store counts apart."""
+    if isinstance(exc, SignatureError):
+        return f"{BAD_SIGNATURE}: {exc}"
+    return str(exc)
 
 
 def refuse_oversize(m: contract.EvidenceMessage, settings: BrokerSection) -> None:

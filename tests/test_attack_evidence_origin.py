@@ -13,10 +13,9 @@ import pytest
 
 from hub.services import HubServices
 from hub.store import alerts, messages
-from hub.store.db import connect
 from kuzet import contract
 from kuzet_tools.bench.sim import NodeSim, alert_for, evidence_for
-from tests.support.hub_env import make_config
+from tests.support.hub_env import make_config, read
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.integration     # a real mosquitto in every test
@@ -67,14 +66,6 @@ def nodes(broker):
     b202.close()
 
 
-def _read(svc, fn, *args):
-    conn = connect(svc.db_path, readonly=True)
-    try:
-        return fn(conn, *args)
-    finally:
-        conn.close()
-
-
 def _files(svc) -> set[str]:
     return {p.name for p in svc.evidence.root.rglob("*") if p.is_file()}
 
@@ -83,15 +74,15 @@ def test_evidence_from_another_room_for_an_alert_is_refused(hub, nodes, caplog):
     a101, b202 = nodes
     caplog.set_level(logging.WARNING, logger="hub")
     alert, (real,) = a101.alert_with_evidence("r2s3", jpeg=JPEG)
-    assert wait_until(lambda: _read(hub, alerts.alert_evidence, alert.alert_id), 20)
+    assert wait_until(lambda: read(hub, alerts.alert_evidence, alert.alert_id), 20)
     forged = evidence_for(B202, alert.alert_id, FORGED)
     b202.publish(forged)                  # its own topic: the broker's ACLs let it through
-    assert wait_until(lambda: _read(hub, messages.counters).get("rejected") == 1, 20)
-    listed = [r["evidence_id"] for r in _read(hub, alerts.alert_evidence, alert.alert_id)]
+    assert wait_until(lambda: read(hub, messages.counters).get("rejected") == 1, 20)
+    listed = [r["evidence_id"] for r in read(hub, alerts.alert_evidence, alert.alert_id)]
     assert listed == [real.evidence_id]
-    assert _read(hub, alerts.evidence_row, forged.evidence_id) is None
+    assert read(hub, alerts.evidence_row, forged.evidence_id) is None
     assert _files(hub) == {f"{real.evidence_id}.jpg"}
-    (reason,) = [r["reason"] for r in _read(hub, messages.rejected)]
+    (reason,) = [r["reason"] for r in read(hub, messages.rejected)]
     assert "main/a101/cam1" in reason and "main/b202/x" in reason
     assert any("main/b202/x/evidence" in r.getMessage() for r in caplog.records)
 
@@ -103,8 +94,8 @@ def test_evidence_before_its_alert_is_held_and_then_stored(hub, nodes):
     ev = evidence_for(A101, alert_id, JPEG)
     a101.publish(ev)
     a101.publish(alert_for(A101, "r1s1", alert_id=alert_id, evidence=[ev]))
-    assert wait_until(lambda: _read(hub, alerts.evidence_row, ev.evidence_id), 20)
-    assert _read(hub, messages.counters).get("rejected") is None
+    assert wait_until(lambda: read(hub, alerts.evidence_row, ev.evidence_id), 20)
+    assert read(hub, messages.counters).get("rejected") is None
 
 
 def test_evidence_whose_alert_never_comes_is_dropped_after_a_while(hub, nodes, caplog):
@@ -112,10 +103,10 @@ def test_evidence_whose_alert_never_comes_is_dropped_after_a_while(hub, nodes, c
     caplog.set_level(logging.WARNING, logger="hub")
     orphan = evidence_for(B202, contract.new_id(), FORGED)
     b202.publish(orphan)
-    assert wait_until(lambda: _read(hub, messages.counters).get("rejected") == 1, 20)
-    assert _read(hub, alerts.evidence_row, orphan.evidence_id) is None
+    assert wait_until(lambda: read(hub, messages.counters).get("rejected") == 1, 20)
+    assert read(hub, alerts.evidence_row, orphan.evidence_id) is None
     assert _files(hub) == set()
-    (reason,) = [r["reason"] for r in _read(hub, messages.rejected)]
+    (reason,) = [r["reason"] for r in read(hub, messages.rejected)]
     assert "no alert" in reason and orphan.alert_id in reason
     assert any(orphan.alert_id in r.getMessage() for r in caplog.records)
 
@@ -136,20 +127,20 @@ def test_a_flood_of_orphans_is_held_only_up_to_the_byte_bound(tight_hub, nodes):
     def all_refused() -> bool:
         nonlocal held_most
         held_most = max(held_most, binder.held * SIZE)
-        return _read(tight_hub, messages.counters).get("rejected") == len(flood)
+        return read(tight_hub, messages.counters).get("rejected") == len(flood)
 
     assert wait_until(all_refused, 30, step=0.01)
     assert held_most <= BOUND
-    reasons = [r["reason"] for r in _read(tight_hub, messages.rejected)]
+    reasons = [r["reason"] for r in read(tight_hub, messages.rejected)]
     pushed_out = [r for r in reasons if f"{BOUND} bytes" in r]
     assert len(pushed_out) >= len(flood) - BOUND // SIZE     # not left for the hold to drop
     assert binder.held == 0 and binder.held_bytes == 0
     assert _files(tight_hub) == set()
-    assert all(_read(tight_hub, alerts.evidence_row, ev.evidence_id) is None for ev in flood)
+    assert all(read(tight_hub, alerts.evidence_row, ev.evidence_id) is None for ev in flood)
 
     alert_id = contract.new_id()             # the real one: its snapshot before the alert
     real = evidence_for(A101, alert_id, JPEG)
     a101.publish(real)
     a101.publish(alert_for(A101, "r1s1", alert_id=alert_id, evidence=[real]))
-    assert wait_until(lambda: _read(tight_hub, alerts.evidence_row, real.evidence_id), 20)
+    assert wait_until(lambda: read(tight_hub, alerts.evidence_row, real.evidence_id), 20)
     assert _files(tight_hub) == {f"{real.evidence_id}.jpg"}

@@ -6,7 +6,6 @@ with cookies (urllib, http.client for the live stream)."""
 from __future__ import annotations
 
 import http.client
-import struct
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -15,35 +14,17 @@ import pytest
 from hub.server import HubServer
 from hub.store import alerts, sessions, users
 from hub.store import violation_protocols as protocols
-from hub.store.db import connect
 from kuzet import contract
 from kuzet_tools.bench.sim import NodeSim, alert_for, evidence_for
+from tests.support.footage import mjpeg_avi
 from tests.support.http_session import HttpSession
-from tests.support.hub_env import PASSWORD, make_config, seed
+from tests.support.hub_env import PASSWORD, make_config, read, seed
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.integration     # a real mosquitto
 
 A101 = contract.Origin(building="main", room="a101", node="cam1")
 JPEG = b"\xff\xd8\xff\xe0" + b"a phone under the desk" * 20 + b"\xff\xd9"
-
-
-def mjpeg_avi(frames: list[bytes], fps: float = 4.0) -> bytes:
-    """A minimal MJPEG AVI: the main header's frame time and the frames in ``movi``."""
-    avih = b"avih" + struct.pack("<II", 56, int(1e6 / fps)) + bytes(52)
-    movi = b"movi" + b"".join(b"00dc" + struct.pack("<I", len(f)) + f + b"\0" * (len(f) & 1)
-                              for f in frames)
-    body = b"AVI " + b"LIST" + struct.pack("<I", len(avih) + 4) + b"hdrl" + avih + \
-        b"LIST" + struct.pack("<I", len(movi)) + movi
-    return b"RIFF" + struct.pack("<I", len(body)) + body
-
-
-def read(hub, fn, *args):
-    conn = connect(hub.services.db_path, readonly=True)
-    try:
-        return fn(conn, *args)
-    finally:
-        conn.close()
 
 
 @pytest.fixture
@@ -74,7 +55,7 @@ def raise_alert(hub, node: NodeSim, session_id: int, started_at: datetime | None
     node.publish(snap)
     node.publish(clip)
     for ev in (snap, clip):
-        assert wait_until(lambda e=ev: read(hub, alerts.evidence_row, e.evidence_id), 20)
+        assert wait_until(lambda e=ev: read(hub.services, alerts.evidence_row, e.evidence_id), 20)
     return aid, snap.evidence_id, clip.evidence_id
 
 
@@ -98,7 +79,7 @@ def previous(hub, node):
                  now - timedelta(hours=2))
     aid, snap, clip = raise_alert(hub, node, sid, now - timedelta(hours=3))
     w.call(protocols.confirm_with_protocol, aid, users.User(omar, "omar", "proctor", "Omar"))
-    pid = read(hub, protocols.for_alert, aid)["id"]
+    pid = read(hub.services, protocols.for_alert, aid)["id"]
     return {"session": sid, "alert": aid, "snapshot": snap, "clip": clip, "protocol": pid}
 
 
@@ -169,7 +150,7 @@ def test_a_cookie_copied_before_logout_or_a_password_change_opens_nothing(hub, n
 
 
 def audit_of(hub) -> list[tuple[str, str, str]]:
-    return read(hub, lambda c: [tuple(r) for r in c.execute(
+    return read(hub.services, lambda c: [tuple(r) for r in c.execute(
         "SELECT username, action, target FROM audit ORDER BY id")])
 
 
@@ -179,7 +160,7 @@ def test_evidence_and_protocol_over_http_are_not_kept_and_each_look_is_audited(h
     r = aigerim.request(f"/proctor/alerts/{aid}/confirm",
                         {"csrf_token": aigerim.csrf("/exams/")})
     assert r.status == 302
-    pid = read(hub, protocols.for_alert, aid)["id"]
+    pid = read(hub.services, protocols.for_alert, aid)["id"]
     looks = {f"/evidence/file/{snap}": ("evidence.file", snap),
              f"/evidence/file/{clip}": ("evidence.file", clip),
              f"/evidence/clip/{clip}/0.jpg": ("evidence.clip_frame", clip),

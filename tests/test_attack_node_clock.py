@@ -17,11 +17,10 @@ import pytest
 from hub.retention_job import run
 from hub.services import HubServices
 from hub.store import alerts, nodes, violation_protocols
-from hub.store.db import connect
 from hub.web.app import create_app
 from kuzet import contract
 from kuzet_tools.bench.sim import NodeSim, alert_for, evidence_for
-from tests.support.hub_env import login, make_config, seed
+from tests.support.hub_env import login, make_config, read, seed
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.integration     # a real mosquitto
@@ -40,14 +39,6 @@ def hub(tmp_path, broker):
     seed(svc.writer)
     yield config, svc
     svc.stop()
-
-
-def _read(svc, fn, *args):
-    conn = connect(svc.db_path, readonly=True)
-    try:
-        return fn(conn, *args)
-    finally:
-        conn.close()
 
 
 def _in_2099(msg, **fields):
@@ -79,29 +70,29 @@ def test_a_node_dated_2099_is_dated_by_the_hub(hub):
         before = datetime.now(UTC)
         sim.publish(_in_2099(alert_for(A101, "r2s3", alert_id=alert_id, evidence=[ev]),
                              started_at=True))
-        assert wait_until(lambda: _read(svc, alerts.evidence_row, ev.evidence_id), 20)
-        assert wait_until(lambda: _read(svc, nodes.node, "main", "a101", "cam1"), 20)
+        assert wait_until(lambda: read(svc, alerts.evidence_row, ev.evidence_id), 20)
+        assert wait_until(lambda: read(svc, nodes.node, "main", "a101", "cam1"), 20)
         after = datetime.now(UTC)
     finally:
         sim.close()
 
     # What the node said is kept; the trusted times are the hub's.
-    row = _read(svc, alerts.alert_row, alert_id)
+    row = read(svc, alerts.alert_row, alert_id)
     assert row["started_at"].startswith("2099")
     trusted = datetime.fromisoformat(row["trusted_started_at"].replace("Z", "+00:00"))
     assert before - timedelta(seconds=5) <= trusted <= after + timedelta(seconds=5)
-    evidence = _read(svc, alerts.evidence_row, ev.evidence_id)
+    evidence = read(svc, alerts.evidence_row, ev.evidence_id)
     assert evidence["captured_at"].startswith("2099")
     assert evidence["trusted_captured_at"][:4] == str(before.year)
 
     # The node's clock is flagged: off by about SKEW, beyond the bound.
-    view = _read(svc, nodes.node, "main", "a101", "cam1")
+    view = read(svc, nodes.node, "main", "a101", "cam1")
     assert view["clock_skew_s"] == pytest.approx(SKEW.total_seconds(), abs=60)
     assert "clock_skew" in view["reasons"] and view["liveness"] == "degraded"
 
     # The protocol is dated today in the hub's time zone, and belongs to the running exam.
     pid = svc.writer.call(violation_protocols.create_draft, alert_id, None)
-    protocol = _read(svc, violation_protocols.get, pid)
+    protocol = read(svc, violation_protocols.get, pid)
     today = datetime.now(ZoneInfo(config.hub.timezone)).date().isoformat()
     assert protocol["attestation_date"] == today
     assert protocol["session_id"] is not None
@@ -110,7 +101,7 @@ def test_a_node_dated_2099_is_dated_by_the_hub(hub):
     # Retention ages the evidence by the hub's time: gone 31 days on, not in 2129.
     assert run(config, now=time.time() + 10 * 86400).deleted == 0
     assert run(config, now=time.time() + 31 * 86400).deleted == 1
-    assert _read(svc, alerts.evidence_row, ev.evidence_id) is None
+    assert read(svc, alerts.evidence_row, ev.evidence_id) is None
 
     # The technician sees it on the devices page.
     app = create_app(config, svc)
@@ -135,26 +126,26 @@ def test_a_node_dated_1970_before_its_first_heartbeat_is_dated_by_the_hub(hub):
         before = datetime.now(UTC)
         sim.publish(_in_1970(alert_for(A101, "r2s3", alert_id=alert_id, evidence=[ev]),
                              started_at=True))
-        assert wait_until(lambda: _read(svc, alerts.evidence_row, ev.evidence_id), 20)
+        assert wait_until(lambda: read(svc, alerts.evidence_row, ev.evidence_id), 20)
         after = datetime.now(UTC)
     finally:
         sim.close()
 
-    row = _read(svc, alerts.alert_row, alert_id)
+    row = read(svc, alerts.alert_row, alert_id)
     assert row["started_at"].startswith("1970")                    # kept as the node said
     trusted = datetime.fromisoformat(row["trusted_started_at"].replace("Z", "+00:00"))
     assert before - timedelta(seconds=5) <= trusted <= after + timedelta(seconds=5)
-    evidence = _read(svc, alerts.evidence_row, ev.evidence_id)
+    evidence = read(svc, alerts.evidence_row, ev.evidence_id)
     assert evidence["captured_at"].startswith("1970")
     assert evidence["trusted_captured_at"][:4] == str(before.year)
 
     pid = svc.writer.call(violation_protocols.create_draft, alert_id, None)
-    protocol = _read(svc, violation_protocols.get, pid)
+    protocol = read(svc, violation_protocols.get, pid)
     today = datetime.now(ZoneInfo(config.hub.timezone)).date().isoformat()
     assert protocol["attestation_date"] == today
     assert protocol["session_id"] is not None
     svc.writer.call(lambda c: c.execute("DELETE FROM protocols WHERE id = ?", (pid,)))
 
     assert run(config).deleted == 0                                # the next nightly run
-    assert _read(svc, alerts.evidence_row, ev.evidence_id) is not None
+    assert read(svc, alerts.evidence_row, ev.evidence_id) is not None
     assert run(config, now=time.time() + 31 * 86400).deleted == 1

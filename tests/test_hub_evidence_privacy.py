@@ -4,7 +4,6 @@ with who, which evidence and when."""
 
 from __future__ import annotations
 
-import struct
 from io import BytesIO
 
 import pytest
@@ -14,19 +13,10 @@ from hub.store.alerts import apply_alert, apply_evidence
 from hub.store.db import connect
 from kuzet import contract
 from kuzet_tools.bench.sim import alert_for, evidence_for
+from tests.support.footage import mjpeg_avi
 from tests.support.hub_env import login
 
 JPEG = b"\xff\xd8\xff\xe0jpeg\xff\xd9"
-
-
-def mjpeg_avi(frames: list[bytes], fps: float = 4.0) -> bytes:
-    """A minimal MJPEG AVI: the main header's frame time and the frames in ``movi``."""
-    avih = b"avih" + struct.pack("<II", 56, int(1e6 / fps)) + bytes(52)
-    movi = b"movi" + b"".join(b"00dc" + struct.pack("<I", len(f)) + f + b"\0" * (len(f) & 1)
-                              for f in frames)
-    body = b"AVI " + b"LIST" + struct.pack("<I", len(avih) + 4) + b"hdrl" + avih + \
-        b"LIST" + struct.pack("<I", len(movi)) + movi
-    return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Helpers for the hub's tests: a config in a temp folder, seeded users, rooms and sessions,
-and logging in with the Flask test client. Fixtures live in tests/support/hub_fixtures.py
-(loaded by tests/conftest.py)."""
+logging in with the Flask test client, and reading the hub's database. Fixtures live in
+tests/support/hub_fixtures.py (loaded by tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from werkzeug.security import generate_password_hash
 
 from hub.config import HubConfig, parse_config
 from hub.store import rooms, sessions, users
+from hub.store.db import connect
 
 PASSWORD = "correct horse battery"
 SECRET = "test-secret-key-0123456789abcdef-0123456789"
@@ -99,3 +100,12 @@ def login(client, username: str, password: str = PASSWORD):
                                     "csrf_token": token})
     assert r.status_code == 302, r.text[:500]
     return csrf_from(client.get("/login").text)
+
+
+def read(services, fn, *args):
+    """``fn(conn, *args)`` on a read-only connection to the hub's database."""
+    conn = connect(services.db_path, readonly=True)
+    try:
+        return fn(conn, *args)
+    finally:
+        conn.close()

@@ -157,7 +157,6 @@ def node_revisit(detector: Detector, seconds: float = 30.0) -> dict:
     from pathlib import Path
 
     from edge.config import load_config
-    from edge.models.factory import create_detectors
     from edge.node import EdgeNode
     from kuzet_tools.broker import MosquittoBroker
     from kuzet_tools.examples import write_vtest_node
@@ -165,9 +164,7 @@ def node_revisit(detector: Detector, seconds: float = 30.0) -> dict:
     with tempfile.TemporaryDirectory(prefix="kuzet-phones-") as tmp, \
             MosquittoBroker(Path(tmp) / "mq") as broker:
         path = write_vtest_node(Path(tmp) / "node", broker_port=broker.port, loop=True)
-        cfg = load_config(path)
-        detector, faces = create_detectors(cfg.detection, detector=detector)
-        node = EdgeNode(cfg, detector=detector, face_detector=faces)
+        node = EdgeNode(load_config(path), detector=detector)   # the rest as the node builds it
         node.start()
         try:
             while node.stats.looks < 10:

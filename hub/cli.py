@@ -44,36 +44,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     user = cmds.add_parser("user", help="users").add_subparsers(
         dest="user_command", required=True, metavar="COMMAND")
-    add = user.add_parser("add", help="add a user; the password comes from "
-                          "$KUZET_HUB_PASSWORD or a prompt (example: kuzet hub user add "
-                          "--config hub.toml aigerim --role proctor)")
-    add.add_argument("--config", required=True)
-    add.add_argument("username")
+    add = _user_command(user, "add", "add a user; the password comes from "
+                        "$KUZET_HUB_PASSWORD or a prompt (example: kuzet hub user add "
+                        "--config hub.toml aigerim --role proctor)", _user_add)
     add.add_argument("--role", required=True, choices=["proctor", "dean", "technician", "admin"])
     add.add_argument("--name", default="", help="the name shown on the pages")
     add.add_argument("--buildings", default="", help="a dean's buildings, comma-separated "
                      "(required for a dean: a dean sees only these)")
-    add.set_defaults(func=_user_add)
-    blds = user.add_parser("buildings", help="set the buildings a dean oversees (example: "
-                           "kuzet hub user buildings --config hub.toml dean1 main,east)")
-    blds.add_argument("--config", required=True)
-    blds.add_argument("username")
+    blds = _user_command(user, "buildings", "set the buildings a dean oversees (example: "
+                         "kuzet hub user buildings --config hub.toml dean1 main,east)",
+                         _user_buildings)
     blds.add_argument("buildings", help="comma-separated building names")
-    blds.set_defaults(func=_user_buildings)
-    passwd = user.add_parser("passwd", help="set a user's password and end their logins; the "
-                             "password comes from $KUZET_HUB_PASSWORD or a prompt (example: "
-                             "kuzet hub user passwd --config hub.toml aigerim)")
-    passwd.add_argument("--config", required=True)
-    passwd.add_argument("username")
-    passwd.set_defaults(func=_user_passwd)
+    _user_command(user, "passwd", "set a user's password and end their logins; the "
+                  "password comes from $KUZET_HUB_PASSWORD or a prompt (example: "
+                  "kuzet hub user passwd --config hub.toml aigerim)", _user_passwd)
     for name, what in (("deactivate", "end a user's logins; they cannot log in until "
                                       "activated"), ("activate", "let a deactivated user log in "
                                                                  "again")):
-        cmd = user.add_parser(name, help=f"{what} (example: kuzet hub user {name} --config "
-                              "hub.toml aigerim)")
-        cmd.add_argument("--config", required=True)
-        cmd.add_argument("username")
-        cmd.set_defaults(func=_user_active, active=name == "activate")
+        _user_command(user, name, f"{what} (example: kuzet hub user {name} --config "
+                      "hub.toml aigerim)", _user_active, active=name == "activate")
 
     session = cmds.add_parser("session", help="exam sessions").add_subparsers(
         dest="session_command", required=True, metavar="COMMAND")
@@ -116,6 +105,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     load.add_argument("--title", default="")
     load.add_argument("seatmap", help="seat map JSON file")
     load.set_defaults(func=_room_load)
+
+
+def _user_command(user: argparse._SubParsersAction, name: str, help_: str, func,
+                  **defaults) -> argparse.ArgumentParser:
+    """A ``kuzet hub user`` command on one user: ``--config`` and the username."""
+    cmd = user.add_parser(name, help=help_)
+    cmd.add_argument("--config", required=True)
+    cmd.add_argument("username")
+    cmd.set_defaults(func=func, **defaults)
+    return cmd
 
 
 def _config(args):

@@ -41,56 +41,38 @@ def hub(tmp_path, broker):
     svc.stop()
 
 
-def _in_2099(msg, **fields):
-    """``msg`` as a node whose clock runs in 2099 sends it."""
-    return _moved(msg, SKEW, fields)
-
-
-def _in_1970(msg, **fields):
-    """``msg`` as a node that booted without a real-time clock (in 1970) sends it."""
-    return _moved(msg, BACK, fields)
-
-
-def _moved(msg, by: timedelta, fields):
-    moved = {"sent_at": msg.sent_at + by, **{f: getattr(msg, f) + by for f in fields}}
+def _moved(msg, by: timedelta, *fields: str):
+    """``msg`` as a node whose clock is off ``by`` sends it: its ``sent_at`` and ``fields``."""
+    moved = {f: getattr(msg, f) + by for f in ("sent_at", *fields)}
     return msg.model_copy(update=moved)
 
 
-def test_a_node_dated_2099_is_dated_by_the_hub(hub):
-    config, svc = hub
-    sim = NodeSim("127.0.0.1", config.broker.port, A101)
-    try:
-        sim.publish(_in_2099(contract.HeartbeatMessage(
-            origin=A101, fps=10.0, inference_ms=20.0, worst_seat_revisit_s=1.0,
-            cpu_temp_c=55.0, disk_free_mb=20000.0, outbox_depth=0, software_version="sim",
-            model_versions={"detector": "sim"}, uptime_s=100.0)), qos=0)
-        alert_id = contract.new_id()
-        ev = _in_2099(evidence_for(A101, alert_id, JPEG), captured_at=True)
-        sim.publish(ev)
-        before = datetime.now(UTC)
-        sim.publish(_in_2099(alert_for(A101, "r2s3", alert_id=alert_id, evidence=[ev]),
-                             started_at=True))
-        assert wait_until(lambda: read(svc, alerts.evidence_row, ev.evidence_id), 20)
-        assert wait_until(lambda: read(svc, nodes.node, "main", "a101", "cam1"), 20)
-        after = datetime.now(UTC)
-    finally:
-        sim.close()
+def _alert_dated_by_the_hub(svc, sim: NodeSim, by: timedelta, year: str) -> tuple[str, str]:
+    """A node whose clock is off ``by`` (in ``year``) sends a snapshot, then its alert. What
+    the node said is kept; the trusted times are the hub's. Returns the alert's and the
+    snapshot's ids."""
+    alert_id = contract.new_id()
+    ev = _moved(evidence_for(A101, alert_id, JPEG), by, "captured_at")
+    sim.publish(ev)
+    before = datetime.now(UTC)
+    sim.publish(_moved(alert_for(A101, "r2s3", alert_id=alert_id, evidence=[ev]), by,
+                       "started_at"))
+    assert wait_until(lambda: read(svc, alerts.evidence_row, ev.evidence_id), 20)
+    after = datetime.now(UTC)
 
-    # What the node said is kept; the trusted times are the hub's.
     row = read(svc, alerts.alert_row, alert_id)
-    assert row["started_at"].startswith("2099")
+    assert row["started_at"].startswith(year)
     trusted = datetime.fromisoformat(row["trusted_started_at"].replace("Z", "+00:00"))
     assert before - timedelta(seconds=5) <= trusted <= after + timedelta(seconds=5)
     evidence = read(svc, alerts.evidence_row, ev.evidence_id)
-    assert evidence["captured_at"].startswith("2099")
+    assert evidence["captured_at"].startswith(year)
     assert evidence["trusted_captured_at"][:4] == str(before.year)
+    return alert_id, ev.evidence_id
 
-    # The node's clock is flagged: off by about SKEW, beyond the bound.
-    view = read(svc, nodes.node, "main", "a101", "cam1")
-    assert view["clock_skew_s"] == pytest.approx(SKEW.total_seconds(), abs=60)
-    assert "clock_skew" in view["reasons"] and view["liveness"] == "degraded"
 
-    # The protocol is dated today in the hub's time zone, and belongs to the running exam.
+def _check_protocol_dated_today(config, svc, alert_id: str) -> None:
+    """The protocol is dated today in the hub's time zone, and belongs to the running exam
+    (the draft is deleted again)."""
     pid = svc.writer.call(violation_protocols.create_draft, alert_id, None)
     protocol = read(svc, violation_protocols.get, pid)
     today = datetime.now(ZoneInfo(config.hub.timezone)).date().isoformat()
@@ -98,10 +80,31 @@ def test_a_node_dated_2099_is_dated_by_the_hub(hub):
     assert protocol["session_id"] is not None
     svc.writer.call(lambda c: c.execute("DELETE FROM protocols WHERE id = ?", (pid,)))
 
+
+def test_a_node_dated_2099_is_dated_by_the_hub(hub):
+    config, svc = hub
+    sim = NodeSim("127.0.0.1", config.broker.port, A101)
+    try:
+        sim.publish(_moved(contract.HeartbeatMessage(
+            origin=A101, fps=10.0, inference_ms=20.0, worst_seat_revisit_s=1.0,
+            cpu_temp_c=55.0, disk_free_mb=20000.0, outbox_depth=0, software_version="sim",
+            model_versions={"detector": "sim"}, uptime_s=100.0), SKEW), qos=0)
+        alert_id, evidence_id = _alert_dated_by_the_hub(svc, sim, SKEW, "2099")
+        assert wait_until(lambda: read(svc, nodes.node, "main", "a101", "cam1"), 20)
+    finally:
+        sim.close()
+
+    # The node's clock is flagged: off by about SKEW, beyond the bound.
+    view = read(svc, nodes.node, "main", "a101", "cam1")
+    assert view["clock_skew_s"] == pytest.approx(SKEW.total_seconds(), abs=60)
+    assert "clock_skew" in view["reasons"] and view["liveness"] == "degraded"
+
+    _check_protocol_dated_today(config, svc, alert_id)
+
     # Retention ages the evidence by the hub's time: gone 31 days on, not in 2129.
     assert run(config, now=time.time() + 10 * 86400).deleted == 0
     assert run(config, now=time.time() + 31 * 86400).deleted == 1
-    assert read(svc, alerts.evidence_row, ev.evidence_id) is None
+    assert read(svc, alerts.evidence_row, evidence_id) is None
 
     # The technician sees it on the devices page.
     app = create_app(config, svc)
@@ -120,32 +123,12 @@ def test_a_node_dated_1970_before_its_first_heartbeat_is_dated_by_the_hub(hub):
     config, svc = hub
     sim = NodeSim("127.0.0.1", config.broker.port, A101)
     try:
-        alert_id = contract.new_id()
-        ev = _in_1970(evidence_for(A101, alert_id, JPEG), captured_at=True)
-        sim.publish(ev)
-        before = datetime.now(UTC)
-        sim.publish(_in_1970(alert_for(A101, "r2s3", alert_id=alert_id, evidence=[ev]),
-                             started_at=True))
-        assert wait_until(lambda: read(svc, alerts.evidence_row, ev.evidence_id), 20)
-        after = datetime.now(UTC)
+        alert_id, evidence_id = _alert_dated_by_the_hub(svc, sim, BACK, "1970")
     finally:
         sim.close()
 
-    row = read(svc, alerts.alert_row, alert_id)
-    assert row["started_at"].startswith("1970")                    # kept as the node said
-    trusted = datetime.fromisoformat(row["trusted_started_at"].replace("Z", "+00:00"))
-    assert before - timedelta(seconds=5) <= trusted <= after + timedelta(seconds=5)
-    evidence = read(svc, alerts.evidence_row, ev.evidence_id)
-    assert evidence["captured_at"].startswith("1970")
-    assert evidence["trusted_captured_at"][:4] == str(before.year)
-
-    pid = svc.writer.call(violation_protocols.create_draft, alert_id, None)
-    protocol = read(svc, violation_protocols.get, pid)
-    today = datetime.now(ZoneInfo(config.hub.timezone)).date().isoformat()
-    assert protocol["attestation_date"] == today
-    assert protocol["session_id"] is not None
-    svc.writer.call(lambda c: c.execute("DELETE FROM protocols WHERE id = ?", (pid,)))
+    _check_protocol_dated_today(config, svc, alert_id)
 
     assert run(config).deleted == 0                                # the next nightly run
-    assert read(svc, alerts.evidence_row, ev.evidence_id) is not None
+    assert read(svc, alerts.evidence_row, evidence_id) is not None
     assert run(config, now=time.time() + 31 * 86400).deleted == 1

@@ -191,19 +191,17 @@ def room_or_404(building: str, room: str) -> None:
 def alert_or_404(alert_id: str):
     """The alert's row, if ``g.user`` may see it: its room, and for a proctor one of their
     sessions running now; else 404."""
-    row = alerts.alert_row(db(), alert_id)
-    if row is None:
-        abort(404)
-    room_or_404(row["building"], row["room"])
-    mine = my_sessions(g.user)
-    if mine is not None and scope.alert_session(db(), alert_id) not in mine:
-        abort(404)
-    return row
+    return _in_scope_or_404(alerts.alert_row(db(), alert_id))
 
 
 def evidence_or_404(evidence_id: str):
     """The evidence row, if ``g.user`` may see its alert (``alert_or_404``); else 404."""
-    row = alerts.evidence_row(db(), evidence_id)
+    return _in_scope_or_404(alerts.evidence_row(db(), evidence_id))
+
+
+def _in_scope_or_404(row):
+    """An alert's or evidence row (its ``alert_id``, ``building``, ``room``) if ``g.user``
+    may see that alert; else 404."""
     if row is None:
         abort(404)
     room_or_404(row["building"], row["room"])

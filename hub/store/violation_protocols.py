@@ -193,9 +193,11 @@ def evidence(conn: sqlite3.Connection, alert_id: str) -> list[sqlite3.Row]:
 
 
 def retakes(conn: sqlite3.Connection, discipline: str | None = None) -> list[sqlite3.Row]:
-    """Students sent to retake (issued or later), by discipline then group and name."""
+    """Students sent to retake (issued or later), by discipline then group and name; each
+    row also holds what ``may_see`` reads (session, opener, building)."""
     sql = ("SELECT discipline, group_name, student_no, student, attestation_date, status,"
-           " retake_on, id FROM protocols WHERE status <> 'draft'")
+           " retake_on, id, session_id, created_by, building FROM protocols"
+           " WHERE status <> 'draft'")
     args: tuple = ()
     if discipline:
         sql += " AND discipline = ?"

@@ -211,7 +211,7 @@ def retake(protocol_id: int):
 def retakes():
     discipline = request.args.get("discipline") or None
     rows = store.retakes(db(), discipline)
-    visible = [r for r in rows if store.may_see(db(), store.get(db(), r["id"]), g.user)]
+    visible = [r for r in rows if store.may_see(db(), dict(r), g.user)]
     if request.args.get("format") == "csv":
         if g.user.role != "dean":
             abort(403)

@@ -72,8 +72,11 @@ def find(conn: sqlite3.Connection, token: str, max_age_s: float, idle_s: float |
     """The login of ``token`` at ``now`` (default: the time now): its user if it has not
     ended, is younger than ``max_age_s``, was seen within ``idle_s`` (``None``: no idle
     limit) and its user is active."""
-    row = conn.execute("SELECT user_id, started_at, last_seen_at FROM web_logins"
-                       " WHERE token_hash = ? AND ended_at IS NULL", (_hash(token),)).fetchone()
+    row = conn.execute("SELECT w.started_at, w.last_seen_at, u.id, u.username, u.role,"
+                       " u.display_name FROM web_logins w LEFT JOIN users u"
+                       " ON u.id = w.user_id AND u.active = 1"      # as users.get_user
+                       " WHERE w.token_hash = ? AND w.ended_at IS NULL",
+                       (_hash(token),)).fetchone()                  # one query per request
     if row is None:
         return Login(None)
     now = datetime.now(UTC).timestamp() if now is None else now
@@ -82,7 +85,9 @@ def find(conn: sqlite3.Connection, token: str, max_age_s: float, idle_s: float |
         return Login(None, last_seen=seen)
     if idle_s is not None and now - seen >= idle_s:
         return Login(None, idle=True, last_seen=seen)
-    return Login(users.get_user(conn, row["user_id"]), last_seen=seen)
+    user = None if row["id"] is None else User(row["id"], row["username"], row["role"],
+                                               row["display_name"])
+    return Login(user, last_seen=seen)
 
 
 def touch(conn: sqlite3.Connection, token: str, now: float) -> None:

@@ -15,7 +15,6 @@ so its proctor keeps seeing its new alerts.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -66,7 +65,3 @@ def alert_session(conn: sqlite3.Connection, alert_id: str) -> int | None:
     row = conn.execute(f"SELECT {ALERT_SESSION} FROM alerts a WHERE a.alert_id = ?",
                        (alert_id,)).fetchone()
     return None if row is None or row[0] is None else int(row[0])
-
-
-def in_sessions(conn: sqlite3.Connection, alert_id: str, session_ids: Collection[int]) -> bool:
-    return alert_session(conn, alert_id) in set(session_ids)

@@ -87,6 +87,15 @@ def _evidence_page(client, aid: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", r.text)).split())
 
 
+def _signed_incident(svc, node) -> tuple[str, list[dict]]:
+    """On the seeded hub, ``node`` (its MQTT client and key) sends a signed incident; its
+    alert id and records, once the hub holds all four."""
+    seed(svc.writer)
+    aid, sent = _an_incident(SigningNode(*node))
+    assert wait_until(lambda: _signed_count(svc) == 4, 20)
+    return aid, sent
+
+
 def _evidence_record(svc, evidence_id: str) -> dict:
     return _read(svc, lambda c: dict(c.execute(
         "SELECT sig, signer FROM signed_records WHERE evidence_id = ? AND kind = 'evidence'",
@@ -96,10 +105,8 @@ def _evidence_record(svc, evidence_id: str) -> dict:
 def test_the_issued_protocol_prints_each_files_hash_signature_and_node_certificate(
         building, tmp_path):  # noqa: F811
     svc, pki, nodes = building
-    seed(svc.writer)
-    client_, key = nodes["cam1"]
-    aid, sent = _an_incident(SigningNode(client_, key))
-    assert wait_until(lambda: _signed_count(svc) == 4, 20)
+    aid, sent = _signed_incident(svc, nodes["cam1"])
+    _, key = nodes["cam1"]
     client = _client(svc)
     p = _issue(svc, client, aid)
 
@@ -128,9 +135,7 @@ def test_the_issued_protocol_prints_each_files_hash_signature_and_node_certifica
 def test_the_bundle_route_is_the_protocols_own_uncached_audited_and_verifies(
         building, tmp_path):  # noqa: F811
     svc, pki, nodes = building
-    seed(svc.writer)
-    aid, _ = _an_incident(SigningNode(*nodes["cam1"]))
-    assert wait_until(lambda: _signed_count(svc) == 4, 20)
+    aid, _ = _signed_incident(svc, nodes["cam1"])
     client = _client(svc)
     p = _issue(svc, client, aid)
     url = f"/protocols/{p['id']}/bundle.zip"
@@ -230,10 +235,8 @@ def test_a_revoked_node_certificate_fails_verification(building, tmp_path):  # n
     """The bundle carries the CA's revocation list; ``kuzet verify`` also takes the one beside
     the CA certificate; a list another CA signed is no list."""
     svc, pki, nodes = building
-    seed(svc.writer)
-    client_, key = nodes["cam1"]
-    aid, _ = _an_incident(SigningNode(client_, key))
-    assert wait_until(lambda: _signed_count(svc) == 4, 20)
+    aid, _ = _signed_incident(svc, nodes["cam1"])
+    _, key = nodes["cam1"]
     client = _client(svc)
     url = f"/protocols/{_issue(svc, client, aid)['id']}/bundle.zip"
     ca = (pki / "ca.crt").read_bytes()

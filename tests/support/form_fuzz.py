@@ -92,20 +92,37 @@ class Case:
     session: str = "user"                    # "user": signed-in; "anonymous"; "fresh"
 
 
+FORGED_IDS = [0, 999_999, 2**63 - 1, 2**63, 10**30]     # ids that are no row's
+
+
 def ids(kind: str):
     """A URL argument: a real id of the fixture's hub, or (``forged``) a made-up one."""
     def build(hub: Hub, forged: bool) -> st.SearchStrategy:
         if not forged:
             return st.sampled_from(hub.ids[kind])
         if kind in ("session", "protocol"):
-            return st.one_of(st.sampled_from([0, 999_999, 2**63 - 1, 2**63, 10**30]),
-                             st.integers(min_value=0))
+            return st.one_of(st.sampled_from(FORGED_IDS), st.integers(min_value=0))
         return path_part
     return build
 
 
 def one_of(*items: str):
     return lambda hub, forged: st.sampled_from(items)
+
+
+def spare(username: str, role: str):
+    """A URL argument: the id of the user ``username`` (a ``role``, made on first use) that
+    only one case touches, or (``forged``) an id that is no user's."""
+    def build(hub: Hub, forged: bool) -> st.SearchStrategy:
+        if forged:
+            return st.sampled_from(FORGED_IDS)
+
+        def find_or_add(conn) -> int:
+            row = conn.execute("SELECT id FROM users WHERE username = ?",
+                               (username,)).fetchone()
+            return row[0] if row else users.add_user(conn, username, PASSWORD, role)
+        return st.just(hub.services.writer.call(find_or_add))
+    return build
 
 
 ROOM = {"building": ids("building"), "room": ids("room")}
@@ -148,39 +165,12 @@ CASES: dict[str, Case] = {
     # a wrong current password only (the fuzz never knows it): each example signs in afresh
     "account.password": Case(("tech",), fields=("current", "new", "again"), session="fresh"),
     # a spare user, so that no other case's user is deactivated
-    "admin.set_active": Case(("admin",), {"user_id": lambda hub, forged: spare_user(hub, forged)},
+    "admin.set_active": Case(("admin",), {"user_id": spare("spare", "proctor")},
                              fields=("active",)),
     # a spare dean, so that no other case's dean loses a building
-    "admin.set_buildings": Case(("admin",),
-                                {"user_id": lambda hub, forged: spare_dean(hub, forged)},
+    "admin.set_buildings": Case(("admin",), {"user_id": spare("spare_dean", "dean")},
                                 fields=("buildings",)),
 }
-
-
-def spare_dean(hub: Hub, forged: bool) -> st.SearchStrategy:
-    """The id of a dean only ``admin.set_buildings`` touches (made on first use), or a
-    forged id that is no user's."""
-    if forged:
-        return st.sampled_from([0, 999_999, 2**63 - 1, 2**63, 10**30])
-
-    def spare(conn) -> int:
-        row = conn.execute("SELECT id FROM users WHERE username = 'spare_dean'").fetchone()
-        return row[0] if row else users.add_user(conn, "spare_dean", PASSWORD, "dean")
-    return st.just(hub.services.writer.call(spare))
-
-
-def spare_user(hub: Hub, forged: bool) -> st.SearchStrategy:
-    """The id of a user only ``admin.set_active`` touches (made on first use), or a forged
-    id that is no user's."""
-    if forged:
-        return st.sampled_from([0, 999_999, 2**63 - 1, 2**63, 10**30])
-
-    def spare(conn) -> int:
-        row = conn.execute("SELECT id FROM users WHERE username = 'spare'").fetchone()
-        return row[0] if row else users.add_user(conn, "spare", PASSWORD, "proctor")
-    return st.just(hub.services.writer.call(spare))
-
-
 
 
 def route_url(hub: Hub, endpoint: str, args: dict[str, Any]) -> str:

@@ -22,6 +22,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from cryptography import x509
@@ -102,11 +103,13 @@ class Signer:
     def fingerprint(self) -> str:
         return fingerprint(self.der)
 
-    @property
+    @cached_property
     def certificate(self) -> x509.Certificate | None:
         return x509.load_der_x509_certificate(self.der) if self.is_cert else None
 
-    def public_key(self):
+    @cached_property
+    def key(self):
+        """The signer's public key, loaded once (a record's check needs it twice)."""
         cert = self.certificate
         if cert is not None:
             return cert.public_key()
@@ -119,7 +122,7 @@ def signer_of(sig: Signature) -> Signer:
             signer = Signer(unb64(sig.cert), True)
         else:
             signer = Signer(unb64(sig.key or ""), False)
-        signer.public_key()
+        _ = signer.key          # loads (once), or fails here with the reason
     except ValueError as exc:
         raise SignatureError(f"the signer's {'certificate' if sig.cert else 'key'} does not "
                              f"load: {exc}") from None
@@ -129,7 +132,7 @@ def signer_of(sig: Signature) -> Signer:
 def verify(body: bytes, sig: Signature, signer: Signer | None = None) -> Signer:
     """Check ``sig`` over ``body`` against its signer; SignatureError if it does not verify."""
     signer = signer or signer_of(sig)
-    key = signer.public_key()
+    key = signer.key
     if alg_of(key) != sig.alg:
         raise SignatureError(f"signature says {sig.alg}, the signer's key is {alg_of(key)}")
     value = unb64(sig.value)

@@ -42,6 +42,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 Name = Annotated[str, Field(pattern=NAME_RE.pattern)]
 MESSAGE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MessageId = Annotated[str, Field(pattern=MESSAGE_ID_RE.pattern)]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class Rule(StrEnum):
@@ -102,11 +103,10 @@ class Message(StrictModel):
 class EvidenceRef(StrictModel):
     evidence_id: MessageId
     kind: Literal["snapshot", "crop", "clip"]
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    sha256: Sha256
     size: Annotated[int, Field(ge=0)]
 
 
-Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Base64 = Annotated[str, Field(pattern=r"^[A-Za-z0-9+/]+={0,2}$", max_length=4096)]
 
 
@@ -168,7 +168,7 @@ class EvidenceMessage(Message):
     evidence_id: MessageId
     kind: Literal["snapshot", "crop", "clip"]
     content_type: Literal["image/jpeg", "video/x-msvideo"]
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    sha256: Sha256
     size: Annotated[int, Field(ge=0)]
     captured_at: AwareDatetime
     data: str

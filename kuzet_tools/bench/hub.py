@@ -59,6 +59,10 @@ port = {broker_port}
 client_id = "kuzet-hub-bench"
 evidence_process = {str(evidence_process).lower()}
 fast_decoder = {str(fast_decoder).lower()}
+# The bench publishes each topic from its own process, so evidence can run hundreds of
+# messages ahead of the alerts that name it (a node sends them milliseconds apart); the
+# hub may hold as many as the broker lets it leave unacknowledged (receive_maximum 1000).
+orphan_max = 999
 """)
     return cfg
 

@@ -1,0 +1,98 @@
+"""The phone sets: phones-dev split into a tuning part and a held-out part, read in place from
+the shared data (never committed), plus registry photos with phones and phone-like negatives."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+import pytest
+
+from kuzet_tools.models import phone_sets
+from kuzet_tools.models.evaluate import ClassCounts, match
+from kuzet_tools.models.phone_sets import (
+    PHONE,
+    SPLIT_PATH,
+    group_key,
+    load_phone_sets,
+    phones_dev_dir,
+    phones_dev_records,
+    split_phones_dev,
+)
+
+needs_phones_dev = pytest.mark.skipif(
+    not (phones_dev_dir() / "labels.json").is_file(),
+    reason=f"the shared phones-dev photos are not at {phones_dev_dir()} (set KUZET_PHONES_DEV)")
+
+
+@pytest.fixture(scope="module")
+def split() -> dict:
+    return json.loads(SPLIT_PATH.read_text())
+
+
+@pytest.fixture(scope="module")
+def records() -> list[dict]:
+    return phones_dev_records()
+
+
+@needs_phones_dev
+def test_the_split_is_disjoint_and_covers_every_photo(split, records):
+    tune, measure = set(split["tune"]), set(split["measure"])
+    assert not tune & measure
+    assert tune | measure == {r["file"] for r in records}
+    assert split["counts"]["photos"] == {"tune": len(tune), "measure": len(measure)}
+
+
+@needs_phones_dev
+def test_the_committed_split_is_what_the_rule_gives(split, records):
+    assert split_phones_dev(records) == split
+
+
+@needs_phones_dev
+def test_frames_of_one_recording_land_in_one_part(split, records):
+    part_of = {f: p for p in ("tune", "measure") for f in split[p]}
+    parts_by_group = defaultdict(set)
+    for r in records:
+        parts_by_group[group_key(r["source"])].add(part_of[r["file"]])
+    assert all(len(parts) == 1 for parts in parts_by_group.values())
+    clip = [r for r in records if "cell02_" in r["source"] or "cell05_" in r["source"]]
+    assert len(clip) > 10 and len({part_of[r["file"]] for r in clip}) == 1
+
+
+@needs_phones_dev
+def test_each_source_set_is_split_about_55_to_45(split):
+    for source, have in split["counts"]["by_source"].items():
+        share = have["tune"] / (have["tune"] + have["measure"])
+        assert 0.5 <= share <= 0.6, (source, have)
+
+
+@needs_phones_dev
+def test_phones_dev_photos_load_with_their_phones_as_cell_phone(split):
+    sets = load_phone_sets(("tune", "measure"))
+    assert [len(sets["tune"]), len(sets["measure"])] == [len(split["tune"]),
+                                                          len(split["measure"])]
+    phones = sum(len(i.objects) for i in sets["tune"] + sets["measure"])
+    assert phones == 455
+    image = sets["measure"][0]
+    assert image.path.is_file() and image.path.parent == phones_dev_dir() / "images"
+    assert {o["label"] for o in image.objects} == {PHONE}
+    counts = defaultdict(ClassCounts)
+    box = tuple(image.objects[0]["box"])
+    match([(PHONE, 0.9, box), (PHONE, 0.8, (0, 0, 5, 5))], image.objects, image.ignore, 0.5,
+          counts)
+    assert (counts[PHONE].tp, counts[PHONE].fp) == (1, 1)
+
+
+def test_an_unknown_part_is_refused():
+    with pytest.raises(ValueError, match="unknown phone set part"):
+        load_phone_sets(("train",))
+
+
+def test_phones_dev_is_found_beside_the_repo_or_where_the_environment_says(monkeypatch,
+                                                                           tmp_path):
+    monkeypatch.delenv("KUZET_PHONES_DEV", raising=False)
+    assert phones_dev_dir() == phone_sets.REPO.parent / "shared" / "data" / "phones-dev"
+    monkeypatch.setenv("KUZET_PHONES_DEV", str(tmp_path))
+    assert phones_dev_dir() == tmp_path
+    with pytest.raises(phone_sets.EvalSetError, match="KUZET_PHONES_DEV"):
+        phones_dev_records()

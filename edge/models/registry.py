@@ -1,17 +1,20 @@
-"""Detectors by name: swapping the model is a config change.
+"""Models by name: swapping the model is a config change.
 
-``DETECTORS`` and ``FACE_DETECTORS`` map each valid name to its manifest entry; the config
-validates against them. Each detector is built once and keeps its interpreter.
+``DETECTORS``, ``FACE_DETECTORS``, ``CLASSIFIERS`` and ``POSE_ESTIMATORS`` map each valid name
+to its manifest entry; the config validates against them. Each model is built once and keeps
+its interpreter.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from edge.models.base import Detector, FaceDetector
 from edge.models.blazeface import BlazeFaceDetector
+from edge.models.classifier import ImageClassifier
 from edge.models.facemesh import FaceMesh
-from edge.models.manifest import get_entry
+from edge.models.manifest import MANIFEST_PATH, get_entry
 from edge.models.nanodet import NanoDetDetector
 from kuzet.errors import ModelError
 
@@ -24,9 +27,13 @@ FACE_DETECTORS: dict[str, str] = {
     "blazeface-full-range": "blazeface-full-range",
 }
 FACE_MESH = "face-mesh"
+CLASSIFIERS: dict[str, str] = {
+    "efficientnet-lite0": "efficientnet-lite0",
+}
 # int8 is as accurate as fp16 on the eval set and about twice as fast (docs/models.md).
 DEFAULT_DETECTOR = "nanodet-m-416-int8"
 DEFAULT_FACE_DETECTOR = "blazeface-full-range"
+DEFAULT_CLASSIFIER = "efficientnet-lite0"
 
 
 def _unknown(kind: str, name: str, valid: dict[str, str]) -> ModelError:
@@ -66,3 +73,31 @@ def create_face_detector(name: str = DEFAULT_FACE_DETECTOR, score_threshold: flo
     return BlazeFaceDetector(entry.path, name=name, sha256=entry.sha256,
                              score_threshold=score_threshold, num_threads=num_threads,
                              mesh=mesh)
+
+
+def _labels_of(entry_name: str, manifest: str | Path | None) -> tuple[Path, str]:
+    """``(path, sha256)`` of the labels file that the manifest entry records."""
+    path = Path(manifest) if manifest else MANIFEST_PATH
+    try:
+        entry = next(e for e in json.loads(path.read_text())["models"]
+                     if e["name"] == entry_name)
+        return path.parent / entry["labels"]["file"], entry["labels"]["sha256"]
+    except (OSError, ValueError, KeyError, StopIteration) as exc:
+        raise ModelError(f"model manifest {path} records no labels for {entry_name}") from exc
+
+
+def create_classifier(name: str = DEFAULT_CLASSIFIER, num_threads: int = 2,
+                      manifest: str | Path | None = None) -> ImageClassifier:
+    """The ImageNet crop classifier called ``name`` (a key of ``CLASSIFIERS``).
+
+    Example: ``probs = create_classifier().classify(crop)``;
+    ``probs[classifier.index("cellular telephone")]``.
+    """
+    if name not in CLASSIFIERS:
+        raise _unknown("classifier", name, CLASSIFIERS)
+    entry = get_entry(CLASSIFIERS[name], manifest)
+    if entry.decoder != "imagenet":
+        raise ModelError(f"model {entry.name} has decoder {entry.decoder!r}, expected 'imagenet'")
+    labels, labels_sha256 = _labels_of(entry.name, manifest)
+    return ImageClassifier(entry.path, labels, name=name, sha256=entry.sha256,
+                           labels_sha256=labels_sha256, num_threads=num_threads)

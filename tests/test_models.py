@@ -62,7 +62,7 @@ def test_verify_passes_for_every_model() -> None:
     results = verify()
     assert {r.name for r in results} == {*registry.DETECTORS, *registry.FACE_DETECTORS,
                                         registry.FACE_MESH, "palm-detection-lite",
-                                        *registry.CLASSIFIERS}
+                                        *registry.CLASSIFIERS, *registry.POSE_ESTIMATORS.values()}
     assert all(r.ok for r in results), [r.error for r in results if not r.ok]
 
 

@@ -16,6 +16,7 @@ from edge.models.classifier import ImageClassifier
 from edge.models.facemesh import FaceMesh
 from edge.models.manifest import MANIFEST_PATH, get_entry
 from edge.models.nanodet import NanoDetDetector
+from edge.models.pose import PoseEstimator
 from kuzet.errors import ModelError
 
 # name -> manifest entry name; the decoder comes from the manifest entry.
@@ -30,10 +31,14 @@ FACE_MESH = "face-mesh"
 CLASSIFIERS: dict[str, str] = {
     "efficientnet-lite0": "efficientnet-lite0",
 }
+POSE_ESTIMATORS: dict[str, str] = {
+    "movenet-lightning": "movenet-lightning-fp16",
+}
 # int8 is as accurate as fp16 on the eval set and about twice as fast (docs/models.md).
 DEFAULT_DETECTOR = "nanodet-m-416-int8"
 DEFAULT_FACE_DETECTOR = "blazeface-full-range"
 DEFAULT_CLASSIFIER = "efficientnet-lite0"
+DEFAULT_POSE_ESTIMATOR = "movenet-lightning"
 
 
 def _unknown(kind: str, name: str, valid: dict[str, str]) -> ModelError:
@@ -101,3 +106,17 @@ def create_classifier(name: str = DEFAULT_CLASSIFIER, num_threads: int = 2,
     labels, labels_sha256 = _labels_of(entry.name, manifest)
     return ImageClassifier(entry.path, labels, name=name, sha256=entry.sha256,
                            labels_sha256=labels_sha256, num_threads=num_threads)
+
+
+def create_pose_estimator(name: str = DEFAULT_POSE_ESTIMATOR, num_threads: int = 2,
+                          manifest: str | Path | None = None) -> PoseEstimator:
+    """The single-person pose estimator called ``name`` (a key of ``POSE_ESTIMATORS``).
+
+    Example: ``create_pose_estimator().estimate(person_crop).point("nose")`` -> ``(x, y, s)``.
+    """
+    if name not in POSE_ESTIMATORS:
+        raise _unknown("pose estimator", name, POSE_ESTIMATORS)
+    entry = get_entry(POSE_ESTIMATORS[name], manifest)
+    if entry.decoder != "movenet":
+        raise ModelError(f"model {entry.name} has decoder {entry.decoder!r}, expected 'movenet'")
+    return PoseEstimator(entry.path, name=name, sha256=entry.sha256, num_threads=num_threads)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
+import cv2
+import numpy as np
 import pytest
 
 from kuzet_tools.models import phone_sets
@@ -15,10 +17,13 @@ from kuzet_tools.models.phone_sets import (
     LABELS,
     PHONE,
     SPLIT_PATH,
+    at_seat_distance,
+    classroom_frame,
     group_key,
     load_phone_sets,
     phones_dev_dir,
     phones_dev_records,
+    seat_view,
     split_phones_dev,
 )
 
@@ -127,3 +132,40 @@ def test_an_npm_member_whose_sha256_changed_is_refused(registry, tmp_path):
     labels.write_text(json.dumps({"images": [item]}))
     with pytest.raises(EvalSetError, match="expected 0000"):
         load_eval_set(labels, cache_dir())
+
+
+# ---- seat distance ----------------------------------------------------------------------------
+
+@needs_phones_dev
+def test_a_photo_at_seat_distance_is_shrunk_onto_the_classroom_with_its_boxes(split):
+    image = load_phone_sets(("measure",))["measure"][0]
+    pixels = read_image(image)
+    frame, boxes = at_seat_distance(pixels, {PHONE: [o["box"] for o in image.objects]})
+    assert frame.shape == (720, 1280, 3)
+    assert frame[:200].tolist() == classroom_frame()[:200].tolist()   # the room, untouched
+    x1, y1, x2, y2 = image.objects[0]["box"]
+    fx1, fy1, fx2, fy2 = boxes[PHONE][0]
+    assert fx2 - fx1 == pytest.approx((x2 - x1) * 0.35, abs=0.2)
+    assert fy2 - fy1 == pytest.approx((y2 - y1) * 0.35, abs=0.2)
+    shrunk = cv2.resize(pixels, (224, 224), interpolation=cv2.INTER_AREA)
+    left, top = round(fx1 - x1 * 0.35), round(fy1 - y1 * 0.35)
+    assert np.array_equal(frame[top:top + 224, left:left + 224], shrunk)
+
+
+@needs_phones_dev
+def test_a_seat_view_labels_the_classroom_students_the_photo_leaves_whole(split):
+    image = load_phone_sets(("measure",))["measure"][0]
+    frame, seat = seat_view(image, read_image(image))
+    persons = [o["box"] for o in seat.objects if o["label"] == "person"]
+    assert len(persons) == 4 and len(seat.faces) == 4     # a 640x640 photo covers nobody
+    assert [o for o in seat.objects if o["label"] == PHONE] != []
+    assert seat.id == f"{image.id}@seat" and frame.shape == (720, 1280, 3)
+
+
+def test_a_photo_too_big_for_the_frame_is_shrunk_further_to_fit():
+    photo = np.full((4000, 4000, 3), 200, np.uint8)
+    frame, boxes = at_seat_distance(photo, {"book": [[0, 0, 4000, 4000]]},
+                                    background=np.zeros((10, 10, 3), np.uint8))
+    x1, y1, x2, y2 = boxes["book"][0]
+    assert (x2 - x1, y2 - y1) == (720, 720) and y1 == 0
+    assert frame[0, int(x1)].tolist() == [200, 200, 200] and frame[0, 0].tolist() == [0, 0, 0]

@@ -14,6 +14,10 @@ Parts (:data:`PARTS`):
 
 Registry photos and negatives are obtained like the other eval sets
 (:func:`kuzet_tools.models.evalset.load_eval_set`).
+
+:func:`at_seat_distance` and :func:`seat_view` show a photo as a classroom camera would see
+a seat: shrunk 0.35x and pasted onto a real classroom frame (``footage/classroom.gif`` of the
+shared data, CC BY 4.0, Intel sample videos), boxes moved with it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,12 @@ import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
+
+import cv2
+import numpy as np
 
 from kuzet_tools.models.evalset import REPO, EvalImage, EvalSetError, load_eval_set
 
@@ -157,3 +166,106 @@ def load_phone_sets(parts: Iterable[str] = PARTS, fetch: bool = True
         else:
             raise ValueError(f"unknown phone set part {part!r}; parts are {PARTS}")
     return out
+
+
+# ---- seat distance --------------------------------------------------------------------------
+
+SEAT_SCALE = 0.35
+FRAME = (1280, 720)
+# Where the shrunk photo's centre goes, as fractions of the frame: over the empty front desk
+# between the seated students of classroom.gif, so a 640x640 photo (224x224 shrunk) covers
+# nobody; a bigger photo is moved only as far as needed to stay inside the frame.
+SEAT_CENTRE = (0.455, 0.82)
+# The four students of classroom.gif's first frame, in 1280x720 pixels (hand-drawn).
+CLASSROOM_PEOPLE = ([131, 378, 311, 601], [298, 330, 415, 470], [577, 325, 700, 470],
+                    [768, 378, 932, 612])
+CLASSROOM_FACES = ([166, 386, 225, 456], [338, 343, 378, 390], [616, 335, 655, 386],
+                   [815, 386, 874, 460])
+
+
+def classroom_gif() -> Path:
+    """``footage/classroom.gif`` beside phones-dev in the shared data."""
+    return phones_dev_dir().parent / "footage" / "classroom.gif"
+
+
+@lru_cache(maxsize=4)
+def _classroom(frame: tuple[int, int]) -> np.ndarray:
+    cap = cv2.VideoCapture(str(classroom_gif()))
+    try:
+        ok, first = cap.read()
+    finally:
+        cap.release()
+    if not ok:
+        raise EvalSetError(f"cannot read the classroom frame {classroom_gif()}")
+    return cv2.resize(first, frame, interpolation=cv2.INTER_LINEAR)
+
+
+def classroom_frame(frame: tuple[int, int] = FRAME) -> np.ndarray:
+    """The first frame of classroom.gif (480x270) scaled to ``frame`` (width, height), BGR."""
+    return _classroom(tuple(frame)).copy()
+
+
+def _placement(size: tuple[int, int], scale: float, frame: tuple[int, int]
+               ) -> tuple[float, int, int, int, int]:
+    """(scale used, left, top, width, height) of a ``size`` (w, h) photo on ``frame``: shrunk
+    further when ``scale`` would not fit it, centred on :data:`SEAT_CENTRE`, kept inside."""
+    (w, h), (fw, fh) = size, frame
+    scale = min(scale, fw / w, fh / h)
+    sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+    left = min(max(round(SEAT_CENTRE[0] * fw - sw / 2), 0), fw - sw)
+    top = min(max(round(SEAT_CENTRE[1] * fh - sh / 2), 0), fh - sh)
+    return scale, left, top, sw, sh
+
+
+def _moved(box, scale: float, left: int, top: int) -> list[float]:
+    x1, y1, x2, y2 = box
+    return [round(x1 * scale + left, 1), round(y1 * scale + top, 1),
+            round(x2 * scale + left, 1), round(y2 * scale + top, 1)]
+
+
+def at_seat_distance(image: np.ndarray, boxes_by_label: dict[str, list], scale: float = SEAT_SCALE,
+                     frame: tuple[int, int] = FRAME, background: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, dict[str, list[list[float]]]]:
+    """``image`` shrunk ``scale``x (INTER_AREA) and pasted onto a ``frame`` (width, height)
+    picture, with ``boxes_by_label`` ({label: [[x1, y1, x2, y2], ...]}) in frame pixels.
+
+    The picture is ``background`` (any BGR image, resized to ``frame``), else the classroom
+    frame (:func:`classroom_frame`); the photo's centre goes to :data:`SEAT_CENTRE` of it.
+    """
+    h, w = image.shape[:2]
+    used, left, top, sw, sh = _placement((w, h), scale, frame)
+    canvas = (classroom_frame(frame) if background is None
+              else cv2.resize(background, frame, interpolation=cv2.INTER_AREA))
+    canvas[top:top + sh, left:left + sw] = cv2.resize(image, (sw, sh),
+                                                      interpolation=cv2.INTER_AREA)
+    return canvas, {label: [_moved(b, used, left, top) for b in boxes]
+                    for label, boxes in boxes_by_label.items()}
+
+
+def _covered(box, patch: tuple[int, int, int, int]) -> bool:
+    left, top, right, bottom = patch
+    return box[0] < right and box[2] > left and box[1] < bottom and box[3] > top
+
+
+def seat_view(image: EvalImage, pixels: np.ndarray, scale: float = SEAT_SCALE,
+              frame: tuple[int, int] = FRAME) -> tuple[np.ndarray, EvalImage]:
+    """``pixels`` (the image read) at seat distance on the classroom frame, and ``image`` with
+    its objects, faces and ignore boxes moved there. The classroom's own students are added as
+    ``person``/``face`` where the photo leaves them whole (a student the photo covers in part
+    is left unlabelled, not ignored: an ignore box there would hide false phones in the
+    photo). The returned image's ``path`` is still the source photo's."""
+    h, w = pixels.shape[:2]
+    used, left, top, sw, sh = _placement((w, h), scale, frame)
+    canvas, _ = at_seat_distance(pixels, {}, scale, frame)
+    fx, fy = frame[0] / FRAME[0], frame[1] / FRAME[1]
+    patch = (left, top, left + sw, top + sh)
+    objects = [{**o, "box": _moved(o["box"], used, left, top)} for o in image.objects]
+    faces = [{**f, "box": _moved(f["box"], used, left, top)} for f in image.faces]
+    ignore = [_moved(b, used, left, top) for b in image.ignore]
+    for kind, boxes in (("person", CLASSROOM_PEOPLE), ("face", CLASSROOM_FACES)):
+        for box in boxes:
+            box = [box[0] * fx, box[1] * fy, box[2] * fx, box[3] * fy]
+            if not _covered(box, patch):
+                (objects if kind == "person" else faces).append({"label": kind, "box": box})
+    return canvas, replace(image, id=f"{image.id}@seat", objects=objects, faces=faces,
+                           ignore=ignore)

@@ -70,6 +70,7 @@ class RulesSection(StrictModel):
     notes: RuleSection = RuleSection()
     device: RuleSection = RuleSection()
     head_turned: RuleSection = RuleSection()
+    head_down_hands_low: RuleSection = RuleSection()
     room_overcrowded: RuleSection = RuleSection()
 
     def params(self):

@@ -36,6 +36,7 @@ class SeatLook:
     outsiders: tuple[float, ...] = ()         # people by the seat but centred in no seat
     objects: tuple[tuple[str, float], ...] = ()  # (label, score) centred in the seat
     yaw: float | None = None                  # head yaw of the seated student, degrees
+    posture: float | None = None              # edge.posture score: 1.0 bowed, hands low
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ DEFAULT_PARAMS: dict[Rule, RuleParams] = {
     Rule.NOTES: RuleParams(min_score=0.4, min_duration_s=3.0),
     Rule.DEVICE: RuleParams(min_score=0.35, min_duration_s=2.0),
     Rule.HEAD_TURNED: RuleParams(min_duration_s=5.0, clear_after_s=3.0),
+    # Students look down at their paper all the time: only a long spell with both hands out of
+    # sight below the desk counts, and the median of 5 looks rides over a missed keypoint.
+    Rule.HEAD_DOWN_HANDS_LOW: RuleParams(min_duration_s=20.0, clear_after_s=5.0, window=5),
     Rule.ROOM_OVERCROWDED: RuleParams(min_duration_s=10.0),
 }
 
@@ -193,6 +197,8 @@ class RulesEngine:
         turned = look.yaw is not None and abs(look.yaw) >= p.yaw_limit_deg
         yield Rule.HEAD_TURNED, 1.0 if turned else 0.0, (
             {"yaw_deg": round(look.yaw, 1)} if look.yaw is not None else {})
+        # No confident pose counts as not seen: the cue must hold, not merely not be refuted.
+        yield Rule.HEAD_DOWN_HANDS_LOW, look.posture or 0.0, {}
 
     @staticmethod
     def _best(look: SeatLook, labels: dict[str, str], allowed: frozenset[str]

@@ -135,6 +135,7 @@ VIOLATIONS: dict[str, dict[str, str]] = {
         "device": "телефонды, планшетті, калькуляторды немесе басқа техникалық құралды "
                   "пайдаланды",
         "head_turned": "көршісіне бұрылды",
+        "head_down_hands_low": "ұзақ уақыт басын төмен салып, екі қолын парта астында ұстады",
         "room_overcrowded": "аудиторияда бөгде тұлғалар болды",
     },
     "ru": {
@@ -145,6 +146,7 @@ VIOLATIONS: dict[str, dict[str, str]] = {
         "device": "пользовался(лась) телефоном, планшетом, калькулятором или иным "
                   "техническим средством",
         "head_turned": "поворачивался(лась) к соседу",
+        "head_down_hands_low": "долго сидел(а) с опущенной головой и руками под партой",
         "room_overcrowded": "в аудитории находились посторонние",
     },
     "en": {
@@ -154,6 +156,7 @@ VIOLATIONS: dict[str, dict[str, str]] = {
         "notes": "used notes, textbooks or study aids",
         "device": "used a phone, tablet, calculator or other technical device",
         "head_turned": "turned to a neighbour",
+        "head_down_hands_low": "kept the head down and both hands under the desk for a long time",
         "room_overcrowded": "outsiders were in the room",
     },
 }

@@ -54,10 +54,11 @@ class Rule(StrEnum):
     NOTES = "notes"                        # a book or notes
     DEVICE = "device"                      # phone, tablet, laptop, calculator not allowed
     HEAD_TURNED = "head_turned"            # head turned to a neighbour (advisory)
+    HEAD_DOWN_HANDS_LOW = "head_down_hands_low"  # head bowed, hands under the desk (advisory)
     ROOM_OVERCROWDED = "room_overcrowded"  # more people than roster + proctors
 
 
-ADVISORY_RULES = frozenset({Rule.HEAD_TURNED})
+ADVISORY_RULES = frozenset({Rule.HEAD_TURNED, Rule.HEAD_DOWN_HANDS_LOW})
 
 
 class AlertEvent(StrEnum):

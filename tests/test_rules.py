@@ -125,6 +125,43 @@ BOOK = (("book", 0.8),)
             [],
         ),
         (
+            "head bowed and both hands low for 20 s (after 3 of 5 looks) is an advisory, "
+            "closed 5 s after the last look that held",
+            None,
+            seat_looks(end=30, persons=STUDENT, posture=1.0)
+            + seat_looks(start=31, end=45, persons=STUDENT, posture=0.0),
+            [(OPEN, Rule.HEAD_DOWN_HANDS_LOW, "s01", 22.0),
+             (CLOSE, Rule.HEAD_DOWN_HANDS_LOW, "s01", 32.0)],
+        ),
+        (
+            "head bowed and hands low for 15 s is nothing: a student reading the paper",
+            None,
+            seat_looks(end=15, persons=STUDENT, posture=1.0)
+            + seat_looks(start=16, end=60, persons=STUDENT, posture=0.0),
+            [],
+        ),
+        (
+            "head bowed over the paper with the hands on the desk for ten minutes never fires",
+            None,
+            seat_looks(end=600, step=2.0, persons=STUDENT, posture=0.0),
+            [],
+        ),
+        (
+            "no confident pose counts as not seen: a cue broken by a spell of no pose restarts",
+            None,
+            seat_looks(end=15, persons=STUDENT, posture=1.0)
+            + seat_looks(start=16, end=25, persons=STUDENT)
+            + seat_looks(start=26, end=40, persons=STUDENT, posture=1.0),
+            [],
+        ),
+        (
+            "a missed keypoint now and then does not break a sustained cue (median of 5)",
+            None,
+            [SeatLook("s01", float(t), persons=STUDENT, posture=None if t % 4 == 3 else 1.0)
+             for t in range(0, 30)],
+            [(OPEN, Rule.HEAD_DOWN_HANDS_LOW, "s01", 22.0)],
+        ),
+        (
             "more people than roster + proctors for 10 s",
             Policy("s1", roster_size=20, proctors=1),
             [RoomLook(t=float(t), persons=23) for t in range(0, 12)],
@@ -203,3 +240,11 @@ def test_advisory_flag_and_detail():
     looks = seat_looks(end=3, persons=STUDENT, objects=PHONE)
     ev = [x for lk in looks for x in e2.observe_seat(lk)]
     assert not ev[0].advisory and ev[0].detail == {"label": "cell phone"}
+
+
+def test_head_down_hands_low_is_advisory():
+    e = engine()
+    events = [ev for look in seat_looks(end=25, persons=STUDENT, posture=1.0)
+              for ev in e.observe_seat(look)]
+    assert [(ev.event, ev.rule) for ev in events] == [(OPEN, Rule.HEAD_DOWN_HANDS_LOW)]
+    assert events[0].advisory and events[0].score == 1.0

@@ -18,6 +18,7 @@ RULES = {
     "notes": _l("Book or notes"),
     "device": _l("Phone or other device"),
     "head_turned": _l("Head turned to a neighbour"),
+    "head_down_hands_low": _l("Head down, hands under the desk"),
     "room_overcrowded": _l("Too many people in the room"),
 }
 

@@ -169,3 +169,24 @@ def test_a_photo_too_big_for_the_frame_is_shrunk_further_to_fit():
     x1, y1, x2, y2 = boxes["book"][0]
     assert (x2 - x1, y2 - y1) == (720, 720) and y1 == 0
     assert frame[0, int(x1)].tolist() == [200, 200, 200] and frame[0, 0].tolist() == [0, 0, 0]
+
+
+# ---- phone-like negatives -------------------------------------------------------------------
+
+NEGATIVE_LABELS = {"camera", "lighter", "card", "wallet"}
+
+
+def test_negatives_are_phone_like_objects_with_no_phone_and_a_recorded_licence():
+    try:
+        negatives = load_phone_sets(("negatives",))["negatives"]
+    except EvalSetError as exc:
+        pytest.fail(f"the phone-like negatives could not be obtained: {exc}")
+    labels = [o["label"] for i in negatives for o in i.objects]
+    assert PHONE not in labels
+    assert {lab for lab in labels if lab != "person"} <= NEGATIVE_LABELS
+    for image in negatives:
+        assert image.source["licence"]
+        h, w = read_image(image).shape[:2]
+        for o in image.objects:
+            x1, y1, x2, y2 = o["box"]
+            assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h, image.id

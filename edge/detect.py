@@ -1,5 +1,9 @@
 """The detection stack on still images (``kuzet edge detect``): objects, faces and yaw.
 
+``look="node"`` (the default) judges a photo as the node would (``edge/still_look.py``: the
+room look, then a look at each person's seat crop, faces in those crops); ``look="whole"``
+runs the detector on the whole image (plus ``tiles``) and the face detector on it once.
+
 Phones are reported as ``cell phone`` with the phone's own box (``edge/models/phones.py``):
 by default ``remote`` counts as a phone and a phone on a book's box is a book (``"remote"``);
 ``phones="hands"`` adds the second look at each hand, ``phones="off"`` is the stock detector.
@@ -8,6 +12,7 @@ by default ``remote`` counts as a phone and a phone on a book's box is a book (`
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -17,6 +22,9 @@ from edge.models.base import Detection, Detector
 from edge.models.factory import DetectionChoice, PhoneMode, create_detectors
 from edge.models.phones import merge
 from edge.models.registry import DEFAULT_DETECTOR
+from edge.still_look import look_like_node
+
+Look = Literal["node", "whole"]
 
 
 def tiles(w: int, h: int, n: int, overlap: float = 0.2) -> list[tuple[int, int, int, int]]:
@@ -41,8 +49,15 @@ def detect_with_tiles(detector: Detector, image: np.ndarray, n: int) -> list[Det
 
 
 def detect_images(paths: list[Path], model: str | None = None, threshold: float = 0.3,
-                  tiles: int = 0, phones: PhoneMode = "remote") -> list[dict]:
-    """Objects (phones as ``cell phone``) and faces with yaw for each image, as dicts."""
+                  tiles: int = 0, phones: PhoneMode = "remote", look: Look = "node",
+                  lores: tuple[int, int] | None = None) -> list[dict]:
+    """Objects (phones as ``cell phone``) and faces with yaw for each image, as dicts, boxes
+    in the image's pixels. ``lores`` (node look only) is the detection stream's size the image
+    is shrunk to for the room look; seats too small there are cut from the image itself."""
+    if look == "whole" and lores is not None:
+        raise ValueError("--lores is for --look node")
+    if look == "node" and tiles > 1:
+        raise ValueError("--tiles is for --look whole")
     detector, faces = create_detectors(DetectionChoice(
         model=model or DEFAULT_DETECTOR, phones=phones, score_threshold=threshold))
     assert faces is not None
@@ -52,7 +67,10 @@ def detect_images(paths: list[Path], model: str | None = None, threshold: float 
         if image is None:
             out.append({"image": str(path), "error": f"{path}: not a readable image"})
             continue
-        dets = detect_with_tiles(detector, image, tiles)
-        out.append({"image": str(path), "detections": [d.as_dict() for d in dets],
-                    "faces": [f.as_dict() for f in faces.detect(image)]})
+        if look == "node":
+            dets, found = look_like_node(image, detector, faces, lores=lores)
+        else:
+            dets, found = detect_with_tiles(detector, image, tiles), faces.detect(image)
+        out.append({"image": str(path), "look": look, "detections": [d.as_dict() for d in dets],
+                    "faces": [f.as_dict() for f in found]})
     return out

@@ -18,7 +18,10 @@ from kuzet.contract import SeatMapSpec, SeatSpec
 from kuzet.errors import ConfigError
 
 __all__ = ["Seat", "SeatMap", "SeatMapSpec", "SeatSpec", "grid_seat_map", "inside_polygon",
-           "load_seat_map", "parse_seat_map"]
+           "load_seat_map", "parse_seat_map", "square_crop"]
+
+CROP_MARGIN = 0.25     # a seat's crop: its polygon's bounding box plus this on each side
+MIN_CROP = 96          # and at least this many pixels square
 
 
 @dataclass(frozen=True)
@@ -47,15 +50,15 @@ class SeatMap:
     """Seats scaled to one frame size, each with the crop its looks use."""
 
     def __init__(self, spec: SeatMapSpec, frame_w: int, frame_h: int, *,
-                 margin: float = 0.25, min_crop: int = 96) -> None:
+                 margin: float = CROP_MARGIN, min_crop: int = MIN_CROP) -> None:
         self.spec = spec
         self.size = (frame_w, frame_h)
         sx, sy = frame_w / spec.frame_size[0], frame_h / spec.frame_size[1]
         self.seats: list[Seat] = []
         for s in spec.seats:
             poly = np.array(s.polygon, dtype=np.float32) * np.float32([sx, sy])
-            self.seats.append(Seat(s.id, poly, _square_crop(poly, frame_w, frame_h, margin,
-                                                            min_crop)))
+            self.seats.append(Seat(s.id, poly, square_crop(poly, frame_w, frame_h, margin,
+                                                           min_crop)))
         self.by_id = {s.id: s for s in self.seats}
 
     def seat_at(self, x: float, y: float) -> Seat | None:
@@ -68,9 +71,10 @@ class SeatMap:
         return len(self.seats)
 
 
-def _square_crop(poly: np.ndarray, w: int, h: int, margin: float, min_crop: int
-                 ) -> tuple[int, int, int, int]:
-    """A square around the polygon, ``margin`` bigger on each side, kept inside the frame."""
+def square_crop(poly: np.ndarray, w: int, h: int, margin: float, min_crop: int
+                ) -> tuple[int, int, int, int]:
+    """A square around the polygon, ``margin`` bigger on each side, at least ``min_crop``
+    pixels, kept inside the frame (``w`` x ``h``): the crop a seat's looks use."""
     x1, y1 = poly.min(axis=0)
     x2, y2 = poly.max(axis=0)
     side = max(x2 - x1, y2 - y1) * (1 + 2 * margin)

@@ -49,6 +49,9 @@ class DetectionSection(StrictModel):
     face_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
     num_threads: Annotated[int, Field(ge=1, le=8)] = 2
     crop_margin: Annotated[float, Field(ge=0, le=2)] = 0.25
+    # a seat whose crop in the detection stream is smaller than this (px) is cut from the
+    # camera's main stream when it has one; unset: the detector's input size; 0: never
+    seat_from_main_below_px: Annotated[int, Field(ge=0, le=8192)] | None = None
 
 
 class RuleSection(StrictModel):

@@ -154,7 +154,8 @@ class EdgeNode:
             self.source, self.ring, self.seat_plan, self.detector, self.face_detector,
             self.engine, self.counters, self.stop_event, before_rules=self._before_rules,
             on_events=lambda events, frame, seats: self.incidents.handle(
-                events, frame, seats, flush_clips=self.stop_event.is_set()))
+                events, frame, seats, flush_clips=self.stop_event.is_set()),
+            seat_from_main_below_px=cfg.detection.seat_from_main_below_px)
         self.source_ended = self.pipeline.source_ended
         self.commands = Commands(self.origin, self.publisher, self.incidents,
                                  self.evidence_flow, self.seat_plan, lambda: self.pipeline.latest,

@@ -3,7 +3,8 @@
 * ``capture``: reads frames (ResilientSource), keeps only the latest (a slow detector never
   queues stale frames) and feeds the clip ring;
 * ``prepare``: takes the next job of the look schedule (the room, then each seat's crop),
-  crops it from the latest frame and prepares the models' inputs (``PreparedLook``);
+  crops it from the latest frame (a seat too small in the detection stream from the frame's
+  main stream: ``edge/seat_cut.py``) and prepares the models' inputs (``PreparedLook``);
 * ``detect``: runs only the models (``infer``), so the pipeline runs at the models' own rate
   (``LookResult``);
 * ``rules``: first whatever must run there before anything new (``before_rules``: held
@@ -27,10 +28,11 @@ from edge.capture.base import Frame
 from edge.capture.supervisor import ResilientSource
 from edge.clocks import Clock
 from edge.evidence import FrameRing
-from edge.looks import room_look, seat_look, shift, shift_faces
+from edge.looks import room_look, seat_look
 from edge.models.base import Detection, Detector, Face, FaceDetector, Prepared
 from edge.rules import RuleEvent, RulesEngine
 from edge.schedule import Job, LookScheduler
+from edge.seat_cut import SeatCut, cut_seat, faces_to_frame, to_frame
 from edge.seat_plan import SeatPlan
 from edge.seats import SeatMap
 from edge.stats import Counters
@@ -46,7 +48,7 @@ class PreparedLook:
     frame: Frame
     seats: SeatMap                 # the seat map the job was planned on
     scheduler: LookScheduler
-    offset: tuple[int, int]        # the crop's top-left corner in the frame
+    cut: SeatCut                   # the pixels looked at, and the way back to frame pixels
     objects: Prepared
     faces: Prepared | None         # faces are looked for in seat crops only
 
@@ -61,16 +63,17 @@ class LookResult:
 
 
 def prepare_look(job: Job, frame: Frame, seats: SeatMap, scheduler: LookScheduler,
-                 detector: Detector, face_detector: FaceDetector | None) -> PreparedLook:
+                 detector: Detector, face_detector: FaceDetector | None, *,
+                 from_main_below_px: int = 0) -> PreparedLook:
+    """The job's pixels and the models' inputs. A seat whose crop is smaller than
+    ``from_main_below_px`` (0: never) is cut from ``frame.main`` when the frame has one."""
     if job.seat is None:
-        x1 = y1 = 0
-        crop = frame.image
+        cut = SeatCut(frame.image)
     else:
-        x1, y1, x2, y2 = job.seat.crop
-        crop = frame.image[y1:y2, x1:x2]
-    faces = (face_detector.prepare(crop)
+        cut = cut_seat(job.seat.crop, frame.image, frame.main, from_main_below_px)
+    faces = (face_detector.prepare(cut.pixels)
              if job.seat is not None and face_detector is not None else None)
-    return PreparedLook(job, frame, seats, scheduler, (x1, y1), detector.prepare(crop), faces)
+    return PreparedLook(job, frame, seats, scheduler, cut, detector.prepare(cut.pixels), faces)
 
 
 def infer_look(look: PreparedLook, detector: Detector, face_detector: FaceDetector | None
@@ -83,11 +86,10 @@ def infer_look(look: PreparedLook, detector: Detector, face_detector: FaceDetect
 
 def decode_look(result: LookResult, detector: Detector, face_detector: FaceDetector | None
                 ) -> tuple[list[Detection], list[Face]]:
-    """Detections and faces in frame pixels."""
+    """Detections and faces in frame (detection-stream) pixels."""
     look = result.look
-    dx, dy = look.offset
-    dets = shift(detector.decode(result.objects, look.objects), dx, dy)
-    faces = (shift_faces(face_detector.decode(result.faces, look.faces), dx, dy)
+    dets = to_frame(detector.decode(result.objects, look.objects), look.cut)
+    faces = (faces_to_frame(face_detector.decode(result.faces, look.faces), look.cut)
              if face_detector is not None and result.faces is not None and look.faces is not None
              else [])
     return dets, faces
@@ -104,13 +106,16 @@ def observe_look(engine: RulesEngine, result: LookResult, detections: list[Detec
 
 class Pipeline:
     """The three looking threads' steps (``capture_loop``, ``prepare_step``, ``detect_step``)
-    and the rules thread's (``rules_step``); the node runs each on its own named thread."""
+    and the rules thread's (``rules_step``); the node runs each on its own named thread.
+    ``seat_from_main_below_px``: seats smaller than this in the detection stream are cut from
+    the frame's main stream (None: the detector's input size; 0: never)."""
 
     def __init__(self, source: ResilientSource, ring: FrameRing, seat_plan: SeatPlan,
                  detector: Detector, face_detector: FaceDetector | None, engine: RulesEngine,
                  counters: Counters, stop: threading.Event, *,
                  before_rules: Callable[[], None], on_events: EventSink,
-                 clock: Clock = time.monotonic) -> None:
+                 clock: Clock = time.monotonic,
+                 seat_from_main_below_px: int | None = None) -> None:
         self.source = source
         self.ring = ring
         self.seat_plan = seat_plan
@@ -122,6 +127,8 @@ class Pipeline:
         self.before_rules = before_rules
         self.on_events = on_events
         self._clock = clock
+        self.from_main_below_px = (detector.input_size if seat_from_main_below_px is None
+                                   else seat_from_main_below_px)
         self.source_ended = threading.Event()
         self._latest: Frame | None = None
         self._frame_cond = threading.Condition()
@@ -165,7 +172,8 @@ class Pipeline:
         if job.seat is None and frame.seq == self._last_seq and self.source_ended.is_set():
             self.stop.wait(0.2)             # the source ended: do not spin on its last frame
         self._last_seq = frame.seq
-        look = prepare_look(job, frame, seats, scheduler, self.detector, self.face_detector)
+        look = prepare_look(job, frame, seats, scheduler, self.detector, self.face_detector,
+                            from_main_below_px=self.from_main_below_px)
         self.counters.stage_s["prepare"] += time.perf_counter() - t0
         self._put(self._prepared, look)
 

@@ -17,11 +17,11 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from edge.looks import shift
 from edge.models.base import Detection, Detector
 from edge.models.factory import DetectionChoice, PhoneMode, create_detectors
 from edge.models.phones import merge
 from edge.models.registry import DEFAULT_DETECTOR
+from edge.seat_cut import SeatCut, to_frame
 from edge.still_look import look_like_node
 
 Look = Literal["node", "whole"]
@@ -44,7 +44,8 @@ def detect_with_tiles(detector: Detector, image: np.ndarray, n: int) -> list[Det
     if n > 1:
         h, w = image.shape[:2]
         for x1, y1, x2, y2 in tiles(w, h, n):
-            dets += shift(detector.detect(image[y1:y2, x1:x2]), x1, y1)
+            tile = SeatCut(image[y1:y2, x1:x2], (x1, y1))
+            dets += to_frame(detector.detect(tile.pixels), tile)
     return merge(dets)
 
 

@@ -53,14 +53,3 @@ def seat_look(seat: Seat, seats: SeatMap, detections: Sequence[Detection],
 def room_look(detections: Sequence[Detection], t: float, min_score: float = 0.35) -> RoomLook:
     return RoomLook(t=t, persons=sum(1 for d in detections
                                      if d.label == "person" and d.score >= min_score))
-
-
-def shift(detections: Sequence[Detection], dx: float, dy: float) -> list[Detection]:
-    """Crop pixels → frame pixels."""
-    return [Detection(d.label, d.score, (d.box[0] + dx, d.box[1] + dy, d.box[2] + dx,
-                                         d.box[3] + dy)) for d in detections]
-
-
-def shift_faces(faces: Sequence[Face], dx: float, dy: float) -> list[Face]:
-    return [Face(f.score, (f.box[0] + dx, f.box[1] + dy, f.box[2] + dx, f.box[3] + dy), f.yaw)
-            for f in faces]

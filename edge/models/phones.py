@@ -32,8 +32,11 @@ import cv2
 import numpy as np
 
 from edge.models.base import Detection, Detector, Prepared
+from edge.models.hands import wrist_regions
+from edge.models.lookalikes import LookalikeVeto
 from edge.models.nms import iou, nms
 from edge.models.palm import PalmDetector, hand_region
+from edge.models.pose import PoseEstimator
 
 PHONE = "cell phone"
 PHONE_LIKE = frozenset({PHONE, "remote"})
@@ -146,10 +149,17 @@ class PhoneAwareDetector(Detector):
     """The object detector with ``remote`` -> ``cell phone`` and a second look at the hands.
 
     ``detector`` must have been built with a score threshold at most the lowest of the three
-    thresholds (``decode`` applies them). With ``palms=None`` only the relabelling is done.
+    thresholds (``decode`` applies them). The hands come from the palm detector (``palms``)
+    or from a pose model's wrists (``pose``); with neither only the relabelling is done.
+    ``veto`` (optional) drops the phones an ImageNet classifier takes for a wallet, a camera
+    or another look-alike (``edge/models/lookalikes.py``). ``max_second_looks`` caps the
+    second looks between two calls of :meth:`new_sweep` (the node calls it once per sweep of
+    the room), so that a room full of visible hands cannot stretch the seat revisit.
     """
 
     def __init__(self, detector: Detector, palms: PalmDetector | None, *,
+                 pose: PoseEstimator | None = None, veto: LookalikeVeto | None = None,
+                 max_second_looks: int | None = None,
                  score_threshold: float = 0.35, phone_threshold: float | None = None,
                  hand_threshold: float = 0.3, remote_as_phone: bool = True,
                  book_iou: float = 0.7, max_hands: int = 4, hand_scale: float = 6.0,
@@ -157,7 +167,11 @@ class PhoneAwareDetector(Detector):
                  hand_classes: frozenset[str] = PHONE_LIKE) -> None:
         self.detector = detector
         self.palms = palms
-        self.name = detector.name + ("+hands" if palms is not None else "+remote")
+        self.pose = pose if palms is None else None
+        self.veto = veto
+        self.max_second_looks = max_second_looks
+        hands = "+hands" if palms is not None else "+pose" if self.pose is not None else ""
+        self.name = detector.name + (hands or "+remote") + ("+veto" if veto else "")
         self.input_size = detector.input_size
         self.score_threshold = score_threshold
         self.phone_threshold = score_threshold if phone_threshold is None else phone_threshold
@@ -169,16 +183,31 @@ class PhoneAwareDetector(Detector):
         self.max_zoom = max_zoom
         self.hand_classes = hand_classes
         self.hand_looks = 0          # second looks run (for benchmarks)
+        self.skipped_looks = 0       # second looks the cap left out (for the node's status)
+        self._sweep_looks = 0
+
+    @property
+    def _hands(self) -> PalmDetector | PoseEstimator | None:
+        return self.palms if self.palms is not None else self.pose
+
+    def new_sweep(self) -> None:
+        """A new sweep of the room starts: the second-look cap starts again."""
+        self._sweep_looks = 0
 
     def prepare(self, image: np.ndarray) -> PhonePrepared:
         p = self.detector.prepare(image)
-        palms = self.palms.prepare(image) if self.palms is not None else None
+        hands = self._hands
+        palms = hands.prepare(image) if hands is not None else None
         return PhonePrepared(p.tensor, p.scale, p.width, p.height, image, palms)
 
     def hand_regions(self, raw_palms: list[np.ndarray], prepared: PhonePrepared
                      ) -> list[tuple[int, int, int, int]]:
         """The hand squares (best palms first, at most ``max_hands``) in image pixels."""
-        assert self.palms is not None and prepared.palms is not None
+        assert self._hands is not None and prepared.palms is not None
+        if self.pose is not None:
+            pose = self.pose.decode(raw_palms, prepared.palms)
+            return wrist_regions(pose, prepared.width, prepared.height)[: self.max_hands]
+        assert self.palms is not None
         found = self.palms.decode(raw_palms, prepared.palms)[: self.max_hands]
         return [hand_region(p, prepared.width, prepared.height, self.hand_scale) for p in found]
 
@@ -186,12 +215,17 @@ class PhoneAwareDetector(Detector):
         """First look and palms; then, if any hand was found, the mosaic's look. The raw list
         is ``first-look outputs + [tiles (K, 7)] + mosaic outputs`` (tiles empty: no hands)."""
         raw = self.detector.infer(prepared)
-        if self.palms is None or not isinstance(prepared, PhonePrepared) or \
+        hands = self._hands
+        if hands is None or not isinstance(prepared, PhonePrepared) or \
                 prepared.palms is None or prepared.image is None:
             return raw + [np.zeros((0, 7), np.float32)]
-        regions = self.hand_regions(self.palms.infer(prepared.palms), prepared)
+        if self.max_second_looks is not None and self._sweep_looks >= self.max_second_looks:
+            self.skipped_looks += 1
+            return raw + [np.zeros((0, 7), np.float32)]
+        regions = self.hand_regions(hands.infer(prepared.palms), prepared)
         if not regions:
             return raw + [np.zeros((0, 7), np.float32)]
+        self._sweep_looks += 1
         picture, tiles = mosaic(prepared.image, regions, self.input_size, self.max_zoom)
         second = self.detector.infer(self.detector.prepare(picture))
         self.hand_looks += 1
@@ -216,18 +250,24 @@ class PhoneAwareDetector(Detector):
             seen = [d for d in self.detector.decode(raw[n + 1:], square)
                     if d.label in self.hand_classes and d.score >= self.hand_threshold]
             found += [d for d in from_mosaic(seen, tiles, cell) if not _seen_before(d, found)]
-        return merge(relabel(found, self.remote_as_phone))
+        found = merge(relabel(found, self.remote_as_phone))
+        image = prepared.image if isinstance(prepared, PhonePrepared) else None
+        if self.veto is not None and image is not None:
+            found = self.veto.filter(image, found)
+        return found
 
 
 def create_phone_detector(name: str | None = None, score_threshold: float = 0.35,
-                          num_threads: int = 2, *, hands: bool = False,
+                          num_threads: int = 2, *, hands: bool | str = False,
                           hand_threshold: float = 0.3, phone_threshold: float | None = None,
                           remote_as_phone: bool = True, palm_threshold: float = 0.5,
+                          veto: bool = False, max_second_looks: int | None = None,
                           manifest: str | Path | None = None) -> PhoneAwareDetector:
     """The object detector ``name`` (default: the registry's) wrapped for phones: ``remote``
-    is a phone, a phone on a book's box is a book, and with ``hands`` the second look at the
-    hands runs too (off by default: docs/detection.md has the figures). Book candidates for
-    the tie-break are those above the lowest threshold given.
+    is a phone, a phone on a book's box is a book, and with ``hands`` (``"palm"`` or ``True``:
+    the palm detector; ``"pose"``: MoveNet's wrists) the second look at the hands runs too
+    (off by default: docs/detection.md has the figures); ``veto`` adds the look-alike check.
+    Book candidates for the tie-break are those above the lowest threshold given.
 
     Example: ``create_phone_detector().detect(seat_crop)`` ->
     ``[Detection("cell phone", 0.41, (x1, y1, x2, y2)), Detection("person", ...), ...]``.
@@ -237,8 +277,17 @@ def create_phone_detector(name: str | None = None, score_threshold: float = 0.35
     base = create_detector(name or DEFAULT_DETECTOR,
                            min(score_threshold, hand_threshold, phone_threshold or 1.0),
                            num_threads, manifest)
-    palms = create_palm_detector(palm_threshold, num_threads=num_threads) if hands else None
-    return PhoneAwareDetector(base, palms, score_threshold=score_threshold,
+    from edge.models.registry import create_classifier, create_pose_estimator
+
+    if hands not in (False, True, "palm", "pose"):
+        raise ValueError(f"hands must be 'palm', 'pose' or False, not {hands!r}")
+    palms = (create_palm_detector(palm_threshold, num_threads=num_threads)
+             if hands in (True, "palm") else None)
+    pose = create_pose_estimator(num_threads=num_threads) if hands == "pose" else None
+    check = LookalikeVeto(create_classifier(num_threads=num_threads)) if veto else None
+    return PhoneAwareDetector(base, palms, pose=pose, veto=check,
+                              max_second_looks=max_second_looks,
+                              score_threshold=score_threshold,
                               phone_threshold=phone_threshold, hand_threshold=hand_threshold,
                               remote_as_phone=remote_as_phone)
 

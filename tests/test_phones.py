@@ -4,8 +4,9 @@
 The photos come from packages through ``kuzet_tools.models.evalset`` (wheels, Debian's
 opencv-doc and labelme-examples); when they cannot be obtained the tests that need them fail
 with the reason.
-No package ships a photo of a phone, so the phone floors are about false phones; recall floors
-are about books, people, faces and the hands that a second look starts from.
+The phone recall figures are measured on phones-dev and the registry photos by
+``kuzet models eval --set phones`` (docs/detection.md); the floors here are about false phones,
+books, people and the wiring of the second looks and the look-alike check.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 
 from edge.models.base import Detection, Detector, Prepared
+from edge.models.hands import wrist_regions
 from edge.models.manifest import MANIFEST_PATH, load_manifest, verify
 from edge.models.palm import Palm, PalmDetector, hand_region
 from edge.models.phones import (
@@ -32,7 +34,7 @@ from edge.models.phones import (
 from edge.models.registry import create_detector
 from kuzet_tools.cli import main
 from kuzet_tools.models.evalset import EvalSetError, load_eval_set, read_image
-from kuzet_tools.models.phone_eval import run_variant
+from kuzet_tools.models.phone_eval import run_variant, variants
 
 LABELS = Path(__file__).resolve().parent / "data" / "phones" / "labels.json"
 SPEC = json.loads(LABELS.read_text())
@@ -124,12 +126,12 @@ def test_hand_region_reaches_towards_the_fingers_and_stays_in_the_image() -> Non
 
 # ---- models on real photos ------------------------------------------------------------------
 
-def test_palm_model_is_verified_and_files_stay_under_20_mb() -> None:
+def test_palm_model_is_verified_and_files_stay_under_32_mib() -> None:
     results = [r for r in verify() if r.name == "palm-detection-lite"]
     assert len(results) == 1
     assert all(r.ok for r in results), [r.error for r in results]
     entries = list(load_manifest().values())
-    assert sum(e.path.stat().st_size for e in entries) < 20 * 2**20
+    assert sum(e.path.stat().st_size for e in entries) < 32 * 2**20
     for licence in load_manifest()["palm-detection-lite"].licence_files:
         assert (MANIFEST_PATH.parent / licence).is_file(), licence
 
@@ -179,30 +181,68 @@ def test_labels_are_well_formed() -> None:
             assert x1 < x2 and y1 < y2, (image["id"], item)
 
 
-def test_the_default_phone_finder_cuts_false_phones_below_the_target(
-        images: dict, plain: Detector) -> None:
-    phones = create_phone_detector(score_threshold=0.35, hands=False)
-    stock = create_detector(score_threshold=0.35)
-    photos = list(images.values())
-    classes = set(SPEC["classes"])
-    before = run_variant("stock", phones, stock, photos, classes, 0.5).as_dict()
-    after = run_variant("remote", phones, stock, photos, classes, 0.5).as_dict()
+def test_the_default_phone_finder_cuts_false_phones_below_the_target(images: dict) -> None:
+    table = variants(threshold=0.35)
+    sets = {"objects": list(images.values())}
+    before = run_variant(table["stock"], sets, ("own",))["results"]["own"]["objects"]
+    after = run_variant(table["remote"], sets, ("own",))["results"]["own"]["objects"]
     # stock NanoDet calls two upright books and a camera "cell phone": 3 in 16 photos
-    assert before["false_phones_per_10_images"] > 1.0
-    assert after["false_phones_per_10_images"] <= 1.0          # the issue's bound
+    assert before["false_phones_per_10_photos"] > 1.0
+    assert after["false_phones_per_10_photos"] <= 1.0          # the issue's bound
     rows = after["per_class"]
     assert rows["book"]["recall"] >= 0.4 and rows["book"]["precision"] >= 0.5
     assert rows["book"]["recall"] > before["per_class"]["book"]["recall"]
     assert rows["person"]["precision"] >= 0.8 and rows["person"]["recall"] >= 0.85
 
 
-def test_phones_eval_command_reports_every_class(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["models", "eval", "--set", "phones", "--variant", "remote", "--json"]) == 0
+def test_phones_eval_command_reports_each_part_scale_and_target(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "eval", "--set", "phones", "--variant", "remote", "--part", "objects",
+                 "--part", "registry", "--limit", "4", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     (row,) = report["variants"]
-    assert row["variant"] == "remote" and report["images"] == len(SPEC["images"])
-    assert {"book", "paper", "person", "cell phone"} <= set(row["per_class"])
-    assert row["per_class"]["paper"]["n"] == 2 and report["face"]["recall"] >= 0.85
+    assert row["name"] == "remote" and report["parts"] == {"objects": 4, "registry": 4}
+    assert set(row["results"]) == {"own", "seat"}
+    registry = row["results"]["own"]["registry"]
+    assert registry["per_class"]["cell phone"]["n"] == 6        # the six labelled phones
+    assert row["summary"]["seat"]["phones"] == 6
+    assert set(row["meets"]) == {"phone_recall_own", "phone_recall_seat",
+                                 "false_phones_per_10_photos"}
+    assert report["targets"]["phone_recall_own"] == 0.8
+
+
+def test_the_pose_second_look_cuts_a_square_at_each_wrist(images: dict) -> None:
+    finder = create_phone_detector(score_threshold=0.3, hands="pose")
+    finder.detect(read_image(images["basketball"]))
+    assert finder.hand_looks == 1                  # one mosaic for the ball player's hands
+    pose = finder.pose.estimate(read_image(images["basketball"]))
+    squares = wrist_regions(pose, *read_image(images["basketball"]).shape[1::-1])
+    assert 1 <= len(squares) <= 2
+    for x1, y1, x2, y2 in squares:
+        assert x2 - x1 >= 48 and y2 - y1 >= 48
+
+
+def test_second_looks_are_capped_per_sweep(images: dict) -> None:
+    finder = create_phone_detector(score_threshold=0.3, hands="pose", max_second_looks=1)
+    photo = read_image(images["basketball"])
+    finder.detect(photo)
+    finder.detect(photo)                           # over the cap: the first look only
+    assert (finder.hand_looks, finder.skipped_looks) == (1, 1)
+    finder.new_sweep()
+    finder.detect(photo)
+    assert finder.hand_looks == 2
+
+
+def test_the_lookalike_veto_only_ever_removes_phones(images: dict) -> None:
+    plain = create_phone_detector(score_threshold=0.3)
+    vetoed = create_phone_detector(score_threshold=0.3, veto=True)
+    for image in images.values():
+        photo = read_image(image)
+        before, after = plain.detect(photo), vetoed.detect(photo)
+        assert [d for d in before if d.label != "cell phone"] == \
+            [d for d in after if d.label != "cell phone"]
+        assert {d.box for d in after} <= {d.box for d in before}
+    assert vetoed.veto is not None and vetoed.veto.checks >= 1
 
 
 class _FixedDetector(Detector):

@@ -25,10 +25,10 @@ from edge.models.registry import (
 )
 from kuzet_tools.models.evalset import LABELS_PATH, REPO, load_eval_set
 from kuzet_tools.models.evaluate import evaluate
-from kuzet_tools.models.phone_eval import VARIANTS
+from kuzet_tools.models.phone_eval import PARTS, SCALES, variants
 
-PHONES_LABELS = REPO / "tests" / "data" / "phones" / "labels.json"
-DEFAULT_VARIANT = "remote"   # chosen by the figures in docs/detection.md
+DEFAULT_VARIANT = "node"     # chosen by the figures in docs/detection.md
+VARIANTS = tuple(variants())
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,19 +54,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--detector", default=DEFAULT_DETECTOR, choices=sorted(DETECTORS))
     ev.add_argument("--face-detector", default=DEFAULT_FACE_DETECTOR,
                     choices=sorted(FACE_DETECTORS))
-    ev.add_argument("--score-threshold", type=float, default=0.35,
-                    help="object score threshold (default 0.35)")
+    ev.add_argument("--score-threshold", type=float, default=None,
+                    help="object score threshold (default 0.35; with --set phones the "
+                    "node's 0.3)")
     ev.add_argument("--face-threshold", type=float, default=0.5,
                     help="face score threshold (default 0.5)")
     ev.add_argument("--labels", type=Path, default=LABELS_PATH, help="labels JSON")
     ev.add_argument("--images", type=Path, default=None,
                     help="image cache dir (default $KUZET_EVAL_DIR or var/eval-images)")
     ev.add_argument("--set", dest="eval_set", choices=["coco", "phones"], default="coco",
-                    help="coco (default): the COCO eval set, plus the default phone finder "
-                    "on the phones set (cell phone, book, paper, laptop, person, face); "
-                    "phones: every phone-finding variant on the phones set")
+                    help="coco (default): the COCO eval set; phones: every phone-finding "
+                    "variant on the phone sets (phones-dev's measure part, registry photos, "
+                    "look-alikes, books and notes) at the photos' scale and at seat distance")
     ev.add_argument("--variant", choices=VARIANTS, action="append", default=None,
                     help="with --set phones: only these variants (repeatable)")
+    ev.add_argument("--part", choices=PARTS + ("tune",), action="append", default=None,
+                    help="with --set phones: only these parts (repeatable; tune is the part "
+                    "the defaults were chosen on)")
+    ev.add_argument("--scale", choices=SCALES, action="append", default=None,
+                    help="with --set phones: own (the photos' scale) and/or seat (0.35x on "
+                    "a 1280x720 classroom frame)")
+    ev.add_argument("--limit", type=int, default=None,
+                    help="with --set phones: at most this many photos per part")
     ev.add_argument("--seat-costs", action="store_true",
                     help="with --set phones: also time each variant per seat crop (vtest.avi)")
     ev.set_defaults(func=cmd_eval)
@@ -89,56 +98,37 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> dict:
     """The eval report as a dict (what ``--json`` prints)."""
     if getattr(args, "eval_set", "coco") == "phones":
-        labels = PHONES_LABELS if Path(args.labels) == LABELS_PATH else Path(args.labels)
-        return run_phones_eval(args, labels, args.variant or list(VARIANTS), args.seat_costs)
+        return run_phones_eval(args)
     spec = json.loads(Path(args.labels).read_text())
     images = load_eval_set(args.labels, args.images)
     choice = _choice(args, phones="off")
     detector = create_object_detector(choice)
     faces = create_face_detector(choice, with_yaw=False)
     report = evaluate(detector, faces, images, spec.get("match_iou", {})).as_dict()
-    report["score_threshold"] = {"objects": args.score_threshold, "face": args.face_threshold}
+    report["score_threshold"] = {"objects": choice.score_threshold,
+                                 "face": args.face_threshold}
     report["match_iou"] = spec.get("match_iou", {})
-    report["phones"] = run_phones_eval(args, PHONES_LABELS, [DEFAULT_VARIANT], False)
     return report
 
 
-def run_phones_eval(args: argparse.Namespace, labels: Path, variants: list[str],
-                    seat_costs: bool) -> dict:
-    """The phones set (``labels``: ``tests/data/phones/labels.json``) through each of
-    ``variants``; with ``seat_costs`` also the detect-thread time per seat of each."""
-    from edge.models.phones import create_phone_detector
-    from kuzet_tools.models.phone_eval import face_counts, run_variant
-    from kuzet_tools.models.phone_eval import seat_costs as time_seats
+def run_phones_eval(args: argparse.Namespace) -> dict:
+    """The phone sets through each asked variant (``kuzet_tools/models/phone_eval.py``)."""
+    from kuzet_tools.models.phone_eval import run_phone_eval, variant_seat_costs
 
-    spec = json.loads(labels.read_text())
-    images = load_eval_set(labels, args.images)
-    iou = spec.get("match_iou", {})
-    plain = create_object_detector(_choice(args, phones="off"))
-    phones = create_object_detector(_choice(args, phones="hands"))
-    faces = create_face_detector(_choice(args), with_yaw=False)
-    report = {
-        "set": str(labels), "images": len(images), "default_variant": DEFAULT_VARIANT,
-        "variants": [run_variant(v, phones, plain, images, set(spec["classes"]),
-                                 iou.get("default", 0.5)).as_dict() for v in variants],
-        "face": face_counts(faces, images, iou.get("face", 0.3)).as_dict(),
-    }
-    if seat_costs:
-        timed = {"stock": plain, "remote": create_object_detector(_choice(args, phones="remote")),
-                 "hands": phones}
-        timed = {k: v for k, v in timed.items() if k in variants}
-        if "hands" in timed:   # the worst case, which no node runs: a second look every seat
-            timed["hands-every-seat"] = create_phone_detector(
-                args.detector, score_threshold=args.score_threshold, hands=True,
-                palm_threshold=0.001)
-        report["seat_costs"] = time_seats(timed)
+    threshold = 0.3 if args.score_threshold is None else args.score_threshold
+    names = args.variant or list(VARIANTS)
+    report = run_phone_eval(names, args.part or PARTS, args.scale or SCALES, threshold,
+                            args.limit)
+    report["default_variant"] = DEFAULT_VARIANT
+    if args.seat_costs:
+        report["seat_costs"] = variant_seat_costs(names, threshold)
     return report
 
 
 def _choice(args: argparse.Namespace, phones: str = "remote") -> DetectionChoice:
     """The detectors the eval's options name, built by the node's own factory."""
-    return DetectionChoice(model=args.detector, phones=phones,
-                           score_threshold=args.score_threshold,
+    threshold = 0.35 if args.score_threshold is None else args.score_threshold
+    return DetectionChoice(model=args.detector, phones=phones, score_threshold=threshold,
                            face_model=args.face_detector, face_threshold=args.face_threshold)
 
 
@@ -159,19 +149,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
         r = "-" if row["recall"] is None else f"{row['recall']:.2f}"
         print(f"{name:16} {p:>9} {r:>7} {row['n']:>4}")
     print(f"ms per image: {report['ms_per_image']}")
-    _print_phones(report["phones"])
     return 0
 
 
 def _print_phones(report: dict) -> None:
-    print(f"phones set: {report['images']} images; face "
-          f"{report['face']['precision']} / {report['face']['recall']} (n {report['face']['n']})")
+    print(f"phone sets {report['parts']}, threshold {report['score_threshold']}, "
+          f"targets {report['targets']}")
     for v in report["variants"]:
-        print(f"  {v['variant']:14} false phones per 10 images "
-              f"{v['false_phones_per_10_images']}, {v['ms_per_image']} ms per image")
-        for name, row in v["per_class"].items():
-            p = "-" if row["precision"] is None else f"{row['precision']:.2f}"
-            r = "-" if row["recall"] is None else f"{row['recall']:.2f}"
-            print(f"    {name:14} {p:>9} {r:>7} {row['n']:>4}  fp {row['fp']}")
+        print(f"  {v['name']:10} {v['about']}")
+        for scale, row in v["summary"].items():
+            print(f"    {scale:5} phone recall {row['phone_recall']} (n {row['phones']}), "
+                  f"false phones per 10 photos {row['false_phones_per_10_photos']} "
+                  f"({row['false_phones_on_lookalikes']} on look-alikes), person recall "
+                  f"{row['person_recall']}, {row['ms_per_photo']} ms per photo")
+        print(f"    meets {v['meets']}")
     for name, row in report.get("seat_costs", {}).items():
         print(f"  seat cost {name:10} {row}")

@@ -1,146 +1,269 @@
 """The phones eval: every way of looking for phones, measured on the same photos.
 
-``kuzet models eval --set phones`` runs each variant on ``tests/data/phones/labels.json`` and
-reports, per variant, precision and recall per class, false phones per ten photos and
-milliseconds per image; ``--seat-costs`` adds the detect-thread milliseconds per seat on the
-30-seat vtest map and the sweep time they imply. Variants:
+``kuzet models eval --set phones`` runs each variant on the phone sets
+(``kuzet_tools/models/phone_sets.py``): the ``measure`` part of phones-dev (never tuned on),
+the registry photos, the phone-like negatives and the older objects set (books, notes, held
+things), each at the photos' own scale and at seat distance (the photo shrunk 0.35x onto a
+1280x720 classroom frame, judged through a 640x360 detection stream). Per variant, scale and
+part: precision and recall per class, false phones per ten photos (and how many of them sat
+on a phone-like thing) and milliseconds per photo; then the summary against the targets.
+``--seat-costs`` adds the detect-thread milliseconds per seat on the 30-seat vtest map.
 
-* ``stock``: the COCO detector as it is;
-* ``remote``: ``remote`` counted as ``cell phone``;
-* ``hands``: ``remote`` + a second look at the hands (``PhoneAwareDetector``);
-* ``hands+persons``: ``hands`` on the whole image and again on each person's crop (what the
-  node's seat crops give a camera-wide photo).
+A variant is a look (``whole``: the detector on the whole photo; ``node``: as the node looks,
+``edge/still_look.py``) and a phone finder (``edge/models/factory.py``'s choice).
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.models.base import Detection, Detector, FaceDetector
-from edge.models.phones import PHONE, PHONE_LIKE, PhoneAwareDetector, merge
-from kuzet_tools.models.evalset import EvalImage, read_image
-from kuzet_tools.models.evaluate import FACE, ClassCounts, match
+from edge.models.base import Detection, Detector
+from edge.models.factory import DetectionChoice, create_object_detector
+from edge.still_look import look_like_node
+from kuzet_tools.models.evalset import EvalImage, load_eval_set, read_image
+from kuzet_tools.models.evaluate import ClassCounts, match
+from kuzet_tools.models.phone_sets import DATA, SEAT_SCALE, load_phone_sets, seat_view
 
-VARIANTS = ("stock", "remote", "hands", "hands+persons")
-HELD = ("bottle", "sports ball")     # objects held in a hand: the stand-ins for held phones
+PHONE = "cell phone"
+CLASSES = frozenset({PHONE, "person", "book", "laptop"})
+LOOKALIKES = frozenset({"wallet", "camera", "lighter", "card", "remote", "calculator"})
+OBJECTS_LABELS = DATA / "labels.json"          # the older set: books, notes, held things
+PARTS = ("measure", "registry", "negatives", "objects")
+SCALES = ("own", "seat")
+LORES = (640, 360)                              # the detection stream at seat distance
+TARGETS = {"phone_recall_own": 0.80, "phone_recall_seat": 0.70,
+           "false_phones_per_10_photos": 1.0}
 
 
-def person_crops(detector: Detector, image: np.ndarray, found: list[Detection],
-                 margin: float = 0.15, max_persons: int = 8) -> list[Detection]:
-    """``found`` plus ``detector`` run again on each person's box (grown by ``margin``)."""
-    h, w = image.shape[:2]
-    out = list(found)
-    persons = [d for d in found if d.label == "person"][:max_persons]
-    for p in persons:
-        x1, y1, x2, y2 = p.box
-        mx, my = (x2 - x1) * margin, (y2 - y1) * margin
-        cx1, cy1 = max(0, int(x1 - mx)), max(0, int(y1 - my))
-        cx2, cy2 = min(w, int(x2 + mx)), min(h, int(y2 + my))
-        if cx2 - cx1 < 8 or cy2 - cy1 < 8:
-            continue
-        for d in detector.detect(image[cy1:cy2, cx1:cx2]):
-            b = d.box
-            out.append(Detection(d.label, d.score, (b[0] + cx1, b[1] + cy1, b[2] + cx1,
-                                                    b[3] + cy1)))
-    return merge(out)
+@dataclass(frozen=True)
+class Variant:
+    """One way of looking for phones."""
+
+    name: str
+    look: str                       # "whole" or "node"
+    choice: DetectionChoice
+    about: str
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "look": self.look, "phones": self.choice.phones,
+                "lookalike_veto": self.choice.lookalike_veto, "model": self.choice.model,
+                "about": self.about}
+
+
+def variants(threshold: float = 0.3) -> dict[str, Variant]:
+    """Every variant, the node's score threshold for all."""
+    def c(**kw) -> DetectionChoice:
+        return DetectionChoice(score_threshold=threshold, faces=False,
+                               second_looks_per_sweep=None, **kw)
+    found = [
+        Variant("stock", "whole", c(phones="off"), "the COCO detector on the whole photo"),
+        Variant("remote", "whole", c(), "remote counts as a phone, a phone on a book is a book"),
+        Variant("node", "node", c(), "remote, looked at as the node looks: a seat per person"),
+        Variant("node+palm", "node", c(phones="hands"),
+                "node, plus a second look at each palm the palm detector finds"),
+        Variant("node+pose", "node", c(phones="pose"),
+                "node, plus a second look at each wrist MoveNet finds"),
+        Variant("node+veto", "node", c(lookalike_veto=True),
+                "node, minus the phones EfficientNet-Lite0 takes for a look-alike"),
+    ]
+    return {v.name: v for v in found}
 
 
 @dataclass
-class VariantResult:
-    """One variant's counts and timings on the phones set."""
+class PartResult:
+    """One variant's counts on one part at one scale."""
 
-    variant: str
     counts: dict[str, ClassCounts] = field(default_factory=lambda: defaultdict(ClassCounts))
     ms: list[float] = field(default_factory=list)
-    images: int = 0
+    photos: int = 0
+    on_lookalikes: int = 0          # false phones centred on a phone-like thing
 
     def as_dict(self) -> dict:
-        held = ClassCounts()
-        for name in HELD:
-            c = self.counts.get(name, ClassCounts())
-            held.tp, held.fp, held.n = held.tp + c.tp, held.fp + c.fp, held.n + c.n
         phones = self.counts.get(PHONE, ClassCounts())
-        return {
-            "variant": self.variant,
-            "images": self.images,
-            "per_class": {k: self.counts[k].as_dict() for k in sorted(self.counts)},
-            "held_objects": held.as_dict(),
-            "false_phones_per_10_images": round(10 * phones.fp / max(1, self.images), 2),
-            "ms_per_image": round(float(np.median(self.ms)), 1) if self.ms else None,
-        }
+        return {"photos": self.photos,
+                "per_class": {k: self.counts[k].as_dict() for k in sorted(self.counts)},
+                "false_phones": phones.fp,
+                "false_phones_on_lookalikes": self.on_lookalikes,
+                "false_phones_per_10_photos": round(10 * phones.fp / max(1, self.photos), 2),
+                "ms_per_photo": round(float(np.median(self.ms)), 1) if self.ms else None}
 
 
-def run_variant(variant: str, detector: PhoneAwareDetector, plain: Detector,
-                images: list[EvalImage], classes: set[str], match_iou: float
-                ) -> VariantResult:
-    """Count one variant's matches. ``plain`` is the stock detector, ``detector`` the
-    phone-aware one (its ``palms`` set for the ``hands`` variants)."""
-    result = VariantResult(variant)
-    hand_classes = detector.hand_classes
-    detector.hand_classes = PHONE_LIKE | frozenset(HELD)   # held objects: the recall proxy
-    try:
-        for image in images:
-            _look(variant, detector, plain, image, classes, match_iou, result)
-    finally:
-        detector.hand_classes = hand_classes
-    return result
+def _names(item: dict) -> set[str]:
+    """A label's names: one string, or a list of names that all count (``["paper", "book"]``)."""
+    label = item["label"]
+    return {label} if isinstance(label, str) else set(label)
 
 
-def _look(variant: str, detector: PhoneAwareDetector, plain: Detector, image: EvalImage,
-          classes: set[str], match_iou: float, result: VariantResult) -> None:
+def _centred_in(box, boxes: Iterable) -> bool:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in boxes)
+
+
+def look(variant: Variant, detector: Detector, pixels: np.ndarray, scale: str
+         ) -> list[Detection]:
+    """``variant``'s detections on ``pixels`` (a photo, or its seat-distance frame)."""
+    if variant.look == "whole":
+        return detector.detect(pixels)
+    dets, _ = look_like_node(pixels, detector, None, lores=LORES if scale == "seat" else None)
+    return dets
+
+
+def score_image(variant: Variant, detector: Detector, image: EvalImage, scale: str,
+                result: PartResult, min_iou: float = 0.5) -> None:
+    """Look at one photo at ``scale`` and add its matches to ``result``."""
     pixels = read_image(image)
+    if scale == "seat":
+        pixels, image = seat_view(image, pixels, SEAT_SCALE)
     start = time.perf_counter()
-    if variant == "stock":
-        found = plain.detect(pixels)
-    elif variant == "remote":
-        palms, detector.palms = detector.palms, None
-        try:
-            found = detector.detect(pixels)
-        finally:
-            detector.palms = palms
-    else:
-        found = detector.detect(pixels)
-        if variant == "hands+persons":
-            found = person_crops(detector, pixels, found)
-    result.ms.append((time.perf_counter() - start) * 1000)
-    kept = [(d.label, d.score, d.box) for d in found if d.label in classes]
-    match(kept, image.objects, image.ignore, match_iou, result.counts)
-    result.images += 1
+    found = look(variant, detector, pixels, scale)
+    result.ms.append(1000 * (time.perf_counter() - start))
+    kept = [(d.label, d.score, d.box) for d in found if d.label in CLASSES]
+    match(kept, [o for o in image.objects if _names(o) & CLASSES], image.ignore, min_iou,
+          result.counts)
+    result.on_lookalikes += _on_lookalikes(kept, image.objects, min_iou)
+    result.photos += 1
 
 
-def face_counts(faces: FaceDetector, images: list[EvalImage], match_iou: float
-                ) -> ClassCounts:
-    """BlazeFace on the same photos (the same for every variant)."""
-    counts: dict[str, ClassCounts] = defaultdict(ClassCounts)
-    for image in images:
-        found = faces.detect(read_image(image))
-        truth = [{"label": FACE, "box": f["box"]} for f in image.faces]
-        match([(FACE, f.score, f.box) for f in found], truth, image.ignore, match_iou, counts)
-    return counts[FACE]
+def _on_lookalikes(kept: list, objects: list[dict], min_iou: float) -> int:
+    """Phones centred on a phone-like thing that overlap no real phone enough to match."""
+    from edge.models.nms import iou
+
+    looks = [o["box"] for o in objects if _names(o) & LOOKALIKES]
+    truth = np.array([o["box"] for o in objects if PHONE in _names(o)],
+                     np.float32).reshape(-1, 4)
+    n = 0
+    for label, _, box in kept:
+        if label != PHONE or not _centred_in(box, looks):
+            continue
+        if len(truth) and float(iou(np.asarray(box, np.float32), truth).max()) >= min_iou:
+            continue
+        n += 1
+    return n
 
 
-def seat_costs(variants: dict[str, Detector], rounds: int = 4) -> dict[str, dict]:
+def load_parts(parts: Iterable[str], limit: int | None = None) -> dict[str, list[EvalImage]]:
+    """The asked parts' photos (at most ``limit`` per part, evenly spread)."""
+    parts = list(parts)
+    sets = load_phone_sets([p for p in parts if p != "objects"])
+    if "objects" in parts:
+        sets["objects"] = load_eval_set(OBJECTS_LABELS)
+    if limit:
+        sets = {k: v[:: max(1, len(v) // limit)][:limit] for k, v in sets.items()}
+    return {p: sets[p] for p in parts}
+
+
+def run_variant(variant: Variant, sets: dict[str, list[EvalImage]],
+                scales: Iterable[str] = SCALES) -> dict:
+    """One variant on every part at every scale, with its summary."""
+    detector = create_object_detector(variant.choice)
+    results: dict[str, dict[str, PartResult]] = {}
+    for scale in scales:
+        results[scale] = {}
+        for part, images in sets.items():
+            result = PartResult()
+            for image in images:
+                score_image(variant, detector, image, scale, result)
+            results[scale][part] = result
+    out = {**variant.as_dict(),
+           "results": {s: {p: r.as_dict() for p, r in parts.items()}
+                       for s, parts in results.items()},
+           "summary": summary(results)}
+    out["second_looks"] = getattr(detector, "hand_looks", 0)
+    veto = getattr(detector, "veto", None)
+    if veto is not None:
+        out["lookalike_checks"], out["vetoed"] = veto.checks, veto.vetoed
+    return out
+
+
+def summary(results: dict[str, dict[str, PartResult]]) -> dict:
+    """The figures the targets name: phone recall on measure + registry, false phones per ten
+    photos on measure + registry + negatives, person recall on the measured parts."""
+    out: dict = {}
+    for scale, parts in results.items():
+        phones = _sum(parts, ("measure", "registry"), PHONE)
+        false = _sum(parts, ("measure", "registry", "negatives"), PHONE)
+        photos = sum(parts[p].photos for p in ("measure", "registry", "negatives")
+                     if p in parts)
+        persons = _sum(parts, tuple(parts), "person")
+        out[scale] = {
+            "phone_recall": round(phones.tp / phones.n, 3) if phones.n else None,
+            "phones": phones.n,
+            "false_phones_per_10_photos": round(10 * false.fp / photos, 2) if photos else None,
+            "false_phones_on_lookalikes": sum(parts[p].on_lookalikes for p in parts),
+            "photos": photos,
+            "person_recall": round(persons.tp / persons.n, 3) if persons.n else None,
+            "ms_per_photo": round(float(np.median([m for r in parts.values() for m in r.ms])), 1)
+            if any(r.ms for r in parts.values()) else None,
+        }
+    return out
+
+
+def _sum(parts: dict[str, PartResult], names: tuple[str, ...], label: str) -> ClassCounts:
+    total = ClassCounts()
+    for name in names:
+        if name in parts:
+            c = parts[name].counts.get(label, ClassCounts())
+            total.tp, total.fp, total.n = total.tp + c.tp, total.fp + c.fp, total.n + c.n
+    return total
+
+
+def meets(summary_: dict) -> dict:
+    """Which targets a variant's summary meets (None where the scale was not run)."""
+    own, seat = summary_.get("own", {}), summary_.get("seat", {})
+
+    def at_least(value, target):
+        return None if value is None else value >= target
+    fp = [s.get("false_phones_per_10_photos") for s in (own, seat) if s]
+    return {"phone_recall_own": at_least(own.get("phone_recall"),
+                                         TARGETS["phone_recall_own"]),
+            "phone_recall_seat": at_least(seat.get("phone_recall"),
+                                          TARGETS["phone_recall_seat"]),
+            "false_phones_per_10_photos": None if not fp or None in fp else
+            max(fp) <= TARGETS["false_phones_per_10_photos"]}
+
+
+def run_phone_eval(names: Iterable[str], parts: Iterable[str] = PARTS,
+                   scales: Iterable[str] = SCALES, threshold: float = 0.3,
+                   limit: int | None = None) -> dict:
+    """Every named variant on the parts and scales: the report ``--set phones`` prints."""
+    table = variants(threshold)
+    unknown = [n for n in names if n not in table]
+    if unknown:
+        raise ValueError(f"unknown phone variant(s) {unknown}; variants are {sorted(table)}")
+    sets = load_parts(parts, limit)
+    report = {"parts": {p: len(v) for p, v in sets.items()}, "scales": list(scales),
+              "score_threshold": threshold, "targets": TARGETS, "seat_scale": SEAT_SCALE,
+              "lores_at_seat_distance": list(LORES), "variants": []}
+    for name in names:
+        row = run_variant(table[name], sets, scales)
+        row["meets"] = meets(row["summary"])
+        report["variants"].append(row)
+    return report
+
+
+def seat_costs(detectors: dict[str, Detector], rounds: int = 4) -> dict[str, dict]:
     """Detect-thread milliseconds per seat look (``infer`` only, inputs prepared beforehand)
     on the 30 seat crops of a real vtest.avi frame, the variants interleaved (each round runs
     every variant over the 30 seats) so that a neighbour's load hits them alike; median and
     10th percentile, and the sweep of 30 seats plus the room look that the median implies."""
     from kuzet_tools.bench.edge import seat_inputs
 
-    inputs = {name: [p for p, _ in seat_inputs(det, det)] for name, det in variants.items()}
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    looks0 = {name: getattr(det, "hand_looks", 0) for name, det in variants.items()}
+    inputs = {name: [p for p, _ in seat_inputs(det, det)] for name, det in detectors.items()}
+    times: dict[str, list[float]] = {name: [] for name in detectors}
+    looks0 = {name: getattr(det, "hand_looks", 0) for name, det in detectors.items()}
     for _ in range(rounds):
-        for name, det in variants.items():
+        for name, det in detectors.items():
             for prepared in inputs[name]:
                 t0 = time.perf_counter()
                 det.infer(prepared)
                 times[name].append(1000 * (time.perf_counter() - t0))
     out = {}
-    for name, det in variants.items():
+    for name, det in detectors.items():
         ms = np.array(times[name][len(inputs[name]):])      # the first round warms up
         looks = getattr(det, "hand_looks", 0) - looks0[name]
         out[name] = {"ms_per_seat": round(float(np.median(ms)), 1),
@@ -150,33 +273,17 @@ def seat_costs(variants: dict[str, Detector], rounds: int = 4) -> dict[str, dict
     return out
 
 
-def node_revisit(detector: Detector, seconds: float = 30.0) -> dict:
-    """Run the whole edge node on vtest.avi (30 seats, a real mosquitto) with ``detector`` in
-    place of the plain one, as ``kuzet bench edge`` does, and report its worst seat revisit."""
-    import tempfile
-    from pathlib import Path
+def variant_seat_costs(names: Iterable[str], threshold: float = 0.3,
+                       every_seat: bool = True) -> dict[str, dict]:
+    """:func:`seat_costs` for the named variants' detectors; with ``every_seat`` the hand
+    variants also run with a hand forced on every seat (the worst case, uncapped)."""
+    table = variants(threshold)
+    dets = {n: create_object_detector(table[n].choice) for n in names}
+    if every_seat:
+        for n in [n for n in names if table[n].choice.phones == "hands"]:
+            from edge.models.phones import create_phone_detector
+            dets[f"{n} (a palm on every seat)"] = create_phone_detector(
+                table[n].choice.model, threshold, hands="palm", palm_threshold=0.001)
+    return seat_costs(dets)
 
-    from edge.config import load_config
-    from edge.node import EdgeNode
-    from kuzet_tools.broker import MosquittoBroker
-    from kuzet_tools.examples import write_vtest_node
 
-    with tempfile.TemporaryDirectory(prefix="kuzet-phones-") as tmp, \
-            MosquittoBroker(Path(tmp) / "mq") as broker:
-        path = write_vtest_node(Path(tmp) / "node", broker_port=broker.port, loop=True)
-        node = EdgeNode(load_config(path), detector=detector)   # the rest as the node builds it
-        node.start()
-        try:
-            while node.stats.looks < 10:
-                time.sleep(0.05)
-            start, t0 = node.stats, time.perf_counter()
-            node.stop_event.wait(seconds)
-            wall = time.perf_counter() - t0
-            end = node.stats
-            looks, model_s = end.looks - start.looks, end.model_s - start.model_s
-            worst = end.worst_seat_revisit
-        finally:
-            node.stop()
-    return {"pipeline_fps": round(looks / wall, 1),
-            "infer_ms_per_look": round(1000 * model_s / max(1, looks), 1),
-            "worst_seat_revisit_s": None if worst is None else round(worst, 2)}

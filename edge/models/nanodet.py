@@ -10,7 +10,7 @@ outputs are told apart by shape, so a file without them (the six outputs only) w
 
 With a :class:`~edge.models.phone_head.PhoneHead` (``phone_head=``, needs the feature outputs)
 each cell's ``cell phone`` score is the head's, mapped so that the head's own threshold lands
-on this detector's ``score_threshold`` (:meth:`PhoneHead.as_detector_score`), and ``remote`` is
+on this detector's ``score_threshold`` (:meth:`PhoneHead.detector_score`), and ``remote`` is
 zeroed; boxes, other classes and NMS are unchanged.
 """
 
@@ -62,13 +62,19 @@ class NanoDetDetector(Detector):
         self._interp = open_model(self.path, self.INPUT_SHAPE, sha256, num_threads)
         self._input_index = self._interp.get_input_details()[0]["index"]
         self._outputs, self._features = self._map_outputs()
-        if phone_head is not None and self._features is None:
-            raise ModelError(f"model file {self.path} has no feature outputs: a phone head "
-                             "needs the NanoDet file that build_models.py converts")
-        self.phone_head = phone_head
+        self.phone_head: PhoneHead | None = None
+        if phone_head is not None:
+            self.use_phone_head(phone_head)
         self._centres = {s: self._grid(s) for s in STRIDES}
         self._bins = np.arange(BINS, dtype=np.float32)
         self._scale_std = (1.0 / STD).astype(np.float32)
+
+    def use_phone_head(self, head: PhoneHead | None) -> None:
+        """Rescore phones with ``head`` from now on (``None``: the model's own scores)."""
+        if head is not None and self._features is None:
+            raise ModelError(f"model file {self.path} has no feature outputs: a phone head "
+                             "needs the NanoDet file that build_models.py converts")
+        self.phone_head = head
 
     def _map_outputs(self) -> tuple[dict[int, tuple[int, int]], dict[int, int] | None]:
         """Output tensor indices found by shape: ``{stride: (scores, boxes)}`` and, when the
@@ -116,6 +122,14 @@ class NanoDetDetector(Detector):
             raw += [self._interp.get_tensor(i) for i in self._features.values()]
         return raw
 
+    def infer_features(self, prepared: Prepared) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Run the model; ``(raw outputs as infer gives them, [(H*W, 128)] per stride)``."""
+        if self._features is None:
+            raise ModelError(f"model file {self.path} has no feature outputs")
+        raw = self.infer(prepared)[: 2 * len(STRIDES)]
+        return raw, [self._interp.get_tensor(i)[0].reshape(-1, FEATURES)
+                     for i in self._features.values()]
+
     def cell_scores(self, raw: list[np.ndarray]) -> list[np.ndarray]:
         """Per stride, the ``(N, 80)`` class scores that ``decode`` thresholds: the model's,
         or with a phone head the head's ``cell phone`` score and ``remote`` zeroed."""
@@ -128,8 +142,8 @@ class NanoDetDetector(Detector):
             cls = scores[k].copy()
             features = raw[2 * len(STRIDES) + k][0].reshape(-1, FEATURES)
             phone = np.maximum(cls[:, PHONE], cls[:, REMOTE])
-            cls[:, PHONE] = head.as_detector_score(
-                head.score(features, logit(phone), stride), self.score_threshold)
+            cls[:, PHONE] = head.detector_score(features, logit(phone), stride,
+                                                self.score_threshold)
             cls[:, REMOTE] = 0.0
             out.append(cls)
         return out

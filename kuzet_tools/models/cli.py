@@ -26,6 +26,9 @@ from edge.models.registry import (
 from kuzet_tools.models.evalset import LABELS_PATH, REPO, load_eval_set
 from kuzet_tools.models.evaluate import evaluate
 from kuzet_tools.models.phone_eval import PARTS, SCALES, variants
+from kuzet_tools.models.train_phone_head import __doc__ as train_doc
+from kuzet_tools.models.train_phone_head import add_arguments as add_train_arguments
+from kuzet_tools.models.train_phone_head import cmd_train as cmd_train_phone_head
 
 DEFAULT_VARIANT = "node"     # chosen by the figures in docs/detection.md
 VARIANTS = tuple(variants())
@@ -79,6 +82,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--seat-costs", action="store_true",
                     help="with --set phones: also time each variant per seat crop (vtest.avi)")
     ev.set_defaults(func=cmd_eval)
+
+    tr = sub.add_parser("train-phone-head", help="train edge/models/phone_head.json (tune part)",
+                        description=train_doc.split("\n\n")[0] + " Example: kuzet models "
+                        "train-phone-head --report-measure")
+    add_train_arguments(tr)
+    tr.set_defaults(func=cmd_train_phone_head)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

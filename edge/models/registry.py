@@ -18,6 +18,7 @@ from edge.models.facemesh import FaceMesh
 from edge.models.manifest import MANIFEST_PATH, get_entry
 from edge.models.nanodet import NanoDetDetector
 from edge.models.pose import PoseEstimator
+from edge.models.ssdlite import SSDLiteDetector
 from kuzet.errors import ModelError
 
 # name -> manifest entry name; the decoder comes from the manifest entry.
@@ -25,11 +26,14 @@ DETECTORS: dict[str, str] = {
     "nanodet-m-416-int8": "nanodet-m-416-int8",
     "nanodet-m-416-fp16": "nanodet-m-416-fp16",
     "centernet-mb3-512": "centernet-mb3-512-fp16",
+    "ssdlite-mobilenet-v2": "ssdlite-mobilenet-v2-coco-int8",
 }
 # decoder (manifest) -> the class that reads that model's outputs
-_DETECTOR_CLASSES: dict[str, type[NanoDetDetector] | type[CenterNetDetector]] = {
+_DETECTOR_CLASSES: dict[str, type[NanoDetDetector] | type[CenterNetDetector]
+                        | type[SSDLiteDetector]] = {
     "nanodet": NanoDetDetector,
     "centernet": CenterNetDetector,
+    "ssdlite": SSDLiteDetector,
 }
 FACE_DETECTORS: dict[str, str] = {
     "blazeface-full-range": "blazeface-full-range",

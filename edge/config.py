@@ -50,6 +50,9 @@ class DetectionSection(StrictModel):
     lookalike_veto: bool = False
     # at most this many second looks (hands) per sweep of the room: the revisit bound
     second_looks_per_sweep: Annotated[int, Field(ge=0, le=1000)] = 8
+    # a second detector whose phones join the model's (e.g. "ssdlite-mobilenet-v2"; needs
+    # phones other than "off"); unset: none (edge/models/pair.py)
+    second_detector: str | None = None
     score_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.3
     face_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
     num_threads: Annotated[int, Field(ge=1, le=8)] = 2
@@ -171,7 +174,7 @@ def parse_config(data: dict, where: str = "config") -> NodeConfig:
 
 
 def _check_models(cfg: NodeConfig, where: str) -> None:
-    from edge.models.registry import DETECTORS, FACE_DETECTORS
+    from edge.models.registry import DETECTORS, FACE_DETECTORS, SECOND_DETECTORS
 
     if cfg.detection.model not in DETECTORS:
         raise ConfigError(f"{where}: detection.model: unknown model {cfg.detection.model!r}; "
@@ -180,6 +183,12 @@ def _check_models(cfg: NodeConfig, where: str) -> None:
         valid = ", ".join(sorted(FACE_DETECTORS))
         raise ConfigError(f"{where}: detection.face_model: unknown model "
                           f"{cfg.detection.face_model!r}; valid: {valid}")
+    second = cfg.detection.second_detector
+    if second is not None and second not in SECOND_DETECTORS:
+        raise ConfigError(f"{where}: detection.second_detector: unknown model {second!r}; "
+                          f"valid: {', '.join(sorted(SECOND_DETECTORS))}")
+    if second is not None and cfg.detection.phones == "off":
+        raise ConfigError(f"{where}: detection.second_detector needs phones other than 'off'")
 
 
 __all__ = ["NodeConfig", "load_config", "parse_config", "FolderConfig", "OpenCvConfig"]

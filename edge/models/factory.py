@@ -39,6 +39,7 @@ class Choice(Protocol):
     face_threshold: float
     lookalike_veto: bool
     second_looks_per_sweep: int | None
+    second_detector: str | None
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class DetectionChoice:
     face_threshold: float = 0.5
     lookalike_veto: bool = False
     second_looks_per_sweep: int | None = 8
+    second_detector: str | None = None     # e.g. "ssdlite-mobilenet-v2": its phones join
 
 
 def create_object_detector(choice: Choice) -> Detector:
@@ -68,7 +70,8 @@ def create_object_detector(choice: Choice) -> Detector:
     hands = {"hands": "palm", "pose": "pose"}.get(choice.phones, False)
     return create_phone_detector(choice.model, choice.score_threshold, choice.num_threads,
                                  hands=hands, veto=choice.lookalike_veto,
-                                 max_second_looks=choice.second_looks_per_sweep)
+                                 max_second_looks=choice.second_looks_per_sweep,
+                                 second_detector=choice.second_detector)
 
 
 def create_face_detector(choice: Choice, *, with_yaw: bool = True,

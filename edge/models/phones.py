@@ -262,12 +262,16 @@ def create_phone_detector(name: str | None = None, score_threshold: float = 0.35
                           hand_threshold: float = 0.3, phone_threshold: float | None = None,
                           remote_as_phone: bool = True, palm_threshold: float = 0.5,
                           veto: bool = False, max_second_looks: int | None = None,
+                          second_detector: str | None = None, second_threshold: float = 0.3,
                           manifest: str | Path | None = None) -> PhoneAwareDetector:
     """The object detector ``name`` (default: the registry's) wrapped for phones: ``remote``
     is a phone, a phone on a book's box is a book, and with ``hands`` (``"palm"`` or ``True``:
     the palm detector; ``"pose"``: MoveNet's wrists) the second look at the hands runs too
     (off by default: docs/detection.md has the figures); ``veto`` adds the look-alike check.
-    Book candidates for the tie-break are those above the lowest threshold given.
+    ``second_detector`` (a registry name, e.g. ``"ssdlite-mobilenet-v2"``) pairs the detector
+    with a second one whose phones at ``second_threshold`` join its own
+    (:class:`~edge.models.pair.PairDetector`). Book candidates for the tie-break are those
+    above the lowest threshold given.
 
     Example: ``create_phone_detector().detect(seat_crop)`` ->
     ``[Detection("cell phone", 0.41, (x1, y1, x2, y2)), Detection("person", ...), ...]``.
@@ -277,6 +281,11 @@ def create_phone_detector(name: str | None = None, score_threshold: float = 0.35
     base = create_detector(name or DEFAULT_DETECTOR,
                            min(score_threshold, hand_threshold, phone_threshold or 1.0),
                            num_threads, manifest)
+    if second_detector:
+        from edge.models.pair import create_pair_detector
+
+        base = create_pair_detector(base, second_detector, second_threshold=second_threshold,
+                                    num_threads=num_threads, manifest=manifest)
     from edge.models.registry import create_classifier, create_pose_estimator
 
     if hands not in (False, True, "palm", "pose"):

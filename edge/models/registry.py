@@ -28,6 +28,8 @@ DETECTORS: dict[str, str] = {
     "centernet-mb3-512": "centernet-mb3-512-fp16",
     "ssdlite-mobilenet-v2": "ssdlite-mobilenet-v2-coco-int8",
 }
+# detectors whose phones can join another detector's (edge/models/pair.py)
+SECOND_DETECTORS: tuple[str, ...] = ("ssdlite-mobilenet-v2",)
 # decoder (manifest) -> the class that reads that model's outputs
 _DETECTOR_CLASSES: dict[str, type[NanoDetDetector] | type[CenterNetDetector]
                         | type[SSDLiteDetector]] = {

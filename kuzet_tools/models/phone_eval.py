@@ -70,6 +70,8 @@ def variants(threshold: float = 0.3) -> dict[str, Variant]:
                 "node, plus a second look at each wrist MoveNet finds"),
         Variant("node+veto", "node", c(lookalike_veto=True),
                 "node, minus the phones EfficientNet-Lite0 takes for a look-alike"),
+        Variant("node+ssd", "node", c(second_detector="ssdlite-mobilenet-v2"),
+                "node, plus SSDLite MobileNetV2's phones beside NanoDet's"),
     ]
     return {v.name: v for v in found}
 

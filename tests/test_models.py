@@ -174,7 +174,8 @@ def test_detector_finds_people(detector: Detector, eval_images: dict, image_id: 
 
 def test_detector_finds_the_bus_and_nothing_in_a_blank_frame(detector: Detector,
                                                              eval_images: dict) -> None:
-    assert detector.input_size == {"nanodet": 416, "centernet": 512}[detector.name.split("-")[0]]
+    assert detector.input_size == {"nanodet": 416, "centernet": 512,
+                                   "ssdlite": 300}[detector.name.split("-")[0]]
     assert _matches(detector.detect(read_image(eval_images["bus"])),
                     eval_images["bus"].objects, "bus") == 1
     assert detector.detect(np.full((300, 500, 3), 127, np.uint8)) == []

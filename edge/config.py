@@ -60,6 +60,10 @@ class DetectionSection(StrictModel):
     # a seat whose crop in the detection stream is smaller than this (px) is cut from the
     # camera's main stream when it has one; unset: the detector's input size; 0: never
     seat_from_main_below_px: Annotated[int, Field(ge=0, le=8192)] | None = None
+    # the posture cue (head bowed, hands low: head_down_hands_low) from a pose model run on
+    # each seat's pixels. Off by default: no real footage at hand shows the behaviour, so the
+    # cue is unmeasured on it; turn it on per room (it adds the pose model to every seat look)
+    posture: bool = False
 
 
 class RuleSection(StrictModel):

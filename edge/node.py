@@ -47,8 +47,10 @@ from edge.health import (
 )
 from edge.incidents import Incidents
 from edge.lifecycle import AlertLifecycle
+from edge.models import registry
 from edge.models.base import Detector, FaceDetector
 from edge.models.factory import create_blur_detector, create_detectors
+from edge.models.pose import PoseEstimator
 from edge.outbox import Outbox
 from edge.outbox_writer import OutboxWriter
 from edge.pipeline import Pipeline
@@ -115,6 +117,9 @@ class EdgeNode:
                                   margin=cfg.detection.crop_margin)
         self.detector, self.face_detector = create_detectors(
             cfg.detection, detector=detector, face_detector=face_detector)
+        self.pose_estimator: PoseEstimator | None = (
+            registry.create_pose_estimator(num_threads=cfg.detection.num_threads)
+            if cfg.detection.posture else None)         # the posture cue: off by default
         face_blur = None
         if ev.blur_other_faces:
             from edge.privacy import FaceBlur
@@ -155,7 +160,8 @@ class EdgeNode:
             self.engine, self.counters, self.stop_event, before_rules=self._before_rules,
             on_events=lambda events, frame, seats: self.incidents.handle(
                 events, frame, seats, flush_clips=self.stop_event.is_set()),
-            seat_from_main_below_px=cfg.detection.seat_from_main_below_px)
+            seat_from_main_below_px=cfg.detection.seat_from_main_below_px,
+            pose_estimator=self.pose_estimator)
         self.source_ended = self.pipeline.source_ended
         self.commands = Commands(self.origin, self.publisher, self.incidents,
                                  self.evidence_flow, self.seat_plan, lambda: self.pipeline.latest,
@@ -272,12 +278,14 @@ class EdgeNode:
             self.stop()
 
     def _heartbeat(self, beats: Heartbeats) -> None:
+        models = {"detector": getattr(self.detector, "name", "?"),
+                  "faces": getattr(self.face_detector, "name", "off")}
+        if self.pose_estimator is not None:
+            models["pose"] = self.pose_estimator.name
         self.publisher.send_now("heartbeat", beats.next(
             self.stats, outbox_depth=self.outbox.depth(), cpu_temp_c=cpu_temp_c(),
             disk_free_mb=disk_free_mb(Path(self.cfg.node.data_dir)),
-            model_versions={"detector": getattr(self.detector, "name", "?"),
-                            "faces": getattr(self.face_detector, "name", "off")},
-            now=utc(self._wall())))
+            model_versions=models, now=utc(self._wall())))
 
     def stop(self) -> None:
         if self.stop_event.is_set() and not self._threads:

@@ -6,7 +6,8 @@
   crops it from the latest frame (a seat too small in the detection stream from the frame's
   main stream: ``edge/seat_cut.py``) and prepares the models' inputs (``PreparedLook``);
 * ``detect``: runs only the models (``infer``), so the pipeline runs at the models' own rate
-  (``LookResult``);
+  (``LookResult``): the object detector, and at a seat the face detector and, when the node
+  has one, the pose estimator (``[detection] posture``: the posture cue, ``edge/posture.py``);
 * ``rules``: first whatever must run there before anything new (``before_rules``: held
   messages, hub commands), then decodes the next result into detections, turns them into a
   look at the seat or the room, runs the rules core and hands the events on (``on_events``).
@@ -30,6 +31,7 @@ from edge.clocks import Clock
 from edge.evidence import FrameRing
 from edge.looks import room_look, seat_look
 from edge.models.base import Detection, Detector, Face, FaceDetector, Prepared
+from edge.models.pose import Pose, PoseEstimator
 from edge.rules import RuleEvent, RulesEngine
 from edge.schedule import Job, LookScheduler
 from edge.seat_cut import SeatCut, cut_seat, faces_to_frame, to_frame
@@ -51,6 +53,7 @@ class PreparedLook:
     cut: SeatCut                   # the pixels looked at, and the way back to frame pixels
     objects: Prepared
     faces: Prepared | None         # faces are looked for in seat crops only
+    pose: Prepared | None = None   # so is the pose, when there is a pose estimator
 
 
 @dataclass(frozen=True)
@@ -60,28 +63,37 @@ class LookResult:
     look: PreparedLook
     objects: list[np.ndarray]
     faces: list[np.ndarray] | None
+    pose: list[np.ndarray] | None = None
 
 
 def prepare_look(job: Job, frame: Frame, seats: SeatMap, scheduler: LookScheduler,
                  detector: Detector, face_detector: FaceDetector | None, *,
-                 from_main_below_px: int = 0) -> PreparedLook:
+                 from_main_below_px: int = 0,
+                 pose_estimator: PoseEstimator | None = None) -> PreparedLook:
     """The job's pixels and the models' inputs. A seat whose crop is smaller than
-    ``from_main_below_px`` (0: never) is cut from ``frame.main`` when the frame has one."""
+    ``from_main_below_px`` (0: never) is cut from ``frame.main`` when the frame has one. The
+    face detector and the pose estimator see the same seat pixels as the detector."""
     if job.seat is None:
         cut = SeatCut(frame.image)
     else:
         cut = cut_seat(job.seat.crop, frame.image, frame.main, from_main_below_px)
     faces = (face_detector.prepare(cut.pixels)
              if job.seat is not None and face_detector is not None else None)
-    return PreparedLook(job, frame, seats, scheduler, cut, detector.prepare(cut.pixels), faces)
+    pose = (pose_estimator.prepare(cut.pixels)
+            if job.seat is not None and pose_estimator is not None and cut.pixels.size else None)
+    return PreparedLook(job, frame, seats, scheduler, cut, detector.prepare(cut.pixels), faces,
+                        pose)
 
 
-def infer_look(look: PreparedLook, detector: Detector, face_detector: FaceDetector | None
-               ) -> LookResult:
+def infer_look(look: PreparedLook, detector: Detector, face_detector: FaceDetector | None,
+               pose_estimator: PoseEstimator | None = None) -> LookResult:
+    """The models' raw outputs: the detect thread's only work."""
     raw = detector.infer(look.objects)
     raw_faces = (face_detector.infer(look.faces)
                  if face_detector is not None and look.faces is not None else None)
-    return LookResult(look, raw, raw_faces)
+    raw_pose = (pose_estimator.infer(look.pose)
+                if pose_estimator is not None and look.pose is not None else None)
+    return LookResult(look, raw, raw_faces, raw_pose)
 
 
 def decode_look(result: LookResult, detector: Detector, face_detector: FaceDetector | None
@@ -95,12 +107,31 @@ def decode_look(result: LookResult, detector: Detector, face_detector: FaceDetec
     return dets, faces
 
 
+def pose_to_frame(pose: Pose, cut: SeatCut) -> Pose:
+    """A pose in the cut's pixels -> detection-stream pixels (the scores are unchanged)."""
+    (dx, dy), (sx, sy) = cut.offset, cut.scale
+    keypoints = np.array(pose.keypoints, dtype=np.float32)
+    keypoints[:, 0] = keypoints[:, 0] / sx + dx
+    keypoints[:, 1] = keypoints[:, 1] / sy + dy
+    keypoints.flags.writeable = False
+    return Pose(keypoints)
+
+
+def decode_pose(result: LookResult, pose_estimator: PoseEstimator | None) -> Pose | None:
+    """The seat's pose in frame (detection-stream) pixels; None when no pose was estimated."""
+    look = result.look
+    if pose_estimator is None or result.pose is None or look.pose is None:
+        return None
+    return pose_to_frame(pose_estimator.decode(result.pose, look.pose), look.cut)
+
+
 def observe_look(engine: RulesEngine, result: LookResult, detections: list[Detection],
-                 faces: list[Face]) -> list[RuleEvent]:
+                 faces: list[Face], pose: Pose | None = None) -> list[RuleEvent]:
     look = result.look
     if look.job.seat is not None:
-        return engine.observe_seat(seat_look(look.job.seat, look.seats, detections, faces,
-                                             look.frame.t_mono))
+        return engine.observe_seat(seat_look(
+            look.job.seat, look.seats, detections, faces, look.frame.t_mono,
+            pose=None if pose is None else pose.keypoints))
     return engine.observe_room(room_look(detections, look.frame.t_mono))
 
 
@@ -108,19 +139,22 @@ class Pipeline:
     """The three looking threads' steps (``capture_loop``, ``prepare_step``, ``detect_step``)
     and the rules thread's (``rules_step``); the node runs each on its own named thread.
     ``seat_from_main_below_px``: seats smaller than this in the detection stream are cut from
-    the frame's main stream (None: the detector's input size; 0: never)."""
+    the frame's main stream (None: the detector's input size; 0: never). ``pose_estimator``
+    (None: no posture cue) looks at each seat's pixels for the student's keypoints."""
 
     def __init__(self, source: ResilientSource, ring: FrameRing, seat_plan: SeatPlan,
                  detector: Detector, face_detector: FaceDetector | None, engine: RulesEngine,
                  counters: Counters, stop: threading.Event, *,
                  before_rules: Callable[[], None], on_events: EventSink,
                  clock: Clock = time.monotonic,
-                 seat_from_main_below_px: int | None = None) -> None:
+                 seat_from_main_below_px: int | None = None,
+                 pose_estimator: PoseEstimator | None = None) -> None:
         self.source = source
         self.ring = ring
         self.seat_plan = seat_plan
         self.detector = detector
         self.face_detector = face_detector
+        self.pose_estimator = pose_estimator
         self.engine = engine
         self.counters = counters
         self.stop = stop
@@ -173,7 +207,8 @@ class Pipeline:
             self.stop.wait(0.2)             # the source ended: do not spin on its last frame
         self._last_seq = frame.seq
         look = prepare_look(job, frame, seats, scheduler, self.detector, self.face_detector,
-                            from_main_below_px=self.from_main_below_px)
+                            from_main_below_px=self.from_main_below_px,
+                            pose_estimator=self.pose_estimator)
         self.counters.stage_s["prepare"] += time.perf_counter() - t0
         self._put(self._prepared, look)
 
@@ -189,7 +224,7 @@ class Pipeline:
             new_sweep = getattr(self.detector, "new_sweep", None)
             if new_sweep is not None:       # a sweep starts: the second-look cap starts again
                 new_sweep()
-        result = infer_look(look, self.detector, self.face_detector)
+        result = infer_look(look, self.detector, self.face_detector, self.pose_estimator)
         self.counters.model_s += time.perf_counter() - t0
         self.counters.looks += 1
         if look.job.seat is not None:
@@ -215,9 +250,10 @@ class Pipeline:
         events: list[RuleEvent] = []
         if result is not None:
             dets, faces = decode_look(result, self.detector, self.face_detector)
+            pose = decode_pose(result, self.pose_estimator)
             self.counters.stage_s["decode"] += time.perf_counter() - t0
             t0 = time.perf_counter()
-            events = observe_look(self.engine, result, dets, faces)
+            events = observe_look(self.engine, result, dets, faces, pose)
             frame, seats = result.look.frame, result.look.seats
         else:
             frame, seats = self._latest, self.seat_plan.current

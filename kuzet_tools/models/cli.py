@@ -23,7 +23,7 @@ from edge.models.registry import (
     DETECTORS,
     FACE_DETECTORS,
 )
-from kuzet_tools.models.evalset import LABELS_PATH, REPO, load_eval_set
+from kuzet_tools.models.evalset import LABELS_PATH, load_eval_set
 from kuzet_tools.models.evaluate import evaluate
 from kuzet_tools.models.phone_eval import PARTS, SCALES, variants
 from kuzet_tools.models.train_phone_head import __doc__ as train_doc
@@ -88,6 +88,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "train-phone-head --report-measure")
     add_train_arguments(tr)
     tr.set_defaults(func=cmd_train_phone_head)
+
+    tu = sub.add_parser("tune-phones", help="the phone finder's thresholds, chosen on the tune "
+                        "part only", description="Look at phones-dev's tune part as the node "
+                        "does, at both scales, once per phone source, and report recall and "
+                        "false phones for every pair of thresholds, and the best pair within "
+                        "--max-fp false phones per ten photos. Example: kuzet models "
+                        "tune-phones --max-fp 1.0")
+    tu.add_argument("--max-fp", type=float, default=1.0,
+                    help="false phones per ten photos allowed at either scale (default 1.0)")
+    tu.add_argument("--limit", type=int, default=None, help="at most this many photos")
+    tu.add_argument("--source", action="append", default=None,
+                    choices=["nanodet", "nanodet+head", "ssdlite"],
+                    help="phone sources to try (repeatable; default all)")
+    tu.set_defaults(func=cmd_tune_phones)
+
+
+def cmd_tune_phones(args: argparse.Namespace) -> int:
+    """Print the tuning report as JSON."""
+    from kuzet_tools.models.phone_tuning import SOURCES, tune
+
+    print(json.dumps(tune(args.max_fp, args.limit, args.source or SOURCES), indent=1))
+    return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -184,13 +184,14 @@ def run_variant(variant: Variant, sets: dict[str, list[EvalImage]],
 
 def summary(results: dict[str, dict[str, PartResult]]) -> dict:
     """The figures the targets name: phone recall on measure + registry, false phones per ten
-    photos on measure + registry + negatives, person recall on the measured parts."""
+    photos on every part but tune (look-alikes, books and notes included), person recall on
+    the measured parts."""
     out: dict = {}
     for scale, parts in results.items():
         phones = _sum(parts, ("measure", "registry"), PHONE)
-        false = _sum(parts, ("measure", "registry", "negatives"), PHONE)
-        photos = sum(parts[p].photos for p in ("measure", "registry", "negatives")
-                     if p in parts)
+        judged = tuple(p for p in parts if p != "tune")
+        false = _sum(parts, judged, PHONE)
+        photos = sum(parts[p].photos for p in judged)
         persons = _sum(parts, tuple(parts), "person")
         out[scale] = {
             "phone_recall": round(phones.tp / phones.n, 3) if phones.n else None,

@@ -39,8 +39,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     detect.add_argument("--phones", choices=["off", "remote", "hands"], default="remote",
                         help="phone finding (docs/detection.md; default remote)")
     detect.add_argument("--look", choices=["node", "whole"], default="node",
-                        help="node (the default): the room, then each person's seat crop, as "
-                        "the node looks; whole: the whole image once (and --tiles)")
+                        help="node (the default): the room, then each seat's crop, as the node "
+                        "looks; whole: the whole image once (and --tiles)")
+    detect.add_argument("--seats", choices=["persons", "grid", "both"], default=None,
+                        help="node look: the seats looked at: one per person the room look "
+                        "finds, a grid of seat-sized cells over the image, or both (the "
+                        "default)")
+    detect.add_argument("--seat-px", type=float, default=None, metavar="PX",
+                        help="node look: a grid cell's most side in the image's pixels "
+                        "(default 240: 6x3 cells on 1280x720)")
     detect.add_argument("--lores", type=_size, default=None, metavar="WxH",
                         help="node look: the detection stream's size (example: 640x360); the "
                         "room look runs on the image shrunk to it, small seats are cut from "
@@ -136,7 +143,8 @@ def _detect(args) -> int:
     try:
         out = detect_images([Path(p) for p in args.images], model=args.model,
                             threshold=args.threshold, tiles=args.tiles, phones=args.phones,
-                            look=args.look, lores=args.lores)
+                            look=args.look, lores=args.lores, seats=args.seats,
+                            seat_px=args.seat_px)
     except ValueError as exc:            # an option that the look chosen does not take
         print(f"kuzet edge detect: {exc}", file=sys.stderr)
         return 2

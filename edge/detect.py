@@ -1,7 +1,8 @@
 """The detection stack on still images (``kuzet edge detect``): objects, faces and yaw.
 
 ``look="node"`` (the default) judges a photo as the node would (``edge/still_look.py``: the
-room look, then a look at each person's seat crop, faces in those crops); ``look="whole"``
+room look, then a look at each seat's crop, faces in those crops; ``seats`` says where the
+seats come from: the people found, a grid of seat-sized cells, or both); ``look="whole"``
 runs the detector on the whole image (plus ``tiles``) and the face detector on it once.
 
 Phones are reported as ``cell phone`` with the phone's own box (``edge/models/phones.py``):
@@ -22,7 +23,7 @@ from edge.models.factory import DetectionChoice, PhoneMode, create_detectors
 from edge.models.phones import merge
 from edge.models.registry import DEFAULT_DETECTOR
 from edge.seat_cut import SeatCut, to_frame
-from edge.still_look import look_like_node
+from edge.still_look import SEAT_PX, SeatSource, look_like_node
 
 Look = Literal["node", "whole"]
 
@@ -51,12 +52,19 @@ def detect_with_tiles(detector: Detector, image: np.ndarray, n: int) -> list[Det
 
 def detect_images(paths: list[Path], model: str | None = None, threshold: float = 0.3,
                   tiles: int = 0, phones: PhoneMode = "remote", look: Look = "node",
-                  lores: tuple[int, int] | None = None) -> list[dict]:
+                  lores: tuple[int, int] | None = None, seats: SeatSource | None = None,
+                  seat_px: float | None = None) -> list[dict]:
     """Objects (phones as ``cell phone``) and faces with yaw for each image, as dicts, boxes
     in the image's pixels. ``lores`` (node look only) is the detection stream's size the image
-    is shrunk to for the room look; seats too small there are cut from the image itself."""
+    is shrunk to for the room look; seats too small there are cut from the image itself.
+    ``seats`` and ``seat_px`` (node look only; default ``"both"`` and
+    :data:`edge.still_look.SEAT_PX`) choose the seats (:func:`edge.still_look.look_like_node`)."""
     if look == "whole" and lores is not None:
         raise ValueError("--lores is for --look node")
+    if look == "whole" and (seats is not None or seat_px is not None):
+        raise ValueError("--seats and --seat-px are for --look node")
+    if seat_px is not None and seat_px < 16:
+        raise ValueError(f"--seat-px must be at least 16, not {seat_px}")
     if look == "node" and tiles > 1:
         raise ValueError("--tiles is for --look whole")
     detector, faces = create_detectors(DetectionChoice(
@@ -69,7 +77,8 @@ def detect_images(paths: list[Path], model: str | None = None, threshold: float 
             out.append({"image": str(path), "error": f"{path}: not a readable image"})
             continue
         if look == "node":
-            dets, found = look_like_node(image, detector, faces, lores=lores)
+            dets, found = look_like_node(image, detector, faces, lores=lores,
+                                         seats=seats or "both", seat_px=seat_px or SEAT_PX)
         else:
             dets, found = detect_with_tiles(detector, image, tiles), faces.detect(image)
         out.append({"image": str(path), "look": look, "detections": [d.as_dict() for d in dets],

@@ -2,11 +2,20 @@
 
 The node looks at the whole frame (the room look) and at each seat's square crop, where its
 detector (with the phone finder and its second looks inside ``detect``) and the face detector
-run. A still has no seat map, so :func:`look_like_node` makes one seat per person found by the
-room look: the person's box is the seat's polygon and the crop is the node's own
-(:func:`edge.seats.square_crop`, same margin and minimum). As on the node
+run. A still has no seat map, so :func:`look_like_node` makes its seats (``seats``):
+
+- ``"persons"``: one seat per person found by the room look, the person's box as the seat's
+  polygon (:func:`person_seats`);
+- ``"grid"``: a grid of seat-sized cells over the whole frame, as a node's map covers every
+  seat whether anyone is found there or not (:func:`grid_seats`, cells at most ``seat_px``
+  wide and tall in the photo's pixels: 6x3 on 1280x720 by default, a seated student's size
+  there);
+- ``"both"`` (the default): the person seats, then the grid's.
+
+Every seat's crop is the node's own (:func:`edge.seats.square_crop`, same margin and minimum);
+seats whose crops nearly coincide share one look (:func:`seat_looks`). As on the node
 (:func:`edge.looks.seat_look`), a seat look keeps the objects and faces whose centre lies in
-its seat; the people are the room look's (a seat crop also shows halves of the neighbours).
+its seat(s); the people are the room look's (a seat crop also shows halves of the neighbours).
 Everything kept is merged by class-wise NMS and returned in the photo's pixels::
 
     dets, faces = look_like_node(photo, detector, face_detector)
@@ -20,6 +29,10 @@ photo instead (:func:`edge.seat_cut.cut_seat`, as the node's pipeline does).
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from typing import Literal
+
 import cv2
 import numpy as np
 
@@ -27,9 +40,13 @@ from edge.models.base import Detection, Detector, Face, FaceDetector
 from edge.models.nms import nms
 from edge.models.phones import merge
 from edge.seat_cut import box_to_frame, cut_seat, faces_to_frame, to_frame
-from edge.seats import CROP_MARGIN, MIN_CROP, Seat, square_crop
+from edge.seats import CROP_MARGIN, MIN_CROP, Seat, SeatMap, grid_seat_map, square_crop
 
+SeatSource = Literal["persons", "grid", "both"]
+SEAT_SOURCES: tuple[SeatSource, ...] = ("persons", "grid", "both")
 FACE_IOU = 0.3        # the same face seen from two seats' crops (BlazeFace's own NMS IoU)
+SEAT_PX = 240         # a grid cell's most side in the photo's pixels: 6x3 cells on 1280x720
+SAME_CROP_IOU = 0.8   # two seats' crops this alike are looked at once
 
 
 def person_seats(room: list[Detection], width: int, height: int, *, margin: float = CROP_MARGIN,
@@ -50,19 +67,76 @@ def person_seats(room: list[Detection], width: int, height: int, *, margin: floa
     return seats
 
 
+def grid_cells(width: int, height: int, seat_px: float = SEAT_PX) -> tuple[int, int]:
+    """Columns and rows of cells at most ``seat_px`` wide and tall over ``width`` x ``height``
+    (1280x720: 6x3 at 240, 4x3 at 320)."""
+    return max(1, math.ceil(width / seat_px - 1e-6)), max(1, math.ceil(height / seat_px - 1e-6))
+
+
+def grid_seats(width: int, height: int, cols: int, rows: int, *, margin: float = CROP_MARGIN,
+               min_crop: int = MIN_CROP) -> list[Seat]:
+    """A ``cols`` x ``rows`` grid of seats over the whole ``width`` x ``height`` frame, as the
+    node builds it (:func:`edge.seats.grid_seat_map`), each with the node's crop. A seat whose
+    crop is the whole frame (the room look itself) is left out."""
+    whole = (0, 0, width, height)
+    seat_map = SeatMap(grid_seat_map(cols, rows, width, height), width, height,
+                       margin=margin, min_crop=min_crop)
+    return [s for s in seat_map.seats if s.crop != whole]
+
+
+def _crop_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(0, w) * max(0, h)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class SeatLook:
+    """One look at ``crop`` on behalf of ``seats`` (seats whose crops nearly coincide)."""
+
+    crop: tuple[int, int, int, int]
+    seats: tuple[Seat, ...]
+
+    def keeps(self, box) -> bool:
+        """Whether a box found in this look is centred in one of its seats."""
+        x, y = _centre(box)
+        return any(s.contains(x, y) for s in self.seats)
+
+
+def seat_looks(seats: list[Seat], same_iou: float = SAME_CROP_IOU) -> list[SeatLook]:
+    """The looks ``seats`` need, in their order: a seat whose crop overlaps an earlier look's
+    crop by IoU ``same_iou`` or more joins that look instead of costing one of its own."""
+    looks: list[tuple[tuple[int, int, int, int], list[Seat]]] = []
+    for seat in seats:
+        for crop, group in looks:
+            if _crop_iou(crop, seat.crop) >= same_iou:
+                group.append(seat)
+                break
+        else:
+            looks.append((seat.crop, [seat]))
+    return [SeatLook(crop, tuple(group)) for crop, group in looks]
+
+
 def _centre(box) -> tuple[float, float]:
     return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
 
 
 def look_like_node(image: np.ndarray, detector: Detector, face_detector: FaceDetector | None,
-                   *, lores: tuple[int, int] | None = None, margin: float = CROP_MARGIN,
+                   *, lores: tuple[int, int] | None = None, seats: SeatSource = "both",
+                   seat_px: float = SEAT_PX, margin: float = CROP_MARGIN,
                    min_crop: int = MIN_CROP, max_seats: int = 30,
                    from_main_below_px: int | None = None
                    ) -> tuple[list[Detection], list[Face]]:
     """Objects and faces in ``image`` (``HxWx3`` BGR) as the node would find them, boxes in
     ``image``'s pixels. ``lores`` is the detection stream's ``(width, height)`` (None: the
-    image itself); ``from_main_below_px`` 0 never cuts a seat from the full-resolution image.
-    Faces are looked for in the seats' crops only, as on the node."""
+    image itself); ``seats`` where the seats come from (module doc), ``seat_px`` the grid's
+    cell size in ``image``'s pixels, ``max_seats`` the most seats (persons first);
+    ``from_main_below_px`` 0 never cuts a seat from the full-resolution image. Faces are looked
+    for in the seats' crops only, as on the node."""
+    if seats not in SEAT_SOURCES:
+        raise ValueError(f"seats must be one of {', '.join(SEAT_SOURCES)}, not {seats!r}")
     h, w = image.shape[:2]
     if lores is None or tuple(lores) == (w, h):
         frame, main = image, None
@@ -71,15 +145,21 @@ def look_like_node(image: np.ndarray, detector: Detector, face_detector: FaceDet
     below = detector.input_size if from_main_below_px is None else from_main_below_px
     fh, fw = frame.shape[:2]
     room = detector.detect(frame)
+    chosen: list[Seat] = []
+    if seats in ("persons", "both"):
+        chosen += person_seats(room, fw, fh, margin=margin, min_crop=min_crop,
+                               max_seats=max_seats)
+    if seats in ("grid", "both"):
+        cols, rows = grid_cells(w, h, seat_px)
+        chosen += grid_seats(fw, fh, cols, rows, margin=margin, min_crop=min_crop)
     dets, faces = list(room), []
-    for seat in person_seats(room, fw, fh, margin=margin, min_crop=min_crop,
-                             max_seats=max_seats):
-        cut = cut_seat(seat.crop, frame, main, below)
+    for look in seat_looks(chosen[:max_seats]):
+        cut = cut_seat(look.crop, frame, main, below)
         dets += [d for d in to_frame(detector.detect(cut.pixels), cut)
-                 if d.label != "person" and seat.contains(*_centre(d.box))]
+                 if d.label != "person" and look.keeps(d.box)]
         if face_detector is not None:
             faces += [f for f in faces_to_frame(face_detector.detect(cut.pixels), cut)
-                      if seat.contains(*_centre(f.box))]
+                      if look.keeps(f.box)]
     back = (fw / w, fh / h)              # photo pixels per frame pixel, inverted
     dets = [Detection(d.label, d.score, box_to_frame(d.box, (0.0, 0.0), back)) for d in dets]
     faces = [Face(f.score, box_to_frame(f.box, (0.0, 0.0), back), f.yaw) for f in faces]

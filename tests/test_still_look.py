@@ -1,4 +1,5 @@
-"""A still judged the way the node judges a room: the room look, one seat per person, each
+"""A still judged the way the node judges a room: the room look, seats (one per person found,
+and a grid of seat-sized cells over the frame, as a node's seat map covers every seat), each
 seat's crop looked at with the node's detector and face detector, boxes in the photo's
 pixels; at seat distance, small seats are cut from the full-resolution still."""
 
@@ -15,10 +16,10 @@ import pytest
 
 from edge.models.base import Detection
 from edge.models.factory import DetectionChoice, create_detectors
-from edge.seats import SeatMap, SeatMapSpec
-from edge.still_look import look_like_node, person_seats
-from kuzet_tools.models.evalset import load_eval_set
-from kuzet_tools.models.phone_sets import phones_dev_dir
+from edge.seats import Seat, SeatMap, SeatMapSpec, grid_seat_map
+from edge.still_look import grid_cells, grid_seats, look_like_node, person_seats, seat_looks
+from kuzet_tools.models.evalset import load_eval_set, read_image
+from kuzet_tools.models.phone_sets import load_phones_dev, phones_dev_dir, seat_view
 
 ROOT = Path(__file__).resolve().parents[1]
 PHONES_DEV = phones_dev_dir()
@@ -27,6 +28,8 @@ needs_phones_dev = pytest.mark.skipif(
     reason=f"the shared phones-dev photos are not at {PHONES_DEV} (set KUZET_PHONES_DEV)")
 # phones-dev photos whose phone the node finds at seat distance only from full-resolution crops
 SEAT_DISTANCE_PHOTOS = ("d0256.jpg", "d0372.jpg")
+# phones-dev close-ups of a phone in hand: at seat distance nobody is found around the phone
+GRID_PHOTOS = ("d0021", "d0025")
 
 
 def iou(a, b) -> float:
@@ -80,6 +83,33 @@ def test_person_seats_are_the_node_crops_around_each_person():
     assert len(person_seats(many, 480, 480, max_seats=3)) == 3
 
 
+def test_grid_seats_are_the_node_grid_over_the_whole_frame():
+    assert grid_cells(1280, 720) == (6, 3)           # the default seat size, 240 px
+    assert grid_cells(640, 640) == (3, 3)
+    assert grid_cells(1280, 720, seat_px=320) == (4, 3)
+    seats = grid_seats(640, 360, 4, 3)               # a 1280x720 still's 640x360 stream
+    assert [s.crop for s in seats] == [s.crop for s in SeatMap(grid_seat_map(4, 3, 640, 360),
+                                                               640, 360).seats]
+    # every point of the frame lies in exactly one seat: nothing is left unlooked at
+    for x, y in ((1, 1), (320, 180), (639, 359), (161, 119)):
+        assert sum(s.contains(x, y) for s in seats) == 1
+    assert grid_seats(200, 200, 1, 1) == []          # one cell: the room look itself
+
+
+def test_seats_whose_crops_nearly_coincide_share_one_look():
+    def seat(name, x1, y1, x2, y2):
+        poly = np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], np.float32)
+        return Seat(name, poly, (x1 - 10, y1 - 10, x2 + 10, y2 + 10))
+
+    a, b, c = seat("a", 100, 100, 200, 200), seat("b", 102, 100, 202, 200), \
+        seat("c", 300, 100, 400, 200)
+    looks = seat_looks([a, b, c])
+    assert [look.seats for look in looks] == [(a, b), (c,)]
+    assert looks[0].crop == a.crop
+    assert looks[0].keeps((195, 150, 205, 160))       # centred in b, looked at in a's crop
+    assert not looks[0].keeps((290, 150, 300, 160))
+
+
 def test_the_node_look_finds_people_and_faces_in_photo_pixels(models):
     detector, faces = models
     zidane = next(img for img in load_eval_set() if img.id == "zidane")
@@ -108,6 +138,25 @@ def test_a_phone_at_seat_distance_is_found_in_the_full_resolution_seat(models,
 
 
 @needs_phones_dev
+def test_a_phone_where_nobody_is_found_is_seen_by_a_grid_seat(models):
+    detector, faces = models
+    for image in (im for im in load_phones_dev("tune") if im.id in GRID_PHOTOS):
+        frame, seen = seat_view(image, read_image(image))      # on the classroom frame
+        truth = [o["box"] for o in seen.objects if o["label"] == "cell phone"]
+        students = [o["box"] for o in seen.objects if o["label"] == "person"]
+        by_persons, _ = look_like_node(frame, detector, faces, lores=(640, 360),
+                                       seats="persons")
+        assert best_phone_iou(by_persons, truth) < 0.5, image.id
+        both, _ = look_like_node(frame, detector, faces, lores=(640, 360))   # seats="both"
+        assert best_phone_iou(both, truth) >= 0.5, image.id
+        # the people are the room look's: the grid's seats lose none of the students
+        people = [d.box for d in both if d.label == "person"]
+        assert all(any(iou(s, p) >= 0.5 for p in people) for s in students), image.id
+    with pytest.raises(ValueError, match="seats must be one of"):
+        look_like_node(frame, detector, faces, seats="rows")
+
+
+@needs_phones_dev
 def test_edge_detect_looks_like_the_node_by_default(tmp_path, seat_distance_frames):
     name, frame, truth = seat_distance_frames[0]
     still = tmp_path / "seat-distance.png"
@@ -126,3 +175,7 @@ def test_edge_detect_looks_like_the_node_by_default(tmp_path, seat_distance_fram
                              capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2
     assert "--lores is for --look node" in refused.stderr
+    refused = subprocess.run(cmd + ["--look", "whole", "--seats", "grid"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2
+    assert "--seats and --seat-px are for --look node" in refused.stderr

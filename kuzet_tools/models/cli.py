@@ -7,6 +7,7 @@ Examples::
     kuzet models eval --json       # precision/recall per class on the labelled eval set
     kuzet models eval --detector nanodet-m-416-fp16
     kuzet models eval --set phones --json   # every way of finding phones, on the phones set
+    kuzet models eval --quiet-room --json   # false alerts on the quiet classroom clip
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--face-detector", default=DEFAULT_FACE_DETECTOR,
                     choices=sorted(FACE_DETECTORS))
     ev.add_argument("--score-threshold", type=float, default=None,
-                    help="object score threshold (default 0.35; with --set phones the "
-                    "node's 0.3)")
+                    help="object score threshold (default 0.35; with --set phones or "
+                    "--quiet-room the node's 0.3)")
     ev.add_argument("--face-threshold", type=float, default=0.5,
                     help="face score threshold (default 0.5)")
     ev.add_argument("--labels", type=Path, default=LABELS_PATH, help="labels JSON")
@@ -81,6 +82,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="with --set phones: at most this many photos per part")
     ev.add_argument("--seat-costs", action="store_true",
                     help="with --set phones: also time each variant per seat crop (vtest.avi)")
+    ev.add_argument("--quiet-room", action="store_true",
+                    help="false alerts of the node's look and default rules in --quiet-minutes "
+                    "of the quiet classroom clip (footage/classroom.gif), under \"quiet_room\"; "
+                    "alone it runs only that, with --set phones beside the phones report")
+    ev.add_argument("--quiet-minutes", type=float, default=5.0,
+                    help="with --quiet-room: simulated minutes (default 5)")
     ev.set_defaults(func=cmd_eval)
 
     tr = sub.add_parser("train-phone-head", help="train edge/models/phone_head.json (tune part)",
@@ -130,6 +137,8 @@ def run_eval(args: argparse.Namespace) -> dict:
     """The eval report as a dict (what ``--json`` prints)."""
     if getattr(args, "eval_set", "coco") == "phones":
         return run_phones_eval(args)
+    if getattr(args, "quiet_room", False):
+        return {"quiet_room": run_quiet_room(args)}
     spec = json.loads(Path(args.labels).read_text())
     images = load_eval_set(args.labels, args.images)
     choice = _choice(args, phones="off")
@@ -153,7 +162,19 @@ def run_phones_eval(args: argparse.Namespace) -> dict:
     report["default_variant"] = DEFAULT_VARIANT
     if args.seat_costs:
         report["seat_costs"] = variant_seat_costs(names, threshold)
+    if getattr(args, "quiet_room", False):
+        report["quiet_room"] = run_quiet_room(args)
     return report
+
+
+def run_quiet_room(args: argparse.Namespace) -> dict:
+    """The quiet classroom through the node's look (``kuzet_tools/models/quiet_room.py``)."""
+    from kuzet_tools.models.quiet_room import quiet_room
+
+    threshold = 0.3 if args.score_threshold is None else args.score_threshold
+    return quiet_room(args.quiet_minutes, DetectionChoice(
+        model=args.detector, score_threshold=threshold, face_model=args.face_detector,
+        face_threshold=args.face_threshold))
 
 
 def _choice(args: argparse.Namespace, phones: str = "remote") -> DetectionChoice:
@@ -169,8 +190,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    if args.eval_set == "phones":
-        _print_phones(report)
+    if args.eval_set == "phones" or "quiet_room" in report:
+        if args.eval_set == "phones":
+            _print_phones(report)
+        if "quiet_room" in report:
+            q = report["quiet_room"]
+            print(f"quiet room {q['clip']}: {q['false_alerts']} false alerts "
+                  f"{q['alerts_opened']} in {q['simulated_minutes']} min ({q['looks']} looks)")
         return 0
     print(f"{report['detector']} + {report['face_detector']} on {report['images']} images")
     print(f"{'class':16} {'precision':>9} {'recall':>7} {'n':>4}")

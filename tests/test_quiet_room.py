@@ -4,9 +4,12 @@ in five minutes of it, while still finding each student in their seat."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from edge.seats import SeatMap, load_seat_map
+from kuzet_tools.cli import main
 from kuzet_tools.models.phone_sets import classroom_gif
 from kuzet_tools.models.quiet_room import SEAT_MAP, quiet_room
 
@@ -48,3 +51,13 @@ def test_the_seat_map_keeps_neighbouring_seats_apart():
                "back-right": (238, 148), "front-right": (318, 188)}
     for seat_id, (x, y) in centres.items():
         assert [s.id for s in seats.seats if s.contains(x, y)] == [seat_id]
+
+
+def test_models_eval_quiet_room_prints_the_report_under_quiet_room(capsys):
+    assert main(["models", "eval", "--quiet-room", "--quiet-minutes", "0.1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == {"quiet_room"}           # alone: only the quiet room, no COCO eval
+    quiet = report["quiet_room"]
+    assert quiet["clip"] == "classroom.gif" and quiet["simulated_minutes"] == 0.1
+    assert quiet["false_alerts"] == sum(quiet["alerts_opened"].values()) == 0
+    assert quiet["detections_seen"]["person"] > 0

@@ -43,10 +43,14 @@ class PairDetector(Detector):
     """
 
     def __init__(self, primary: Detector, second: SSDLiteDetector, *,
-                 second_threshold: float = 0.3) -> None:
+                 second_threshold: float = 0.3,
+                 primary_phone_threshold: float | None = None) -> None:
         self.detector = primary      # the name the wrappers use
         self.second = second
         self.second_threshold = second_threshold
+        # the primary's own phones need this (None: whatever the primary kept), so that each
+        # detector's phones have their own threshold when a wrapper looks at the pair
+        self.primary_phone_threshold = primary_phone_threshold
         self.name = f"{primary.name}+{second.name}"
         self.input_size = primary.input_size
 
@@ -73,6 +77,9 @@ class PairDetector(Detector):
         from edge.models.phones import merge
 
         found = self.detector.decode(raw[:-SECOND_OUTPUTS], prepared)
+        floor = self.primary_phone_threshold
+        if floor is not None:
+            found = [d for d in found if d.label not in PHONE_CLASSES or d.score >= floor]
         if raw[-2].shape[1]:
             frame = Prepared(np.zeros(0), 1.0, prepared.width, prepared.height)
             found += [Detection(PHONE, d.score, d.box)
@@ -82,12 +89,14 @@ class PairDetector(Detector):
 
 
 def create_pair_detector(primary: Detector, second: str, *, second_threshold: float = 0.3,
-                         num_threads: int = 2,
+                         primary_phone_threshold: float | None = None, num_threads: int = 2,
                          manifest: str | Path | None = None) -> PairDetector:
-    """``primary`` paired with the registry's detector ``second`` (an SSDLite one)."""
+    """``primary`` paired with the registry's detector ``second`` (an SSDLite one); the
+    primary's phones need ``primary_phone_threshold``, the second's ``second_threshold``."""
     from edge.models.registry import create_detector
 
     model = create_detector(second, second_threshold, num_threads, manifest)
     if not isinstance(model, SSDLiteDetector):
         raise ValueError(f"second detector {second!r} must be an SSDLite detector")
-    return PairDetector(primary, model, second_threshold=second_threshold)
+    return PairDetector(primary, model, second_threshold=second_threshold,
+                        primary_phone_threshold=primary_phone_threshold)

@@ -269,9 +269,9 @@ def create_phone_detector(name: str | None = None, score_threshold: float = 0.35
     the palm detector; ``"pose"``: MoveNet's wrists) the second look at the hands runs too
     (off by default: docs/detection.md has the figures); ``veto`` adds the look-alike check.
     ``second_detector`` (a registry name, e.g. ``"ssdlite-mobilenet-v2"``) pairs the detector
-    with a second one whose phones at ``second_threshold`` join its own
-    (:class:`~edge.models.pair.PairDetector`). Book candidates for the tie-break are those
-    above the lowest threshold given.
+    with a second one whose phones at ``second_threshold`` join its own at ``phone_threshold``
+    (:class:`~edge.models.pair.PairDetector`: each detector's phones keep their own threshold).
+    Book candidates for the tie-break are those above the lowest threshold given.
 
     Example: ``create_phone_detector().detect(seat_crop)`` ->
     ``[Detection("cell phone", 0.41, (x1, y1, x2, y2)), Detection("person", ...), ...]``.
@@ -284,8 +284,11 @@ def create_phone_detector(name: str | None = None, score_threshold: float = 0.35
     if second_detector:
         from edge.models.pair import create_pair_detector
 
+        own = score_threshold if phone_threshold is None else phone_threshold
         base = create_pair_detector(base, second_detector, second_threshold=second_threshold,
-                                    num_threads=num_threads, manifest=manifest)
+                                    primary_phone_threshold=own, num_threads=num_threads,
+                                    manifest=manifest)
+        phone_threshold = min(own, second_threshold)     # the pair has applied both
     from edge.models.registry import create_classifier, create_pose_estimator
 
     if hands not in (False, True, "palm", "pose"):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -35,7 +36,8 @@ from kuzet_tools.models.phone_sets import SEAT_SCALE, load_phone_sets, seat_view
 PHONE = "cell phone"
 LORES = (640, 360)
 SOURCES = ("nanodet", "nanodet+head", "ssdlite")
-THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.2, 0.76, 0.05))
+FLOOR = 0.3          # the node's score threshold: book candidates for the tie-break start here
+THRESHOLDS = tuple(round(t, 2) for t in np.arange(FLOOR, 0.81, 0.05))
 
 
 @dataclass(frozen=True)
@@ -47,14 +49,20 @@ class Seen:
 
 
 def _finder(source: str, floor: float):
-    name = "ssdlite-mobilenet-v2" if source == "ssdlite" else None
-    finder = create_phone_detector(name, score_threshold=0.3, phone_threshold=floor)
+    """The phone finder as the node builds it, but with only ``source``'s phones, all of them
+    from ``floor`` up: SSDLite's come through the pair with NanoDet's phones shut out, so the
+    book tie-break still sees NanoDet's books as on the node."""
+    if source == "ssdlite":
+        return create_phone_detector(None, score_threshold=floor, phone_threshold=1.01,
+                                     second_detector="ssdlite-mobilenet-v2",
+                                     second_threshold=floor)
+    finder = create_phone_detector(None, score_threshold=floor, phone_threshold=floor)
     if source == "nanodet+head":
         with_phone_head(finder)
     return finder
 
 
-def collect(images: list[EvalImage], sources: Iterable[str] = SOURCES, floor: float = 0.15
+def collect(images: list[EvalImage], sources: Iterable[str] = SOURCES, floor: float = FLOOR
             ) -> dict[str, list[Seen]]:
     """Each source's phones (score >= ``floor``) on each photo at ``own`` and ``seat``."""
     sources = list(sources)
@@ -112,14 +120,17 @@ def grid(seen: dict[str, list[Seen]], first: str, thresholds: Iterable[float] = 
     return {"rows": rows, "best": best}
 
 
-def tune(max_fp: float = 1.0, limit: int | None = None, sources: Iterable[str] = SOURCES
-         ) -> dict:
+def tune(max_fp: float = 1.0, limit: int | None = None, sources: Iterable[str] = SOURCES,
+         cache: Path | None = None) -> dict:
     """The report ``kuzet models tune-phones`` prints."""
     images = load_phone_sets(("tune",))["tune"]
     if limit:
         images = images[:: max(1, len(images) // limit)][:limit]
     sources = list(sources)
     seen = collect(images, sources)
+    if cache is not None:
+        import pickle
+        cache.write_bytes(pickle.dumps(seen))
     report = {"part": "tune", "photos": len(images), "max_false_phones_per_10": max_fp,
               "alone": {}, "grids": {}}
     for src in sources:

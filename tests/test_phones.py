@@ -209,6 +209,8 @@ def test_phones_eval_command_reports_each_part_scale_and_target(
     assert set(row["meets"]) == {"phone_recall_own", "phone_recall_seat",
                                  "false_phones_per_10_photos"}
     assert report["targets"]["phone_recall_own"] == 0.8
+    persons = report["coco_persons"]           # the COCO set at the node's threshold
+    assert persons["score_threshold"] == 0.3 and persons["recall"] >= 0.95
 
 
 def test_the_pose_second_look_cuts_a_square_at_each_wrist(images: dict) -> None:

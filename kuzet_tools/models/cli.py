@@ -153,13 +153,15 @@ def run_eval(args: argparse.Namespace) -> dict:
 
 def run_phones_eval(args: argparse.Namespace) -> dict:
     """The phone sets through each asked variant (``kuzet_tools/models/phone_eval.py``)."""
-    from kuzet_tools.models.phone_eval import run_phone_eval, variant_seat_costs
+    from kuzet_tools.models.phone_eval import coco_persons, run_phone_eval, variant_seat_costs
+    from kuzet_tools.models.phone_eval import variants as phone_variants
 
     threshold = 0.3 if args.score_threshold is None else args.score_threshold
     names = args.variant or list(VARIANTS)
     report = run_phone_eval(names, args.part or PARTS, args.scale or SCALES, threshold,
                             args.limit)
     report["default_variant"] = DEFAULT_VARIANT
+    report["coco_persons"] = coco_persons(phone_variants(threshold)[DEFAULT_VARIANT].choice)
     if args.seat_costs:
         report["seat_costs"] = variant_seat_costs(names, threshold)
     if getattr(args, "quiet_room", False):

@@ -249,6 +249,21 @@ def run_phone_eval(names: Iterable[str], parts: Iterable[str] = PARTS,
     return report
 
 
+def coco_persons(choice: DetectionChoice) -> dict:
+    """Person precision and recall of ``choice``'s detector on the COCO eval set (the target:
+    recall >= 0.95 at the node's threshold)."""
+    import json
+
+    from kuzet_tools.models.evalset import LABELS_PATH
+    from kuzet_tools.models.evaluate import evaluate
+
+    spec = json.loads(LABELS_PATH.read_text())
+    report = evaluate(create_object_detector(choice), None, load_eval_set(LABELS_PATH),
+                      spec.get("match_iou", {})).as_dict()
+    return {"score_threshold": choice.score_threshold, "images": report["images"],
+            **report["per_class"]["person"]}
+
+
 def seat_costs(detectors: dict[str, Detector], rounds: int = 4) -> dict[str, dict]:
     """Detect-thread milliseconds per seat look (``infer`` only, inputs prepared beforehand)
     on the 30 seat crops of a real vtest.avi frame, the variants interleaved (each round runs

@@ -19,13 +19,13 @@ import pytest
 from edge.models import registry
 from edge.models.base import Detector
 from edge.models.blazeface import BlazeFaceDetector
-from edge.models.centernet import CenterNetDetector
 from edge.models.classifier import ImageClassifier
 from edge.models.facemesh import FaceMesh
 from edge.models.manifest import MANIFEST_PATH, load_manifest, verify
 from edge.models.nanodet import NanoDetDetector
 from edge.models.nms import iou
 from edge.models.pose import PoseEstimator
+from edge.models.ssdlite import SSDLiteDetector
 from kuzet.errors import ModelError
 from kuzet_tools.cli import main
 from kuzet_tools.models.evalset import EvalSetError, load_eval_set, read_image
@@ -70,11 +70,11 @@ def test_verify_passes_for_every_model() -> None:
     assert all(r.ok for r in results), [r.error for r in results if not r.ok]
 
 
-def test_model_files_are_under_32_mib_with_licences() -> None:
+def test_model_files_are_under_36_mib_with_licences() -> None:
     entries = load_manifest().values()
     shipped = [p for p in MODELS.iterdir() if p.suffix == ".tflite"]
     assert sorted(p.name for p in shipped) == sorted(e.file for e in entries)  # none unlisted
-    assert sum(p.stat().st_size for p in shipped) < 32 * 2**20
+    assert sum(p.stat().st_size for p in shipped) < 36 * 2**20
     for entry in entries:
         assert entry.path.stat().st_size == entry.size
         for licence in entry.licence_files:
@@ -83,7 +83,7 @@ def test_model_files_are_under_32_mib_with_licences() -> None:
 
 @pytest.mark.parametrize("name, cls", [
     ("nanodet-m-416-int8", NanoDetDetector), ("nanodet-m-416-fp16", NanoDetDetector),
-    ("centernet-mb3-512-fp16", CenterNetDetector), ("efficientnet-lite0", ImageClassifier),
+    ("ssdlite-mobilenet-v2-coco-fp16", SSDLiteDetector), ("efficientnet-lite0", ImageClassifier),
     ("movenet-lightning-fp16", PoseEstimator),
     ("blazeface-full-range", BlazeFaceDetector), ("face-mesh", FaceMesh),
 ])
@@ -174,8 +174,7 @@ def test_detector_finds_people(detector: Detector, eval_images: dict, image_id: 
 
 def test_detector_finds_the_bus_and_nothing_in_a_blank_frame(detector: Detector,
                                                              eval_images: dict) -> None:
-    assert detector.input_size == {"nanodet": 416, "centernet": 512,
-                                   "ssdlite": 300}[detector.name.split("-")[0]]
+    assert detector.input_size == {"nanodet": 416, "ssdlite": 300}[detector.name.split("-")[0]]
     assert _matches(detector.detect(read_image(eval_images["bus"])),
                     eval_images["bus"].objects, "bus") == 1
     assert detector.detect(np.full((300, 500, 3), 127, np.uint8)) == []

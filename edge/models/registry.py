@@ -12,7 +12,6 @@ from pathlib import Path
 
 from edge.models.base import Detector, FaceDetector
 from edge.models.blazeface import BlazeFaceDetector
-from edge.models.centernet import CenterNetDetector
 from edge.models.classifier import ImageClassifier
 from edge.models.facemesh import FaceMesh
 from edge.models.manifest import MANIFEST_PATH, get_entry
@@ -25,16 +24,13 @@ from kuzet.errors import ModelError
 DETECTORS: dict[str, str] = {
     "nanodet-m-416-int8": "nanodet-m-416-int8",
     "nanodet-m-416-fp16": "nanodet-m-416-fp16",
-    "centernet-mb3-512": "centernet-mb3-512-fp16",
-    "ssdlite-mobilenet-v2": "ssdlite-mobilenet-v2-coco-int8",
+    "ssdlite-mobilenet-v2": "ssdlite-mobilenet-v2-coco-fp16",
 }
 # detectors whose phones can join another detector's (edge/models/pair.py)
 SECOND_DETECTORS: tuple[str, ...] = ("ssdlite-mobilenet-v2",)
 # decoder (manifest) -> the class that reads that model's outputs
-_DETECTOR_CLASSES: dict[str, type[NanoDetDetector] | type[CenterNetDetector]
-                        | type[SSDLiteDetector]] = {
+_DETECTOR_CLASSES: dict[str, type[NanoDetDetector] | type[SSDLiteDetector]] = {
     "nanodet": NanoDetDetector,
-    "centernet": CenterNetDetector,
     "ssdlite": SSDLiteDetector,
 }
 FACE_DETECTORS: dict[str, str] = {

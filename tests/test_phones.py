@@ -28,6 +28,7 @@ from edge.models.phones import (
     create_palm_detector,
     create_phone_detector,
     from_mosaic,
+    merge,
     mosaic,
     relabel,
 )
@@ -78,6 +79,18 @@ def _d(label: str, score: float, box: tuple) -> Detection:
 def test_relabel_and_book_tiebreak(dets: list, expected: list) -> None:
     out = relabel(book_tiebreak(dets))
     assert [(d.label, d.score) for d in out] == expected
+
+
+
+
+def test_merge_takes_a_phone_inside_a_better_phone_for_the_same_phone() -> None:
+    phone = _d("cell phone", 0.7, (100, 100, 160, 220))
+    screen = _d("cell phone", 0.5, (110, 110, 150, 180))      # the screen only
+    with_hand = _d("cell phone", 0.4, (90, 90, 200, 260))     # the phone and its hand
+    other = _d("cell phone", 0.45, (300, 100, 360, 220))      # a second phone
+    book = _d("book", 0.6, (105, 105, 150, 190))              # other classes: plain NMS
+    assert merge([phone, screen, with_hand, other, book]) == [phone, book, other]
+    assert len(merge([phone, screen, with_hand], phone_inside=1.5)) == 3
 
 
 @pytest.mark.parametrize("regions", [

@@ -14,6 +14,11 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from edge.capture.config import FolderConfig, OpenCvConfig, SourceConfig
+from edge.models.operating_point import (
+    DEFAULT_PHONE_THRESHOLD,
+    DEFAULT_SECOND_DETECTOR,
+    DEFAULT_SECOND_THRESHOLD,
+)
 from edge.rules import DEFAULT_PARAMS
 from kuzet.broker_access import BrokerAccess
 from kuzet.config_files import read_toml, validate
@@ -50,9 +55,12 @@ class DetectionSection(StrictModel):
     lookalike_veto: bool = False
     # at most this many second looks (hands) per sweep of the room: the revisit bound
     second_looks_per_sweep: Annotated[int, Field(ge=0, le=1000)] = 8
-    # a second detector whose phones join the model's (e.g. "ssdlite-mobilenet-v2"; needs
-    # phones other than "off"); unset: none (edge/models/pair.py)
-    second_detector: str | None = None
+    # a second detector whose phones join the model's (needs phones other than "off"; set it
+    # to "" to run the model alone); each detector's phones have their own threshold, chosen
+    # on phones-dev's tune part (edge/models/operating_point.py, docs/detection.md)
+    second_detector: str | None = DEFAULT_SECOND_DETECTOR
+    phone_threshold: Annotated[float, Field(gt=0, le=1)] = DEFAULT_PHONE_THRESHOLD
+    second_threshold: Annotated[float, Field(gt=0, le=1)] = DEFAULT_SECOND_THRESHOLD
     score_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.3
     face_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
     num_threads: Annotated[int, Field(ge=1, le=8)] = 2
@@ -188,10 +196,11 @@ def _check_models(cfg: NodeConfig, where: str) -> None:
         raise ConfigError(f"{where}: detection.face_model: unknown model "
                           f"{cfg.detection.face_model!r}; valid: {valid}")
     second = cfg.detection.second_detector
-    if second is not None and second not in SECOND_DETECTORS:
+    if second and second not in SECOND_DETECTORS:
         raise ConfigError(f"{where}: detection.second_detector: unknown model {second!r}; "
-                          f"valid: {', '.join(sorted(SECOND_DETECTORS))}")
-    if second is not None and cfg.detection.phones == "off":
+                          f"valid: {', '.join(sorted(SECOND_DETECTORS))} (or \"\" for none)")
+    if second and cfg.detection.phones == "off" and \
+            "second_detector" in cfg.detection.model_fields_set:
         raise ConfigError(f"{where}: detection.second_detector needs phones other than 'off'")
 
 

@@ -16,8 +16,8 @@ from tests.fakes.detector import ScriptedDetector, ScriptedFaceDetector
 
 @pytest.mark.parametrize("phones, name", [
     ("off", "nanodet-m-416-int8"),
-    ("remote", "nanodet-m-416-int8+remote"),
-    ("hands", "nanodet-m-416-int8+hands"),
+    ("remote", "nanodet-m-416-int8+ssdlite-mobilenet-v2+remote"),
+    ("hands", "nanodet-m-416-int8+ssdlite-mobilenet-v2+hands"),
 ])
 def test_the_phone_mode_picks_the_object_detector(phones, name):
     assert create_object_detector(DetectionSection(phones=phones)).name == name
@@ -32,7 +32,7 @@ def test_the_node_config_and_a_plain_choice_give_the_same_models():
     from_config = create_detectors(DetectionSection())
     from_choice = create_detectors(DetectionChoice())
     assert [d.name for d in from_config] == [d.name for d in from_choice] == [
-        "nanodet-m-416-int8+remote", "blazeface-full-range"]
+        "nanodet-m-416-int8+ssdlite-mobilenet-v2+remote", "blazeface-full-range"]
     assert from_config[1].mesh is not None                # faces come with their yaw
 
 

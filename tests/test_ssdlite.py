@@ -84,8 +84,12 @@ def test_the_phone_finder_wraps_the_pair_where_its_detector_goes() -> None:
     assert isinstance(finder, PhoneAwareDetector)
     assert isinstance(finder.detector, PairDetector)
     assert finder.detector.second.score_threshold <= 0.3
-    default = create_object_detector(DetectionChoice())
-    assert not isinstance(getattr(default, "detector", None), PairDetector)   # off by default
+    default = create_object_detector(DetectionChoice())      # the node's default: the pair,
+    assert isinstance(default.detector, PairDetector)        # each with its own threshold
+    assert default.detector.primary_phone_threshold == 0.5
+    assert default.detector.second_threshold == 0.7
+    alone = create_object_detector(DetectionChoice(second_detector=""))
+    assert not isinstance(getattr(alone, "detector", None), PairDetector)
 
 
 def test_the_pair_finds_a_phone_that_nanodet_misses() -> None:
@@ -112,11 +116,13 @@ def node_config(**detection: object) -> dict:
 
 def test_node_config_takes_a_known_second_detector_only() -> None:
     assert parse_config(node_config(second_detector=SSD)).detection.second_detector == SSD
-    assert parse_config(node_config()).detection.second_detector is None
+    assert parse_config(node_config()).detection.second_detector == SSD     # the default
+    assert not parse_config(node_config(second_detector="")).detection.second_detector
     with pytest.raises(ConfigError, match="second_detector"):
         parse_config(node_config(second_detector="nanodet-m-416-fp16"))
     with pytest.raises(ConfigError, match="phones other than 'off'"):
         parse_config(node_config(second_detector=SSD, phones="off"))
+    assert parse_config(node_config(phones="off")).detection.phones == "off"   # default: unused
 
 
 def test_verify_passes_for_ssdlite() -> None:

@@ -20,6 +20,11 @@ from typing import Literal, Protocol, get_args
 
 from edge.models import registry
 from edge.models.base import Detector, FaceDetector
+from edge.models.operating_point import (
+    DEFAULT_PHONE_THRESHOLD,
+    DEFAULT_SECOND_DETECTOR,
+    DEFAULT_SECOND_THRESHOLD,
+)
 from edge.models.phones import create_phone_detector
 from edge.models.registry import DEFAULT_DETECTOR, DEFAULT_FACE_DETECTOR
 
@@ -40,6 +45,8 @@ class Choice(Protocol):
     lookalike_veto: bool
     second_looks_per_sweep: int | None
     second_detector: str | None
+    phone_threshold: float | None
+    second_threshold: float
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,9 @@ class DetectionChoice:
     face_threshold: float = 0.5
     lookalike_veto: bool = False
     second_looks_per_sweep: int | None = 8
-    second_detector: str | None = None     # e.g. "ssdlite-mobilenet-v2": its phones join
+    second_detector: str | None = DEFAULT_SECOND_DETECTOR   # its phones join the first's
+    phone_threshold: float | None = DEFAULT_PHONE_THRESHOLD  # the first detector's phones
+    second_threshold: float = DEFAULT_SECOND_THRESHOLD       # the second detector's phones
 
 
 def create_object_detector(choice: Choice) -> Detector:
@@ -71,7 +80,9 @@ def create_object_detector(choice: Choice) -> Detector:
     return create_phone_detector(choice.model, choice.score_threshold, choice.num_threads,
                                  hands=hands, veto=choice.lookalike_veto,
                                  max_second_looks=choice.second_looks_per_sweep,
-                                 second_detector=choice.second_detector)
+                                 second_detector=choice.second_detector,
+                                 phone_threshold=choice.phone_threshold,
+                                 second_threshold=choice.second_threshold)
 
 
 def create_face_detector(choice: Choice, *, with_yaw: bool = True,

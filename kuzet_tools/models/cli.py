@@ -31,7 +31,7 @@ from kuzet_tools.models.train_phone_head import __doc__ as train_doc
 from kuzet_tools.models.train_phone_head import add_arguments as add_train_arguments
 from kuzet_tools.models.train_phone_head import cmd_train as cmd_train_phone_head
 
-DEFAULT_VARIANT = "node"     # chosen by the figures in docs/detection.md
+DEFAULT_VARIANT = "default"  # the node's own choice (docs/detection.md)
 VARIANTS = tuple(variants())
 
 

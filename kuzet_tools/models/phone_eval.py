@@ -56,14 +56,20 @@ class Variant:
 
 
 def variants(threshold: float = 0.3) -> dict[str, Variant]:
-    """Every variant, the node's score threshold for all."""
+    """Every variant. All but ``default`` run NanoDet alone with every phone from the node's
+    score threshold (the phone finder before its operating point was tuned); ``default`` is
+    the node's own choice (``DetectionChoice()``: NanoDet + SSDLite at their tuned
+    thresholds)."""
     def c(**kw) -> DetectionChoice:
+        base = {"second_detector": None, "phone_threshold": threshold,
+                "second_threshold": threshold, **kw}
         return DetectionChoice(score_threshold=threshold, faces=False,
-                               second_looks_per_sweep=None, **kw)
+                               second_looks_per_sweep=None, **base)
     found = [
         Variant("stock", "whole", c(phones="off"), "the COCO detector on the whole photo"),
         Variant("remote", "whole", c(), "remote counts as a phone, a phone on a book is a book"),
-        Variant("node", "node", c(), "remote, looked at as the node looks: a seat per person"),
+        Variant("node", "node", c(), "remote, looked at as the node looks: a seat per person "
+                "and per cell of a seat-sized grid"),
         Variant("node+palm", "node", c(phones="hands"),
                 "node, plus a second look at each palm the palm detector finds"),
         Variant("node+pose", "node", c(phones="pose"),
@@ -71,7 +77,11 @@ def variants(threshold: float = 0.3) -> dict[str, Variant]:
         Variant("node+veto", "node", c(lookalike_veto=True),
                 "node, minus the phones EfficientNet-Lite0 takes for a look-alike"),
         Variant("node+ssd", "node", c(second_detector="ssdlite-mobilenet-v2"),
-                "node, plus SSDLite MobileNetV2's phones beside NanoDet's"),
+                "node, plus SSDLite MobileNetV2's phones beside NanoDet's, both from the "
+                "node's threshold"),
+        Variant("default", "node", DetectionChoice(score_threshold=threshold, faces=False),
+                "the node's default: node + SSDLite, NanoDet's phones from 0.5 and "
+                "SSDLite's from 0.7 (chosen on the tune part)"),
     ]
     return {v.name: v for v in found}
 

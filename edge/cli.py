@@ -36,8 +36,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     detect.add_argument("--model", default=None, help="detector name (default: the manifest's)")
     detect.add_argument("--threshold", type=float, default=0.3,
                         help="minimum score (default 0.3, as the node)")
-    detect.add_argument("--phones", choices=["off", "remote", "hands"], default="remote",
-                        help="phone finding (docs/detection.md; default remote)")
+    detect.add_argument("--phones", choices=["off", "remote", "hands", "pose"],
+                        default="remote", help="phone finding: hands and pose add a second "
+                        "look at palms / wrists (docs/detection.md; default remote)")
+    detect.add_argument("--second-detector", default=None, metavar="NAME",
+                        help="the detector whose phones join the model's (default the "
+                        "node's: ssdlite-mobilenet-v2; \"\" for none)")
+    detect.add_argument("--phone-threshold", type=float, default=None,
+                        help="the model's phones count from this score (default the node's)")
+    detect.add_argument("--second-threshold", type=float, default=None,
+                        help="the second detector's phones count from this score (default "
+                        "the node's)")
     detect.add_argument("--look", choices=["node", "whole"], default="node",
                         help="node (the default): the room, then each seat's crop, as the node "
                         "looks; whole: the whole image once (and --tiles)")
@@ -144,7 +153,11 @@ def _detect(args) -> int:
         out = detect_images([Path(p) for p in args.images], model=args.model,
                             threshold=args.threshold, tiles=args.tiles, phones=args.phones,
                             look=args.look, lores=args.lores, seats=args.seats,
-                            seat_px=args.seat_px)
+                            seat_px=args.seat_px, phone_options={
+                                k: v for k, v in (("second_detector", args.second_detector),
+                                                  ("phone_threshold", args.phone_threshold),
+                                                  ("second_threshold", args.second_threshold))
+                                if v is not None})
     except ValueError as exc:            # an option that the look chosen does not take
         print(f"kuzet edge detect: {exc}", file=sys.stderr)
         return 2

@@ -53,12 +53,15 @@ def detect_with_tiles(detector: Detector, image: np.ndarray, n: int) -> list[Det
 def detect_images(paths: list[Path], model: str | None = None, threshold: float = 0.3,
                   tiles: int = 0, phones: PhoneMode = "remote", look: Look = "node",
                   lores: tuple[int, int] | None = None, seats: SeatSource | None = None,
-                  seat_px: float | None = None) -> list[dict]:
+                  seat_px: float | None = None, phone_options: dict | None = None
+                  ) -> list[dict]:
     """Objects (phones as ``cell phone``) and faces with yaw for each image, as dicts, boxes
     in the image's pixels. ``lores`` (node look only) is the detection stream's size the image
     is shrunk to for the room look; seats too small there are cut from the image itself.
     ``seats`` and ``seat_px`` (node look only; default ``"both"`` and
-    :data:`edge.still_look.SEAT_PX`) choose the seats (:func:`edge.still_look.look_like_node`)."""
+    :data:`edge.still_look.SEAT_PX`) choose the seats (:func:`edge.still_look.look_like_node`).
+    ``phone_options`` overrides the node's phone operating point (``second_detector``,
+    ``phone_threshold``, ``second_threshold``: :class:`edge.models.factory.DetectionChoice`)."""
     if look == "whole" and lores is not None:
         raise ValueError("--lores is for --look node")
     if look == "whole" and (seats is not None or seat_px is not None):
@@ -68,7 +71,8 @@ def detect_images(paths: list[Path], model: str | None = None, threshold: float 
     if look == "node" and tiles > 1:
         raise ValueError("--tiles is for --look whole")
     detector, faces = create_detectors(DetectionChoice(
-        model=model or DEFAULT_DETECTOR, phones=phones, score_threshold=threshold))
+        model=model or DEFAULT_DETECTOR, phones=phones, score_threshold=threshold,
+        **(phone_options or {})))
     assert faces is not None
     out = []
     for path in paths:

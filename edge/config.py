@@ -17,6 +17,7 @@ from edge.capture.config import FolderConfig, OpenCvConfig, SourceConfig
 from edge.models.operating_point import (
     DEFAULT_PHONE_THRESHOLD,
     DEFAULT_SECOND_DETECTOR,
+    DEFAULT_SECOND_GATE,
     DEFAULT_SECOND_THRESHOLD,
 )
 from edge.rules import DEFAULT_PARAMS
@@ -61,6 +62,9 @@ class DetectionSection(StrictModel):
     second_detector: str | None = DEFAULT_SECOND_DETECTOR
     phone_threshold: Annotated[float, Field(gt=0, le=1)] = DEFAULT_PHONE_THRESHOLD
     second_threshold: Annotated[float, Field(gt=0, le=1)] = DEFAULT_SECOND_THRESHOLD
+    # the second detector runs only on looks where the model gave a phone-like class this
+    # score somewhere (unset: on every look)
+    second_gate: Annotated[float, Field(ge=0, le=1)] | None = DEFAULT_SECOND_GATE
     score_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.3
     face_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
     num_threads: Annotated[int, Field(ge=1, le=8)] = 2

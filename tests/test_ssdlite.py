@@ -128,3 +128,32 @@ def test_node_config_takes_a_known_second_detector_only() -> None:
 def test_verify_passes_for_ssdlite() -> None:
     result = next(r for r in verify() if r.name == registry.DETECTORS[SSD])
     assert result.ok, result.error
+
+
+def test_the_second_detector_runs_only_where_the_first_saw_something_phone_like() -> None:
+    finder = create_phone_detector(score_threshold=0.3, second_detector=SSD, second_gate=0.1)
+    pair = finder.detector
+    finder.detect(np.full((480, 640, 3), 127, np.uint8))        # a grey wall: nothing
+    assert pair.second_runs == 0
+    try:
+        image = {i.id: i for i in load_phones_dev("measure")}[PAIR_PHOTO]
+    except (EvalSetError, KeyError) as exc:
+        pytest.skip(f"phones-dev is not here: {exc}")
+    photo = read_image(image)
+    assert pair.detector.best_score(pair.detector.infer(pair.detector.prepare(photo)),
+                                    frozenset({"cell phone", "remote"})) >= 0.1
+    finder.detect(photo)
+    assert pair.second_runs == 1
+
+
+def test_the_second_detector_can_be_capped_per_sweep() -> None:
+    finder = create_phone_detector(score_threshold=0.3, second_detector=SSD)
+    pair = finder.detector
+    pair.max_per_sweep = 1
+    wall = np.full((480, 640, 3), 127, np.uint8)
+    finder.detect(wall)
+    finder.detect(wall)
+    assert (pair.second_runs, pair.second_skipped) == (1, 1)
+    finder.new_sweep()                                   # the phone finder passes it on
+    finder.detect(wall)
+    assert pair.second_runs == 2

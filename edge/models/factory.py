@@ -23,6 +23,7 @@ from edge.models.base import Detector, FaceDetector
 from edge.models.operating_point import (
     DEFAULT_PHONE_THRESHOLD,
     DEFAULT_SECOND_DETECTOR,
+    DEFAULT_SECOND_GATE,
     DEFAULT_SECOND_THRESHOLD,
 )
 from edge.models.phones import create_phone_detector
@@ -47,6 +48,7 @@ class Choice(Protocol):
     second_detector: str | None
     phone_threshold: float | None
     second_threshold: float
+    second_gate: float | None
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class DetectionChoice:
     second_detector: str | None = DEFAULT_SECOND_DETECTOR   # its phones join the first's
     phone_threshold: float | None = DEFAULT_PHONE_THRESHOLD  # the first detector's phones
     second_threshold: float = DEFAULT_SECOND_THRESHOLD       # the second detector's phones
+    second_gate: float | None = DEFAULT_SECOND_GATE          # run it only where the first saw
 
 
 def create_object_detector(choice: Choice) -> Detector:
@@ -82,7 +85,8 @@ def create_object_detector(choice: Choice) -> Detector:
                                  max_second_looks=choice.second_looks_per_sweep,
                                  second_detector=choice.second_detector,
                                  phone_threshold=choice.phone_threshold,
-                                 second_threshold=choice.second_threshold)
+                                 second_threshold=choice.second_threshold,
+                                 second_gate=choice.second_gate)
 
 
 def create_face_detector(choice: Choice, *, with_yaw: bool = True,

@@ -122,6 +122,13 @@ class NanoDetDetector(Detector):
             raw += [self._interp.get_tensor(i) for i in self._features.values()]
         return raw
 
+    def best_score(self, raw: list[np.ndarray], labels: frozenset[str]) -> float:
+        """The highest score any cell gives any of ``labels`` in ``raw`` (as ``infer`` gave
+        it): a cheap test, before any decoding, of whether a look saw anything of the kind."""
+        idx = [COCO_LABELS.index(name) for name in labels if name in COCO_LABELS]
+        scores = self.cell_scores(raw[: 2 * len(STRIDES)])
+        return float(max((s[:, idx].max() for s in scores if s.size), default=0.0))
+
     def infer_features(self, prepared: Prepared) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Run the model; ``(raw outputs as infer gives them, [(H*W, 128)] per stride)``."""
         if self._features is None:

@@ -11,3 +11,6 @@ loading a model.
 DEFAULT_SECOND_DETECTOR: str | None = "ssdlite-mobilenet-v2"
 DEFAULT_PHONE_THRESHOLD = 0.5
 DEFAULT_SECOND_THRESHOLD = 0.7
+# SSDLite runs only on a look where NanoDet gave a phone or a remote 0.1 somewhere: it doubles
+# the detector time of the looks it runs on, and a quiet seat rarely needs it
+DEFAULT_SECOND_GATE = 0.1

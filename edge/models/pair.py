@@ -44,7 +44,8 @@ class PairDetector(Detector):
 
     def __init__(self, primary: Detector, second: SSDLiteDetector, *,
                  second_threshold: float = 0.3,
-                 primary_phone_threshold: float | None = None) -> None:
+                 primary_phone_threshold: float | None = None,
+                 gate: float | None = None, max_per_sweep: int | None = None) -> None:
         self.detector = primary      # the name the wrappers use
         self.second = second
         self.second_threshold = second_threshold
@@ -53,6 +54,29 @@ class PairDetector(Detector):
         self.primary_phone_threshold = primary_phone_threshold
         self.name = f"{primary.name}+{second.name}"
         self.input_size = primary.input_size
+        # the second detector runs only on looks where the primary gave a phone-like class at
+        # least ``gate`` somewhere (a primary without ``best_score`` is never gated), and at
+        # most ``max_per_sweep`` times between two calls of ``new_sweep``
+        self.gate = gate
+        self.max_per_sweep = max_per_sweep
+        self.second_runs = 0         # for benchmarks and the node's status
+        self.second_skipped = 0      # looks the per-sweep cap left without the second
+        self._sweep_runs = 0
+
+    def new_sweep(self) -> None:
+        """A new sweep of the room starts: the per-sweep cap starts again."""
+        self._sweep_runs = 0
+
+    def _wanted(self, raw: list[np.ndarray]) -> bool:
+        best = getattr(self.detector, "best_score", None)
+        if self.gate is not None and best is not None and best(raw, PHONE_CLASSES) < self.gate:
+            return False
+        if self.max_per_sweep is not None and self._sweep_runs >= self.max_per_sweep:
+            self.second_skipped += 1
+            return False
+        self._sweep_runs += 1
+        self.second_runs += 1
+        return True
 
     def prepare(self, image: np.ndarray) -> PairPrepared:
         p = self.detector.prepare(image)
@@ -67,7 +91,7 @@ class PairDetector(Detector):
     def infer(self, prepared: Prepared) -> list[np.ndarray]:
         """The primary's outputs, then the second's (empty arrays when it was skipped)."""
         raw = self.detector.infer(prepared)
-        second = self._second_input(prepared)
+        second = self._second_input(prepared) if self._wanted(raw) else None
         if second is None:
             return raw + [np.zeros((1, 0, 90), np.float32), np.zeros((1, 0, 1, 4), np.float32)]
         return raw + self.second.infer(second)
@@ -89,7 +113,9 @@ class PairDetector(Detector):
 
 
 def create_pair_detector(primary: Detector, second: str, *, second_threshold: float = 0.3,
-                         primary_phone_threshold: float | None = None, num_threads: int = 2,
+                         primary_phone_threshold: float | None = None,
+                         gate: float | None = None, max_per_sweep: int | None = None,
+                         num_threads: int = 2,
                          manifest: str | Path | None = None) -> PairDetector:
     """``primary`` paired with the registry's detector ``second`` (an SSDLite one); the
     primary's phones need ``primary_phone_threshold``, the second's ``second_threshold``."""
@@ -99,4 +125,5 @@ def create_pair_detector(primary: Detector, second: str, *, second_threshold: fl
     if not isinstance(model, SSDLiteDetector):
         raise ValueError(f"second detector {second!r} must be an SSDLite detector")
     return PairDetector(primary, model, second_threshold=second_threshold,
-                        primary_phone_threshold=primary_phone_threshold)
+                        primary_phone_threshold=primary_phone_threshold, gate=gate,
+                        max_per_sweep=max_per_sweep)

@@ -219,8 +219,11 @@ class PhoneAwareDetector(Detector):
         return self.palms if self.palms is not None else self.pose
 
     def new_sweep(self) -> None:
-        """A new sweep of the room starts: the second-look cap starts again."""
+        """A new sweep of the room starts: the second-look caps start again."""
         self._sweep_looks = 0
+        inner = getattr(self.detector, "new_sweep", None)
+        if inner is not None:
+            inner()
 
     def prepare(self, image: np.ndarray) -> PhonePrepared:
         p = self.detector.prepare(image)
@@ -291,6 +294,7 @@ def create_phone_detector(name: str | None = None, score_threshold: float = 0.35
                           remote_as_phone: bool = True, palm_threshold: float = 0.5,
                           veto: bool = False, max_second_looks: int | None = None,
                           second_detector: str | None = None, second_threshold: float = 0.3,
+                          second_gate: float | None = None,
                           manifest: str | Path | None = None) -> PhoneAwareDetector:
     """The object detector ``name`` (default: the registry's) wrapped for phones: ``remote``
     is a phone, a phone on a book's box is a book, and with ``hands`` (``"palm"`` or ``True``:
@@ -298,7 +302,9 @@ def create_phone_detector(name: str | None = None, score_threshold: float = 0.35
     (off by default: docs/detection.md has the figures); ``veto`` adds the look-alike check.
     ``second_detector`` (a registry name, e.g. ``"ssdlite-mobilenet-v2"``) pairs the detector
     with a second one whose phones at ``second_threshold`` join its own at ``phone_threshold``
-    (:class:`~edge.models.pair.PairDetector`: each detector's phones keep their own threshold).
+    (:class:`~edge.models.pair.PairDetector`: each detector's phones keep their own threshold);
+    with ``second_gate`` the second runs only on looks where the first gave a phone-like class
+    at least that score somewhere.
     Book candidates for the tie-break are those above the lowest threshold given.
 
     Example: ``create_phone_detector().detect(seat_crop)`` ->
@@ -314,7 +320,8 @@ def create_phone_detector(name: str | None = None, score_threshold: float = 0.35
 
         own = score_threshold if phone_threshold is None else phone_threshold
         base = create_pair_detector(base, second_detector, second_threshold=second_threshold,
-                                    primary_phone_threshold=own, num_threads=num_threads,
+                                    primary_phone_threshold=own, gate=second_gate,
+                                    num_threads=num_threads,
                                     manifest=manifest)
         phone_threshold = min(own, second_threshold)     # the pair has applied both
     from edge.models.registry import create_classifier, create_pose_estimator

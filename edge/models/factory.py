@@ -20,14 +20,17 @@ from typing import Literal, Protocol, get_args
 
 from edge.models import registry
 from edge.models.base import Detector, FaceDetector
+from edge.models.nanodet import NanoDetDetector
 from edge.models.operating_point import (
     DEFAULT_PHONE_THRESHOLD,
     DEFAULT_SECOND_DETECTOR,
     DEFAULT_SECOND_GATE,
     DEFAULT_SECOND_THRESHOLD,
 )
+from edge.models.phone_head import load_phone_head
 from edge.models.phones import create_phone_detector
 from edge.models.registry import DEFAULT_DETECTOR, DEFAULT_FACE_DETECTOR
+from kuzet.errors import ModelError
 
 PhoneMode = Literal["off", "remote", "hands", "pose"]
 PHONE_MODES: tuple[PhoneMode, ...] = get_args(PhoneMode)
@@ -69,24 +72,47 @@ class DetectionChoice:
     phone_threshold: float | None = DEFAULT_PHONE_THRESHOLD  # the first detector's phones
     second_threshold: float = DEFAULT_SECOND_THRESHOLD       # the second detector's phones
     second_gate: float | None = DEFAULT_SECOND_GATE          # run it only where the first saw
+    phone_head: bool = False      # rescore NanoDet's phones by phone_head.json (off: figures)
 
 
 def create_object_detector(choice: Choice) -> Detector:
-    """The object detector ``choice`` names, wrapped for phones unless ``phones="off"``."""
+    """The object detector ``choice`` names, wrapped for phones unless ``phones="off"``; with
+    ``phone_head`` (a ``DetectionChoice`` option; a choice without it has it off) NanoDet's
+    phones are rescored by the phone head (``edge/models/phone_head.py``)."""
     if choice.phones not in PHONE_MODES:
         raise ValueError(f"phones must be one of {', '.join(PHONE_MODES)}, "
                          f"not {choice.phones!r}")
     if choice.phones == "off":
-        return registry.create_detector(choice.model, choice.score_threshold,
-                                        choice.num_threads)
-    hands = {"hands": "palm", "pose": "pose"}.get(choice.phones, False)
-    return create_phone_detector(choice.model, choice.score_threshold, choice.num_threads,
-                                 hands=hands, veto=choice.lookalike_veto,
-                                 max_second_looks=choice.second_looks_per_sweep,
-                                 second_detector=choice.second_detector,
-                                 phone_threshold=choice.phone_threshold,
-                                 second_threshold=choice.second_threshold,
-                                 second_gate=choice.second_gate)
+        detector = registry.create_detector(choice.model, choice.score_threshold,
+                                            choice.num_threads)
+    else:
+        hands = {"hands": "palm", "pose": "pose"}.get(choice.phones, False)
+        detector = create_phone_detector(choice.model, choice.score_threshold,
+                                         choice.num_threads, hands=hands,
+                                         veto=choice.lookalike_veto,
+                                         max_second_looks=choice.second_looks_per_sweep,
+                                         second_detector=choice.second_detector,
+                                         phone_threshold=choice.phone_threshold,
+                                         second_threshold=choice.second_threshold,
+                                         second_gate=choice.second_gate)
+    if getattr(choice, "phone_head", False):
+        at = choice.score_threshold if choice.phones == "off" or choice.phone_threshold is None \
+            else choice.phone_threshold
+        with_phone_head(detector, at)
+    return detector
+
+
+def with_phone_head(detector: Detector, at: float) -> Detector:
+    """``detector`` with the shipped phone head on its NanoDet (found through the wrappers'
+    ``detector``), the head's threshold landing on ``at`` (where the wrappers keep NanoDet's
+    phones); :class:`ModelError` when there is no NanoDet inside."""
+    base: object = detector
+    while not isinstance(base, NanoDetDetector) and hasattr(base, "detector"):
+        base = base.detector
+    if not isinstance(base, NanoDetDetector):
+        raise ModelError(f"the phone head needs a NanoDet detector, not {detector.name}")
+    base.use_phone_head(load_phone_head(), at)
+    return detector
 
 
 def create_face_detector(choice: Choice, *, with_yaw: bool = True,

@@ -10,8 +10,9 @@ outputs are told apart by shape, so a file without them (the six outputs only) w
 
 With a :class:`~edge.models.phone_head.PhoneHead` (``phone_head=``, needs the feature outputs)
 each cell's ``cell phone`` score is the head's, mapped so that the head's own threshold lands
-on this detector's ``score_threshold`` (:meth:`PhoneHead.detector_score`), and ``remote`` is
-zeroed; boxes, other classes and NMS are unchanged.
+on this detector's ``score_threshold`` or the phone threshold given to :meth:`use_phone_head`
+(:meth:`PhoneHead.detector_score`), and ``remote`` is zeroed; boxes, other classes and NMS are
+unchanged. The hand looks' lower phone threshold then reads the same mapped scale.
 """
 
 from __future__ import annotations
@@ -63,18 +64,22 @@ class NanoDetDetector(Detector):
         self._input_index = self._interp.get_input_details()[0]["index"]
         self._outputs, self._features = self._map_outputs()
         self.phone_head: PhoneHead | None = None
+        self.phone_head_at = score_threshold
         if phone_head is not None:
             self.use_phone_head(phone_head)
         self._centres = {s: self._grid(s) for s in STRIDES}
         self._bins = np.arange(BINS, dtype=np.float32)
         self._scale_std = (1.0 / STD).astype(np.float32)
 
-    def use_phone_head(self, head: PhoneHead | None) -> None:
-        """Rescore phones with ``head`` from now on (``None``: the model's own scores)."""
+    def use_phone_head(self, head: PhoneHead | None, at: float | None = None) -> None:
+        """Rescore phones with ``head`` from now on (``None``: the model's own scores); the
+        head's threshold lands on ``at`` (default ``score_threshold``): the threshold that
+        whatever reads this detector applies to its phones."""
         if head is not None and self._features is None:
             raise ModelError(f"model file {self.path} has no feature outputs: a phone head "
                              "needs the NanoDet file that build_models.py converts")
         self.phone_head = head
+        self.phone_head_at = self.score_threshold if at is None else at
 
     def _map_outputs(self) -> tuple[dict[int, tuple[int, int]], dict[int, int] | None]:
         """Output tensor indices found by shape: ``{stride: (scores, boxes)}`` and, when the
@@ -150,7 +155,7 @@ class NanoDetDetector(Detector):
             features = raw[2 * len(STRIDES) + k][0].reshape(-1, FEATURES)
             phone = np.maximum(cls[:, PHONE], cls[:, REMOTE])
             cls[:, PHONE] = head.detector_score(features, logit(phone), stride,
-                                                self.score_threshold)
+                                                self.phone_head_at)
             cls[:, REMOTE] = 0.0
             out.append(cls)
         return out

@@ -6,7 +6,8 @@ NanoDet-m int8 on every tune photo twice, at the photo's scale and blurred to se
 head feature, its ``max(cell phone, remote)`` score, its stride and its decoded box. A cell is a
 phone when its box has IoU >= 0.5 with a labelled phone. Rows for training: the hard cells
 (IoU > 0.2 or phone score > 0.01) plus a 5% random sample of the rest weighted 20; no class
-rebalancing; L2 1e-3; 600 full-batch steps.
+rebalancing; L2 1e-3; 600 gradient steps (full batch for the logistic regression, batches of
+16384 rows for a hidden layer).
 
 Each candidate (:data:`CANDIDATES`: logistic regression, one hidden ReLU layer of 16 or 32) is
 scored by grouped 5-fold cross-validation on the tune photos (photos of one recording stay in
@@ -118,50 +119,52 @@ def training_rows(looks: list[Look], rng: np.random.Generator
     for look in looks:
         hard = (look.best_iou > 0.2) | (look.phone > 0.01)
         keep = hard | (rng.random(len(hard)) < 0.05)
-        xs.append(look.inputs[keep].astype(np.float64))
-        ys.append((look.best_iou[keep] >= 0.5).astype(np.float64))
+        xs.append(look.inputs[keep].astype(np.float32))
+        ys.append((look.best_iou[keep] >= 0.5).astype(np.float32))
         ws.append(np.where(hard[keep], 1.0, 20.0))
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
 
 
 def train(kind: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int,
-          steps: int = 600, l2: float = 1e-3) -> PhoneHead:
-    """One candidate by full-batch gradient steps on the weighted log-loss (plain gradient
-    descent for the logistic regression, Adam for the hidden layer)."""
+          steps: int = 600, l2: float = 1e-3, batch: int = 16384) -> PhoneHead:
+    """One candidate by gradient steps on the weighted log-loss, in float32: plain full-batch
+    gradient descent (rate 0.5) for the logistic regression; Adam (rate 0.01) on random
+    batches of ``batch`` rows for the hidden layer."""
     mean, std = x.mean(0), x.std(0) + 1e-6
-    z = (x - mean) / std
-    w = w / w.mean()
+    z = ((x - mean) / std).astype(np.float32)
+    y, w = y.astype(np.float32), (w / w.mean()).astype(np.float32)
     rng = np.random.default_rng(seed)
     hidden = 0 if kind == "logistic" else int(kind.split("-")[1])
     sizes = [z.shape[1], *([hidden] if hidden else []), 1]
     params = []
     for a, b in zip(sizes[:-1], sizes[1:], strict=True):
-        scale = np.sqrt(2.0 / a) if hidden and b != 1 else (0.0 if not hidden else 0.01)
-        params += [rng.standard_normal((a, b)) * scale, np.zeros(b)]
+        scale = 0.0 if not hidden else (np.sqrt(2.0 / a) if b != 1 else 0.01)
+        params += [(rng.standard_normal((a, b)) * scale).astype(np.float32),
+                   np.zeros(b, np.float32)]
     moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
     for step in range(1, steps + 1):
-        acts = [z]
+        rows = rng.integers(0, len(y), min(batch, len(y))) if hidden else slice(None)
+        acts = [z[rows]]
         for k in range(0, len(params), 2):
             out = acts[-1] @ params[k] + params[k + 1]
             acts.append(np.maximum(out, 0) if k + 2 < len(params) else out)
         p = 1 / (1 + np.exp(-acts[-1][:, 0]))
-        grad = ((p - y) * w / len(y))[:, None]
-        grads = [None] * len(params)
+        grad = ((p - y[rows]) * w[rows] / len(p))[:, None]
+        grads: list[np.ndarray] = [np.empty(0)] * len(params)
         for k in range(len(params) - 2, -1, -2):
             grads[k] = acts[k // 2].T @ grad + l2 * params[k]
             grads[k + 1] = grad.sum(0)
             if k:
                 grad = (grad @ params[k].T) * (acts[k // 2] > 0)
         for k, g in enumerate(grads):
-            if not hidden:                       # the prototype's plain steps, rate 0.5
+            if not hidden:
                 params[k] -= 0.5 * g
                 continue
             m, v = moments[k]
             m[...] = 0.9 * m + 0.1 * g
             v[...] = 0.999 * v + 0.001 * g * g
             params[k] -= 0.01 * (m / (1 - 0.9 ** step)) / (np.sqrt(v / (1 - 0.999 ** step)) + 1e-8)
-    layers = tuple((params[k].astype(np.float32), params[k + 1].astype(np.float32))
-                   for k in range(0, len(params), 2))
+    layers = tuple((params[k], params[k + 1]) for k in range(0, len(params), 2))
     return PhoneHead(mean.astype(np.float32), std.astype(np.float32), layers, 0.5)
 
 
@@ -270,7 +273,10 @@ def run(out: Path = OUT, *, limit: int | None = None, k: int = 5, seed: int = 0,
     detector = base_detector()
     looks = collect(images, detector)
     baseline = evaluate(None, looks)
-    cv = {c: cross_validate(c, looks, k, seed, steps) for c in candidates}
+    cv = {}
+    for c in candidates:
+        print(f"cross-validating {c}", file=sys.stderr, flush=True)
+        cv[c] = cross_validate(c, looks, k, seed, steps)
     points = {c: operating_point(r) for c, r in cv.items()}
     best = max(candidates, key=lambda c: (points[c][1], -candidates.index(c)))
     threshold = points[best][0]
@@ -289,7 +295,8 @@ def run(out: Path = OUT, *, limit: int | None = None, k: int = 5, seed: int = 0,
         "target": "cell's decoded box IoU >= 0.5 with a labelled phone",
         "rows": f"{len(rows[1])} (hard: IoU > 0.2 or phone score > 0.01; plus 5% of the rest "
                 "weighted 20)",
-        "training": f"{best}, {steps} full-batch steps, L2 1e-3, no class rebalancing",
+        "training": f"{best}, {steps} gradient steps (logistic: full batch; hidden layer: Adam "
+                    "on batches of 16384 rows), L2 1e-3, no class rebalancing",
         "threshold_rule": f"lowest where {k}-fold grouped CV on tune gives <= "
                           f"{FP_PER_10_PHOTOS} false phones per 10 photos (both scales)",
         "seed": seed, "command": command,

@@ -58,7 +58,7 @@ def _finder(source: str, floor: float):
                                      second_threshold=floor)
     finder = create_phone_detector(None, score_threshold=floor, phone_threshold=floor)
     if source == "nanodet+head":
-        with_phone_head(finder)
+        with_phone_head(finder, floor)      # the head's own threshold lands on the floor
     return finder
 
 

@@ -160,8 +160,9 @@ def test_heartbeats_and_the_led_and_button(tmp_path, broker, vtest_avi):
         beat = json.loads(rec.on("heartbeat")[-1])
         assert beat["fps"] > 0 and beat["inference_ms"] > 0
         assert 0 < beat["worst_seat_revisit_s"] < 10
-        assert beat["model_versions"] == {"detector": "nanodet-m-416-int8+remote",
-                                          "faces": "blazeface-full-range"}
+        assert beat["model_versions"] == {
+            "detector": "nanodet-m-416-int8+ssdlite-mobilenet-v2+remote",
+            "faces": "blazeface-full-range"}
         assert beat["disk_free_mb"] > 0 and beat["outbox_depth"] >= 0
         led, button = factory.pin(17), factory.pin(27)
         assert led.state is False                          # no exam: the LED is off

@@ -4,7 +4,7 @@ NanoDet and SSDLite MobileNetV2 miss different phones, so the union of their ``c
 boxes finds more of them than either alone. :class:`PairDetector` runs the primary detector
 and the second one on the same image, keeps every detection of the primary and adds the
 second's ``cell phone`` and ``remote`` boxes (labelled ``cell phone``) that reach its own
-threshold, then merges the lot with a class-wise NMS (:func:`edge.models.phones.merge`).
+threshold, then merges the lot with a class-wise NMS (:func:`edge.models.merge.merge`).
 
 It is staged like any detector: ``prepare`` makes both inputs, ``infer`` runs both models one
 after the other (the detect thread), ``decode`` decodes both. Its raw outputs are the
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.models.base import Detection, Detector, Prepared
+from edge.models.merge import merge
 from edge.models.ssdlite import SSDLiteDetector
 
 PHONE = "cell phone"
@@ -98,8 +99,6 @@ class PairDetector(Detector):
 
     def decode(self, raw: list[np.ndarray], prepared: Prepared) -> list[Detection]:
         """Both detectors' detections in image pixels, best first."""
-        from edge.models.phones import merge
-
         found = self.detector.decode(raw[:-SECOND_OUTPUTS], prepared)
         floor = self.primary_phone_threshold
         if floor is not None:

@@ -17,7 +17,8 @@ kuzet_tools/bench/hub.py.
 * ``ratio``: seconds the node spent running the models per second of wall time (equal to
   ``pipeline_fps / model_fps`` when the models run at their bare speed); target ≥ 0.9.
 * ``worst_seat_revisit_s``: the longest time between two looks at one seat; target ≤ 2 s.
-* ``peak_rss_mb``: peak resident memory of the node's process; target ≤ 300 MB.
+* ``peak_rss_mb``: peak resident memory of the node's process; target ≤ 350 MB (300 until
+  the second detector for phones, SSDLite, came with its 50 MB interpreter).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-TARGETS = {"ratio": 0.9, "worst_seat_revisit_s": 2.0, "peak_rss_mb": 300.0}
+TARGETS = {"ratio": 0.9, "worst_seat_revisit_s": 2.0, "peak_rss_mb": 350.0}
 
 
 def seat_inputs(detector, faces, n: int = 30):

@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.capture.base import EndOfStream, Frame, FrameSource
 from edge.capture.supervisor import ResilientSource
 from edge.config import parse_config
 from edge.evidence import FrameRing
@@ -20,7 +19,7 @@ from edge.models.factory import DetectionChoice, create_detectors
 from edge.models.pose import Pose
 from edge.models.registry import create_pose_estimator
 from edge.pipeline import Pipeline, decode_pose, infer_look, pose_to_frame, prepare_look
-from edge.rules import RulesEngine, SeatLook
+from edge.rules import SeatLook
 from edge.schedule import LookScheduler
 from edge.seat_cut import SeatCut, box_to_frame
 from edge.seat_plan import SeatPlan
@@ -28,45 +27,11 @@ from edge.seats import SeatMap, SeatMapSpec
 from edge.stats import Counters
 from kuzet.errors import ConfigError
 from kuzet_tools.models.evalset import load_eval_set
+from tests.fakes.still_stream import SeatLooks, StillStream
 from tests.support.scripted_node import nothing_seen, scripted_config, scripted_node
 from tests.support.wait import wait_until
 
 LORES = (427, 240)            # a third of zidane.jpg's 1280x720
-
-
-class StillStream(FrameSource):
-    """A camera that sees one real picture ``n`` times: a lores detection stream and the
-    main stream of the same moment."""
-
-    name = "still stream"
-
-    def __init__(self, lores: np.ndarray, main: np.ndarray, n: int = 3) -> None:
-        self.lores, self.main, self.n = lores, main, n
-        self.seq = 0
-
-    def open(self) -> None:
-        self.seq = 0
-
-    def read(self) -> Frame:
-        if self.seq >= self.n:
-            raise EndOfStream(f"{self.name}: ended")
-        self.seq += 1
-        return Frame(self.lores, self.seq, float(self.seq), 1.7e9 + self.seq, main=self.main)
-
-    def close(self) -> None:
-        pass
-
-
-class SeatLooks(RulesEngine):
-    """The real rules core, also keeping every seat look it is given."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seat_looks: list[SeatLook] = []
-
-    def observe_seat(self, look: SeatLook):
-        self.seat_looks.append(look)
-        return super().observe_seat(look)
 
 
 def seat_around(box, frame_size) -> SeatMapSpec:

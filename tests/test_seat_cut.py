@@ -10,13 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.capture.base import EndOfStream, Frame, FrameSource
 from edge.capture.supervisor import ResilientSource
 from edge.config import parse_config
 from edge.evidence import FrameRing
 from edge.models.factory import DetectionChoice, create_detectors
 from edge.pipeline import Pipeline, decode_look, infer_look, prepare_look
-from edge.rules import RulesEngine, SeatLook
 from edge.schedule import LookScheduler
 from edge.seat_cut import box_to_frame, cut_seat
 from edge.seat_plan import SeatPlan
@@ -25,6 +23,7 @@ from edge.stats import Counters
 from kuzet.errors import ConfigError
 from kuzet_tools.models.evalset import load_eval_set
 from kuzet_tools.models.phone_sets import phones_dev_dir
+from tests.fakes.still_stream import SeatLooks, StillStream
 
 PHONES_DEV = phones_dev_dir()
 needs_phones_dev = pytest.mark.skipif(
@@ -33,41 +32,6 @@ needs_phones_dev = pytest.mark.skipif(
 # phones-dev photos whose phone, at seat distance, only the main stream's pixels show
 MAIN_ONLY_PHONES = ("d0372.jpg", "d0102.jpg")
 LORES = (427, 240)            # a third of 1280x720 (3.0x down, 2.998x across)
-
-
-class StillStream(FrameSource):
-    """A camera that sees the same real picture ``n`` times: the lores detection stream and
-    the main stream of the same moment."""
-
-    name = "still stream"
-
-    def __init__(self, lores: np.ndarray, main: np.ndarray, n: int = 3) -> None:
-        self.lores, self.main, self.n = lores, main, n
-        self.seq = 0
-
-    def open(self) -> None:
-        self.seq = 0
-
-    def read(self) -> Frame:
-        if self.seq >= self.n:
-            raise EndOfStream(f"{self.name}: ended")
-        self.seq += 1
-        return Frame(self.lores, self.seq, float(self.seq), 1.7e9 + self.seq, main=self.main)
-
-    def close(self) -> None:
-        pass
-
-
-class SeatLooks(RulesEngine):
-    """The real rules core, also keeping every seat look it is given."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seat_looks: list[SeatLook] = []
-
-    def observe_seat(self, look: SeatLook):
-        self.seat_looks.append(look)
-        return super().observe_seat(look)
 
 
 def iou(a, b) -> float:

@@ -17,6 +17,7 @@ import logging
 import re
 import secrets
 import shutil
+import signal
 import socket
 import tempfile
 import threading
@@ -134,6 +135,17 @@ class LivePage:
                 self._closed.wait(1)
 
 
+def _stop_on_signals() -> None:
+    """systemd stops a service with SIGTERM and a closing terminal sends SIGHUP: either one
+    stops the demo as Ctrl-C does, so the node, the hub and the broker are all shut down."""
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, stop)
+
+
 def _demo(args) -> int:
     from edge.config import load_config
     from edge.node import EdgeNode
@@ -148,6 +160,7 @@ def _demo(args) -> int:
         raise KuzetError("mosquitto is missing: install Debian's mosquitto (./demo does)")
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="kuzet-demo-"))
     work.mkdir(parents=True, exist_ok=True)
+    _stop_on_signals()
     with MosquittoBroker(work / "broker") as broker:
         node_cfg = write_vtest_node(work / "node", broker_port=broker.port, loop=True)
         fresh = not (work / "hub").exists()

@@ -315,12 +315,12 @@ def run(out: Path = OUT, *, limit: int | None = None, k: int = 5, seed: int = 0,
     }
     if report_measure:
         measure = collect(load_phones_dev("measure"), detector)
-        report["measure"] = {"head": {s: _pick(r, threshold)
-                                      for s, r in evaluate(head, measure).items()},
-                             "nanodet_own_score": {s: _pick(r, BASELINE_THRESHOLD) for s, r in
-                                                   evaluate(None, measure).items()},
-                             "head_curves": evaluate(head, measure),
-                             "nanodet_curves": evaluate(None, measure)}
+        head_curves, nanodet_curves = evaluate(head, measure), evaluate(None, measure)
+        report["measure"] = {"head": {s: _pick(r, threshold) for s, r in head_curves.items()},
+                             "nanodet_own_score": {s: _pick(r, BASELINE_THRESHOLD)
+                                                   for s, r in nanodet_curves.items()},
+                             "head_curves": head_curves,
+                             "nanodet_curves": nanodet_curves}
     return report
 
 

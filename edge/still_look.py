@@ -37,8 +37,8 @@ import cv2
 import numpy as np
 
 from edge.models.base import Detection, Detector, Face, FaceDetector
+from edge.models.merge import merge
 from edge.models.nms import nms
-from edge.models.phones import merge
 from edge.seat_cut import box_to_frame, cut_seat, faces_to_frame, to_frame
 from edge.seats import CROP_MARGIN, MIN_CROP, Seat, SeatMap, grid_seat_map, square_crop
 

@@ -38,7 +38,7 @@ import numpy as np
 
 from edge.models.base import Detection, Detector, Face, FaceDetector
 from edge.models.merge import merge
-from edge.models.nms import nms
+from edge.models.nms import iou, nms
 from edge.seat_cut import box_to_frame, cut_seat, faces_to_frame, to_frame
 from edge.seats import CROP_MARGIN, MIN_CROP, Seat, SeatMap, grid_seat_map, square_crop
 
@@ -84,14 +84,6 @@ def grid_seats(width: int, height: int, cols: int, rows: int, *, margin: float =
     return [s for s in seat_map.seats if s.crop != whole]
 
 
-def _crop_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    inter = max(0, w) * max(0, h)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 @dataclass(frozen=True)
 class SeatLook:
     """One look at ``crop`` on behalf of ``seats`` (seats whose crops nearly coincide)."""
@@ -111,7 +103,7 @@ def seat_looks(seats: list[Seat], same_iou: float = SAME_CROP_IOU) -> list[SeatL
     looks: list[tuple[tuple[int, int, int, int], list[Seat]]] = []
     for seat in seats:
         for crop, group in looks:
-            if _crop_iou(crop, seat.crop) >= same_iou:
+            if iou(np.array(crop), np.array([seat.crop]))[0] >= same_iou:
                 group.append(seat)
                 break
         else:

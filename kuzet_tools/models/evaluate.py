@@ -30,6 +30,10 @@ class ClassCounts:
     fp: int = 0
     n: int = 0
 
+    def add(self, other: ClassCounts) -> None:
+        """Add ``other``'s counts to these."""
+        self.tp, self.fp, self.n = self.tp + other.tp, self.fp + other.fp, self.n + other.n
+
     def as_dict(self) -> dict:
         found = self.tp + self.fp
         return {
@@ -54,8 +58,7 @@ class EvalResult:
         objects = ClassCounts()
         for name, c in self.counts.items():
             if name != FACE:
-                objects.tp, objects.fp, objects.n = objects.tp + c.tp, objects.fp + c.fp, \
-                    objects.n + c.n
+                objects.add(c)
         return {
             "detector": self.detector,
             "face_detector": self.face_detector,

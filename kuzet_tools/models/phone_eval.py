@@ -220,8 +220,7 @@ def _sum(parts: dict[str, PartResult], names: tuple[str, ...], label: str) -> Cl
     total = ClassCounts()
     for name in names:
         if name in parts:
-            c = parts[name].counts.get(label, ClassCounts())
-            total.tp, total.fp, total.n = total.tp + c.tp, total.fp + c.fp, total.n + c.n
+            total.add(parts[name].counts.get(label, ClassCounts()))
     return total
 
 

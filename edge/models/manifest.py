@@ -39,11 +39,18 @@ class ModelEntry:
     input_dtype: str
     input_spec: str
     directory: Path = field(default=MANIFEST_PATH.parent, compare=False)
+    labels: str | None = None            # the class names file of a classifier, if any
+    labels_sha256: str | None = None
 
     @property
     def path(self) -> Path:
         """The model file, beside the manifest."""
         return self.directory / self.file
+
+    @property
+    def labels_path(self) -> Path | None:
+        """The labels file, beside the manifest (``None``: the entry records none)."""
+        return None if self.labels is None else self.directory / self.labels
 
 
 def load_manifest(path: str | Path | None = None) -> dict[str, ModelEntry]:
@@ -53,6 +60,7 @@ def load_manifest(path: str | Path | None = None) -> dict[str, ModelEntry]:
         raw = json.loads(path.read_text())
         entries = {}
         for item in raw["models"]:
+            labels = item.get("labels")
             entries[item["name"]] = ModelEntry(
                 name=item["name"], task=item["task"], decoder=item["decoder"],
                 file=item["file"], sha256=item["sha256"], size=int(item["size"]),
@@ -60,6 +68,8 @@ def load_manifest(path: str | Path | None = None) -> dict[str, ModelEntry]:
                 source=dict(item["source"]), input_shape=tuple(item["input"]["shape"]),
                 input_dtype=item["input"]["dtype"], input_spec=item["input"]["spec"],
                 directory=path.parent,
+                labels=labels["file"] if labels else None,
+                labels_sha256=labels["sha256"] if labels else None,
             )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"model manifest {path} is missing or invalid: {exc}") from exc

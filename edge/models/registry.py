@@ -7,14 +7,13 @@ its interpreter.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from edge.models.base import Detector, FaceDetector
 from edge.models.blazeface import BlazeFaceDetector
 from edge.models.classifier import ImageClassifier
 from edge.models.facemesh import FaceMesh
-from edge.models.manifest import MANIFEST_PATH, get_entry
+from edge.models.manifest import get_entry
 from edge.models.nanodet import NanoDetDetector
 from edge.models.pose import PoseEstimator
 from edge.models.ssdlite import SSDLiteDetector
@@ -91,17 +90,6 @@ def create_face_detector(name: str = DEFAULT_FACE_DETECTOR, score_threshold: flo
                              mesh=mesh)
 
 
-def _labels_of(entry_name: str, manifest: str | Path | None) -> tuple[Path, str]:
-    """``(path, sha256)`` of the labels file that the manifest entry records."""
-    path = Path(manifest) if manifest else MANIFEST_PATH
-    try:
-        entry = next(e for e in json.loads(path.read_text())["models"]
-                     if e["name"] == entry_name)
-        return path.parent / entry["labels"]["file"], entry["labels"]["sha256"]
-    except (OSError, ValueError, KeyError, StopIteration) as exc:
-        raise ModelError(f"model manifest {path} records no labels for {entry_name}") from exc
-
-
 def create_classifier(name: str = DEFAULT_CLASSIFIER, num_threads: int = 2,
                       manifest: str | Path | None = None) -> ImageClassifier:
     """The ImageNet crop classifier called ``name`` (a key of ``CLASSIFIERS``).
@@ -114,9 +102,10 @@ def create_classifier(name: str = DEFAULT_CLASSIFIER, num_threads: int = 2,
     entry = get_entry(CLASSIFIERS[name], manifest)
     if entry.decoder != "imagenet":
         raise ModelError(f"model {entry.name} has decoder {entry.decoder!r}, expected 'imagenet'")
-    labels, labels_sha256 = _labels_of(entry.name, manifest)
-    return ImageClassifier(entry.path, labels, name=name, sha256=entry.sha256,
-                           labels_sha256=labels_sha256, num_threads=num_threads)
+    if entry.labels_path is None:
+        raise ModelError(f"model manifest records no labels for {entry.name}")
+    return ImageClassifier(entry.path, entry.labels_path, name=name, sha256=entry.sha256,
+                           labels_sha256=entry.labels_sha256, num_threads=num_threads)
 
 
 def create_pose_estimator(name: str = DEFAULT_POSE_ESTIMATOR, num_threads: int = 2,

@@ -34,7 +34,7 @@ from edge.models.base import Detection, Detector, Face, FaceDetector, Prepared
 from edge.models.pose import Pose, PoseEstimator
 from edge.rules import RuleEvent, RulesEngine
 from edge.schedule import Job, LookScheduler
-from edge.seat_cut import SeatCut, cut_seat, faces_to_frame, to_frame
+from edge.seat_cut import SeatCut, cut_seat, faces_to_frame, pose_to_frame, to_frame
 from edge.seat_plan import SeatPlan
 from edge.seats import SeatMap
 from edge.stats import Counters
@@ -105,16 +105,6 @@ def decode_look(result: LookResult, detector: Detector, face_detector: FaceDetec
              if face_detector is not None and result.faces is not None and look.faces is not None
              else [])
     return dets, faces
-
-
-def pose_to_frame(pose: Pose, cut: SeatCut) -> Pose:
-    """A pose in the cut's pixels -> detection-stream pixels (the scores are unchanged)."""
-    (dx, dy), (sx, sy) = cut.offset, cut.scale
-    keypoints = np.array(pose.keypoints, dtype=np.float32)
-    keypoints[:, 0] = keypoints[:, 0] / sx + dx
-    keypoints[:, 1] = keypoints[:, 1] / sy + dy
-    keypoints.flags.writeable = False
-    return Pose(keypoints)
 
 
 def decode_pose(result: LookResult, pose_estimator: PoseEstimator | None) -> Pose | None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.models.base import Detection, Face
+from edge.models.pose import Pose
 
 Box = tuple[float, float, float, float]
 
@@ -70,3 +71,13 @@ def to_frame(detections: Sequence[Detection], cut: SeatCut) -> list[Detection]:
 def faces_to_frame(faces: Sequence[Face], cut: SeatCut) -> list[Face]:
     """Faces in the cut's pixels -> detection-stream pixels (yaw is unchanged)."""
     return [Face(f.score, box_to_frame(f.box, cut.offset, cut.scale), f.yaw) for f in faces]
+
+
+def pose_to_frame(pose: Pose, cut: SeatCut) -> Pose:
+    """A pose in the cut's pixels -> detection-stream pixels (the scores are unchanged)."""
+    (dx, dy), (sx, sy) = cut.offset, cut.scale
+    keypoints = np.array(pose.keypoints, dtype=np.float32)
+    keypoints[:, 0] = keypoints[:, 0] / sx + dx
+    keypoints[:, 1] = keypoints[:, 1] / sy + dy
+    keypoints.flags.writeable = False
+    return Pose(keypoints)

@@ -18,10 +18,10 @@ from edge.evidence import FrameRing
 from edge.models.factory import DetectionChoice, create_detectors
 from edge.models.pose import Pose
 from edge.models.registry import create_pose_estimator
-from edge.pipeline import Pipeline, decode_pose, infer_look, pose_to_frame, prepare_look
+from edge.pipeline import Pipeline, decode_pose, infer_look, prepare_look
 from edge.rules import SeatLook
 from edge.schedule import LookScheduler
-from edge.seat_cut import SeatCut, box_to_frame
+from edge.seat_cut import SeatCut, box_to_frame, pose_to_frame
 from edge.seat_plan import SeatPlan
 from edge.seats import SeatMap, SeatMapSpec
 from edge.stats import Counters

@@ -16,7 +16,6 @@ costs one classifier run (about 7 ms here) per phone found, not per seat.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,8 +26,6 @@ PHONE = "cell phone"
 LOOKALIKES: tuple[str, ...] = ("wallet", "purse", "Polaroid camera", "reflex camera", "lighter",
                                "pencil box", "packet", "book jacket", "envelope", "binder",
                                "notebook")
-PHONELIKE: tuple[str, ...] = ("cellular telephone", "iPod", "hand-held computer",
-                              "remote control", "pay-phone", "dial telephone")
 
 
 def context_square(box: Sequence[float], width: int, height: int, context: float
@@ -44,19 +41,6 @@ def context_square(box: Sequence[float], width: int, height: int, context: float
     return x1, y1, x2, y2
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """What the classifier said about one phone."""
-
-    lookalike: float     # the look-alike classes' probability, together
-    phonelike: float     # the phone-like classes' probability, together
-    top: str             # the classifier's best class
-
-    def as_dict(self) -> dict:
-        return {"lookalike": round(self.lookalike, 3), "phonelike": round(self.phonelike, 3),
-                "top": self.top}
-
-
 class LookalikeVeto:
     """Drops the ``cell phone`` detections that the classifier takes for a look-alike."""
 
@@ -67,12 +51,12 @@ class LookalikeVeto:
         self.context = context
         self.max_checks = max_checks
         self._look = np.array([classifier.index(n) for n in LOOKALIKES])
-        self._phone = np.array([classifier.index(n) for n in PHONELIKE])
         self.checks = 0          # classifier runs (for benchmarks)
         self.vetoed = 0
 
-    def verdict(self, image: np.ndarray, box: Sequence[float]) -> Verdict | None:
-        """The classifier's view of the phone at ``box`` in ``image``."""
+    def lookalike(self, image: np.ndarray, box: Sequence[float]) -> float | None:
+        """The look-alike classes' probability, together, for the phone at ``box`` in
+        ``image`` (``None``: too little of its square is in the image)."""
         h, w = image.shape[:2]
         square = context_square(box, w, h, self.context)
         if square is None:
@@ -80,8 +64,7 @@ class LookalikeVeto:
         x1, y1, x2, y2 = square
         probs = self.classifier.classify(image[y1:y2, x1:x2])
         self.checks += 1
-        return Verdict(float(probs[self._look].sum()), float(probs[self._phone].sum()),
-                       self.classifier.labels[int(probs.argmax())])
+        return float(probs[self._look].sum())
 
     def filter(self, image: np.ndarray, dets: list[Detection]) -> list[Detection]:
         """``dets`` without the phones taken for look-alikes (the best ``max_checks`` phones
@@ -90,8 +73,8 @@ class LookalikeVeto:
         for d in dets:
             if d.label == PHONE and checked < self.max_checks:
                 checked += 1
-                v = self.verdict(image, d.box)
-                if v is not None and v.lookalike >= self.min_lookalike:
+                p = self.lookalike(image, d.box)
+                if p is not None and p >= self.min_lookalike:
                     self.vetoed += 1
                     continue
             out.append(d)

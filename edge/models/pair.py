@@ -103,10 +103,9 @@ class PairDetector(Detector):
         floor = self.primary_phone_threshold
         if floor is not None:
             found = [d for d in found if d.label not in PHONE_CLASSES or d.score >= floor]
-        if raw[-2].shape[1]:
-            frame = Prepared(np.zeros(0), 1.0, prepared.width, prepared.height)
+        if raw[-2].shape[1]:     # the second's boxes need only the image's size
             found += [Detection(PHONE, d.score, d.box)
-                      for d in self.second.decode(raw[-SECOND_OUTPUTS:], frame)
+                      for d in self.second.decode(raw[-SECOND_OUTPUTS:], prepared)
                       if d.label in PHONE_CLASSES and d.score >= self.second_threshold]
         return merge(found)
 

@@ -98,7 +98,7 @@ def test_an_unknown_part_is_refused():
 def test_phones_dev_is_found_beside_the_repo_or_where_the_environment_says(monkeypatch,
                                                                            tmp_path):
     monkeypatch.delenv("KUZET_PHONES_DEV", raising=False)
-    assert phones_dev_dir() == phone_sets.REPO.parent / "shared" / "data" / "phones-dev"
+    assert phones_dev_dir() == phone_sets.shared_data_dir() / "phones-dev"
     monkeypatch.setenv("KUZET_PHONES_DEV", str(tmp_path))
     assert phones_dev_dir() == tmp_path
     with pytest.raises(EvalSetError, match="KUZET_PHONES_DEV"):
@@ -190,3 +190,25 @@ def test_negatives_are_phone_like_objects_with_no_phone_and_a_recorded_licence()
         for o in image.objects:
             x1, y1, x2, y2 = o["box"]
             assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h, image.id
+
+
+def test_a_clone_of_a_local_checkout_finds_the_shared_data_beside_its_origin(tmp_path):
+    import subprocess
+
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    origin = tmp_path / "main"
+    subprocess.run(["git", "init", "-q", str(origin)], check=True)
+    subprocess.run(["git", "-C", str(origin), "-c", "user.name=t", "-c", "user.email=t@t",
+                    "commit", "-q", "--allow-empty", "-m", "x"], check=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    clone = elsewhere / "fresh"
+    subprocess.run(["git", "clone", "-q", str(origin), str(clone)], check=True)
+    assert phone_sets.shared_data_dir(origin) == tmp_path / "shared" / "data"   # beside it
+    assert phone_sets.shared_data_dir(clone) == tmp_path / "shared" / "data"    # its origin's
+    lonely = tmp_path / "lonely"
+    subprocess.run(["git", "init", "-q", str(lonely)], check=True)
+    assert phone_sets.shared_data_dir(lonely) == tmp_path / "shared" / "data"  # beside, again
+    alone = elsewhere / "alone"
+    subprocess.run(["git", "init", "-q", str(alone)], check=True)
+    assert phone_sets.shared_data_dir(alone) == elsewhere / "shared" / "data"  # nothing found

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import re
+import subprocess
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
@@ -49,10 +50,34 @@ TUNE_SHARE = 0.55
 _DISTINCT = re.compile(r"^images\d+_jpg$")
 
 
+def _origin_checkout(repo: Path) -> Path | None:
+    """The local checkout this one was cloned from (``git clone /work/main /tmp/x``), if any."""
+    run = subprocess.run(["git", "-C", str(repo), "config", "--get", "remote.origin.url"],
+                         capture_output=True, text=True, check=False)
+    url = run.stdout.strip()
+    if run.returncode != 0 or not url or "://" in url or ":" in url.split("/")[0]:
+        return None                      # no origin, or a remote one (https://, host:path)
+    origin = (repo / url).resolve() if not Path(url).is_absolute() else Path(url)
+    return origin if origin.is_dir() else None
+
+
+def shared_data_dir(repo: Path = REPO) -> Path:
+    """The shared data (``data/`` of the folder ``shared`` beside the checkout); for a clone of
+    a local checkout without one beside it, the one beside the checkout it was cloned from."""
+    beside = repo.parent / "shared" / "data"
+    if beside.is_dir():
+        return beside
+    origin = _origin_checkout(repo)
+    if origin is not None and (origin.parent / "shared" / "data").is_dir():
+        return origin.parent / "shared" / "data"
+    return beside
+
+
 def phones_dev_dir() -> Path:
-    """The phones-dev folder: ``$KUZET_PHONES_DEV``, else ``../shared/data/phones-dev``."""
+    """The phones-dev folder: ``$KUZET_PHONES_DEV``, else ``phones-dev`` in the shared data
+    (:func:`shared_data_dir`)."""
     env = os.environ.get("KUZET_PHONES_DEV")
-    return Path(env) if env else REPO.parent / "shared" / "data" / "phones-dev"
+    return Path(env) if env else shared_data_dir() / "phones-dev"
 
 
 def source_set(source: str) -> str:
@@ -184,8 +209,8 @@ CLASSROOM_FACES = ([166, 386, 225, 456], [338, 343, 378, 390], [616, 335, 655, 3
 
 
 def classroom_gif() -> Path:
-    """``footage/classroom.gif`` beside phones-dev in the shared data."""
-    return phones_dev_dir().parent / "footage" / "classroom.gif"
+    """``footage/classroom.gif`` in the shared data (:func:`shared_data_dir`)."""
+    return shared_data_dir() / "footage" / "classroom.gif"
 
 
 @lru_cache(maxsize=4)

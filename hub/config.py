@@ -99,6 +99,8 @@ class WebSection(StrictModel):
     # a signed-in session with no request for this long is over (the live page's stream and
     # feed count as requests: a proctor watching the room stays signed in)
     idle_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 30
+    # "I am at this seat" quiets the seat's outside-help rules on the node for this long
+    presence_quiet_s: Annotated[float, Field(ge=10, le=600)] = 180
     # reverse proxies (addresses or networks) whose X-Forwarded-For names the client; from
     # any other peer the header is ignored (hub/web/proxies.py). Required with
     # behind_tls_proxy: the front's own address is no client's.

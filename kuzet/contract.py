@@ -72,6 +72,12 @@ class Action(StrEnum):
     STOP_SESSION = "stop_session"
     SNAPSHOT = "snapshot"
     RELOAD_SEATMAP = "reload_seatmap"
+    PRESENCE = "proctor_present"   # the proctor stands at ``seat``: quiet outside help there
+
+
+# A second person at the seat, or someone standing by it: what a proctor's own presence raises.
+OUTSIDE_HELP_RULES = frozenset({Rule.EXTRA_PERSON, Rule.OUTSIDER_NEAR_SEAT})
+PRESENCE_QUIET_S = (10, 600)   # how long a proctor_present may quiet a seat, seconds
 
 
 def new_id() -> str:
@@ -269,11 +275,17 @@ class CommandMessage(Message):
     # for stop_session: the session to stop. The hub always names it; a node refuses a stop
     # without one (an older hub's) and a stop of another session than the one it runs.
     session_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    # for proctor_present: the seat the proctor stands at, and for how long its outside-help
+    # rules (OUTSIDE_HELP_RULES) raise nothing
+    seat: Name | None = None
+    quiet_s: Annotated[float, Field(ge=PRESENCE_QUIET_S[0], le=PRESENCE_QUIET_S[1])] | None = None
 
     @model_validator(mode="after")
     def _session_for_start(self) -> CommandMessage:
         if self.action == Action.START_SESSION and self.session is None:
             raise ValueError("start_session needs a 'session'")
+        if self.action == Action.PRESENCE and (self.seat is None or self.quiet_s is None):
+            raise ValueError("proctor_present needs a 'seat' and 'quiet_s'")
         return self
 
 

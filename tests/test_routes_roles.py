@@ -44,6 +44,7 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "proctor.dismiss": ("POST", ("aigerim",)),
     "proctor.confirm": ("POST", ("aigerim",)),
     "proctor.note": ("POST", ("aigerim",)),
+    "proctor.presence": ("POST", ("aigerim",)),   # "I am at this seat" (its seat page's)
     # live data and evidence: the session's proctor now, the building's dean (read only)
     "live.feed": ("GET", ("aigerim", "dean")),
     "live.stream": ("GET", ("aigerim", "dean")),
@@ -136,7 +137,7 @@ def hub(tmp_path_factory):
     values = {"building": "main", "room": "a101", "name": "cam1", "alert_id": aid,
               "evidence_id": ev, "n": "0", "session_id": "1", "action": "stop",
               "protocol_id": str(pid), "command_id": "c0ffee00c0ffee00", "user_id": str(spare),
-              "filename": "live.js"}
+              "filename": "live.js", "seat": "r1s1"}
     yield app, values, {}
     services.stop()
 

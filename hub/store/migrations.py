@@ -333,3 +333,17 @@ def login_last_seen(db: sqlite_utils.Database) -> None:
     server's, not the cookie's. The logins already open count as seen when they began."""
     db.execute("ALTER TABLE web_logins ADD COLUMN last_seen_at TEXT")
     db.execute("UPDATE web_logins SET last_seen_at = started_at")
+
+
+@migration
+def seat_presence(db: sqlite_utils.Database) -> None:
+    """A proctor's "I am at this seat" (``hub.store.presence``): the seat's outside-help rules
+    are quiet until ``until`` (UTC ISO); the node is told by a ``proctor_present`` command."""
+    db.execute("""CREATE TABLE seat_presence (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        building TEXT NOT NULL, room TEXT NOT NULL, seat TEXT NOT NULL,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        at TEXT NOT NULL,
+        until TEXT NOT NULL)""")
+    db.execute("CREATE INDEX seat_presence_seat ON seat_presence (building, room, seat, until)")

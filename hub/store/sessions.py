@@ -242,17 +242,25 @@ def set_running(conn: sqlite3.Connection, session_id: int, running: bool,
         conn.execute("UPDATE sessions SET stopped_at=? WHERE id=?", (now, session_id))
         cmd = contract.CommandMessage(action=contract.Action.STOP_SESSION,
                                       session_id=str(session_id))
+    return queue_commands(conn, s["building"], s["room"], cmd, session_id, now, nodes)
+
+
+def queue_commands(conn: sqlite3.Connection, building: str, room: str,
+                   cmd: contract.CommandMessage, session_id: int | None, now: str,
+                   nodes: list[str] | None = None) -> list[tuple[str, bytes, str]]:
+    """Record ``cmd`` once per node of the room (each copy its own id) in ``commands``.
+    Returns ``(topic, payload, msg_id)`` for each, to publish after commit."""
     if nodes is None:
         nodes = [r[0] for r in conn.execute("SELECT node FROM nodes WHERE building=? AND"
-                                            " room=? ORDER BY node", (s["building"], s["room"]))]
+                                            " room=? ORDER BY node", (building, room))]
     out = []
     for node in nodes:
         msg = cmd.model_copy(update={"id": contract.new_id()})
         payload = contract.encode(msg)
-        origin = contract.Origin(building=s["building"], room=s["room"], node=node)
+        origin = contract.Origin(building=building, room=room, node=node)
         conn.execute("INSERT INTO commands (msg_id, at, building, room, node, action,"
                      " session_id, payload) VALUES (?,?,?,?,?,?,?,?)",
-                     (msg.id, now, s["building"], s["room"], node, cmd.action.value,
+                     (msg.id, now, building, room, node, cmd.action.value,
                       session_id, payload.decode()))
         out.append((contract.topic(origin, "cmd"), payload, msg.id))
     return out

@@ -4,12 +4,14 @@ a reason, confirm, add a note)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from flask import (
     Blueprint,
     abort,
     current_app,
+    flash,
     g,
     jsonify,
     redirect,
@@ -17,13 +19,17 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import format_time
 from flask_babel import gettext as _
 
 from hub.store import alerts, violation_protocols
+from hub.store import presence as presence_store
+from hub.web import node_commands
 from hub.web.live import room_context
 from hub.web.security import (
     alert_or_404,
     audit,
+    clock,
     db,
     require_role,
     room_or_404,
@@ -101,3 +107,46 @@ def note(alert_id: str):
     if not text:
         abort(400)
     return _act(alert_id, "note", alerts.add_note, text[:2000])
+
+
+@bp.post("/room/<building>/<room>/seat/<seat>/present")
+def presence(building: str, room: str, seat: str):
+    """"I am at this seat": the seat's outside-help rules are quiet on the node for
+    ``web.presence_quiet_s`` (the proctor is the second person there). Only the proctor of the
+    session running in the room, for a seat of its seat map; logged (``seat.presence``)."""
+    room_or_404(building, room)
+    if seat not in presence_store.seat_ids(db(), building, room):
+        abort(404)
+    quiet_s = current_app.config["KUZET_CONFIG"].web.presence_quiet_s
+    now = datetime.fromtimestamp(clock(), UTC)
+    fetch = request.headers.get("X-Requested-With") == "fetch"
+    back = _seat_page(building, room, seat)
+    try:
+        until, commands = writer().call(presence_store.mark, building, room, seat, g.user.id,
+                                        quiet_s, now)
+    except presence_store.PresenceRefused as exc:
+        audit("seat.presence", seat, building, room, seat=seat, refused=str(exc))
+        message = _("Start the exam first: the camera node runs no exam of yours here.")
+        if fetch:
+            return jsonify({"seat": seat, "error": message}), 409
+        flash(message, "error")
+        return redirect(back)
+    sent = node_commands.publish(commands)
+    audit("seat.presence", seat, building, room, seat=seat, until=until, quiet_s=quiet_s,
+          nodes=len(commands), sent=sent)
+    if fetch:
+        return jsonify({"seat": seat, "until": until, "nodes": len(commands), "sent": sent})
+    if not commands or sent < len(commands):
+        flash(_("The camera node did not get it now: alerts at this seat may still come."),
+              "error")
+    else:
+        flash(_("You are marked at seat %(seat)s until %(time)s.", seat=seat,
+                time=format_time(now + timedelta(seconds=quiet_s), "HH:mm")), "ok")
+    return redirect(back)
+
+
+def _seat_page(building: str, room: str, seat: str) -> str:
+    """Back to the seat's page (the room's, before there was one)."""
+    if "proctor.seat" in current_app.view_functions:
+        return url_for("proctor.seat", building=building, room=room, seat=seat)
+    return url_for("proctor.room", building=building, room=room)

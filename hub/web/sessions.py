@@ -28,6 +28,7 @@ from hub.roster import (
 )
 from hub.store import rooms
 from hub.store import sessions as store
+from hub.web import node_commands
 from hub.web.security import audit, db, dean_buildings, require_role, writer
 from kuzet.contract import NAME_RE
 
@@ -115,16 +116,6 @@ def session_page(session_id: int):
                            and not s["stopped_at"])
 
 
-def _publish(commands: list[tuple[str, bytes, str]]) -> int:
-    """Send the queued commands to the nodes (after commit); returns how many went out."""
-    ingest = current_app.extensions["kuzet"].ingest
-    sent = [mid for topic, payload, mid in commands
-            if ingest is not None and ingest.publish(topic, payload)]
-    if sent:
-        writer().call(store.mark_published, sent)
-    return len(sent)
-
-
 @bp.post("/<int:session_id>/<any(start, stop):action>")
 def run(session_id: int, action: str):
     """Start the exam (the node learns the allowed aids and the roster size) or end it
@@ -145,7 +136,7 @@ def run(session_id: int, action: str):
         audit("session.stop", str(session_id), s["building"], s["room"], refused="not running")
         flash(_("This exam is not the one running in the room: nothing was stopped."), "error")
         return redirect(url_for("exams.session_page", session_id=session_id))
-    sent = _publish(commands)
+    sent = node_commands.publish(commands)
     audit(f"session.{action}", str(session_id), s["building"], s["room"],
           nodes=len(commands), sent=sent)
     if not commands:

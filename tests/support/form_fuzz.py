@@ -125,6 +125,11 @@ def spare(username: str, role: str):
     return build
 
 
+def seats(hub: Hub, forged: bool) -> st.SearchStrategy:
+    """A URL argument: a seat of the fixture's seat maps, or (``forged``) no seat's name."""
+    return path_part if forged else st.sampled_from(["r1s1", "r2s3", "r3s5"])
+
+
 ROOM = {"building": ids("building"), "room": ids("room")}
 NODE_ARGS = {"building": ids("building"), "room": ids("node_room"), "name": ids("node")}
 PROTOCOL = {"protocol_id": ids("protocol")}
@@ -150,6 +155,7 @@ CASES: dict[str, Case] = {
     "proctor.confirm": Case(("aigerim", "bolat"), ALERT),
     "proctor.dismiss": Case(("aigerim",), ALERT, fields=("reason",)),
     "proctor.note": Case(("aigerim",), ALERT, fields=("text",)),
+    "proctor.presence": Case(("aigerim", "bolat"), {**ROOM, "seat": seats}),
     "protocols.save": Case(("aigerim", "dean"), PROTOCOL,
                            fields=protocol_store.EDITABLE + ("id", "status", "pdf_file")),
     "protocols.issue": Case(("aigerim", "dean"), PROTOCOL),

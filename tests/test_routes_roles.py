@@ -45,6 +45,10 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "proctor.confirm": ("POST", ("aigerim",)),
     "proctor.note": ("POST", ("aigerim",)),
     "proctor.presence": ("POST", ("aigerim",)),   # "I am at this seat" (its seat page's)
+    "proctor.seat": ("GET", ("aigerim",)),          # a seat of their room's map
+    "proctor.picture": ("POST", ("aigerim",)),      # a fresh picture of that seat
+    "proctor.picture_status": ("GET", ("aigerim",)),    # of their own session's picture
+    "proctor.picture_image": ("GET", ("aigerim",)),
     # live data and evidence: the session's proctor now, the building's dean (read only)
     "live.feed": ("GET", ("aigerim", "dean")),
     "live.stream": ("GET", ("aigerim", "dean")),
@@ -107,7 +111,8 @@ DATA_404 = {"admin.set_buildings", "enrolment.fetch", "technician.add_node",
             "technician.ca_cert", "technician.code",
             "technician.enrol", "technician.revoke", "technician.snapshot", "technician.command",
             "technician.snapshot_image", "technician.seatmap_editor", "technician.save_seatmap",
-            "live.clip_frame", "live.clip_frames", "protocols.signed_copy"}
+            "live.clip_frame", "live.clip_frames", "protocols.signed_copy",
+            "proctor.picture_status", "proctor.picture_image"}
 
 
 @pytest.fixture(scope="module")

@@ -272,3 +272,14 @@ def command_snapshot(conn: sqlite3.Connection, command_id: str) -> sqlite3.Row |
 def evidence_count(conn: sqlite3.Connection) -> int:
     """How many evidence files the hub holds (the ingest benchmark counts what arrived)."""
     return int(conn.execute("SELECT COUNT(*) FROM evidence").fetchone()[0])
+
+
+def seat_alerts(conn: sqlite3.Connection, building: str, room_: str, seat: str,
+                sessions: Collection[int], limit: int = 200) -> list[dict[str, Any]]:
+    """One seat's alerts of ``sessions`` (the seat page), newest first."""
+    wanted = sorted(set(sessions))
+    marks = ",".join("?" * len(wanted)) or "NULL"
+    ids = conn.execute(f"SELECT alert_id FROM alerts a WHERE building=? AND room=? AND seat=?"
+                       f" AND {ALERT_SESSION} IN ({marks}) ORDER BY received_at DESC LIMIT ?",
+                       (building, room_, seat, *wanted, limit)).fetchall()
+    return [alert_view(conn, r[0]) for r in ids]

@@ -1,6 +1,6 @@
 """The proctor's pages: the rooms of their current sessions, the live room view (the alerts of
-their own sessions only), and the one-tap actions on such an alert (acknowledge, dismiss with
-a reason, confirm, add a note)."""
+their own sessions only), a seat's page (its incidents, a fresh picture of it), and the
+one-tap actions on such an alert (acknowledge, dismiss with a reason, confirm, add a note)."""
 
 from __future__ import annotations
 
@@ -17,25 +17,28 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from flask_babel import format_time
 from flask_babel import gettext as _
 
-from hub.store import alerts, violation_protocols
+from hub.store import alerts, seat_pictures, violation_protocols
 from hub.store import presence as presence_store
-from hub.web import node_commands
+from hub.web import node_commands, seat_view
 from hub.web.live import room_context
 from hub.web.security import (
     alert_or_404,
     audit,
     clock,
     db,
+    my_sessions,
     require_role,
     room_or_404,
     visible_rooms,
     writer,
 )
+from kuzet import contract
 
 bp = Blueprint("proctor", __name__, url_prefix="/proctor")
 bp.before_request(require_role("proctor"))
@@ -73,7 +76,21 @@ def _act(alert_id: str, action: str, fn, *args):
         if error:
             body["error"] = _("This alert has already been decided.")
         return jsonify(body), (409 if error else 200)
-    return redirect(url_for("proctor.room", building=row["building"], room=row["room"]))
+    return redirect(_after(row, alert_id, action, error))
+
+
+def _after(row, alert_id: str, action: str, error: str | None) -> str:
+    """Where the proctor lands: from the seat or evidence page (a ``back`` naming this
+    alert's own page), back there, and after a confirm straight on its draft protocol;
+    else the room."""
+    back = seat_view.back_url(row, alert_id, request.form.get("back", ""))
+    if back is None:
+        return url_for("proctor.room", building=row["building"], room=row["room"])
+    if action == "confirm" and error is None:
+        p = violation_protocols.for_alert(db(), alert_id)
+        if p is not None:
+            return url_for("protocols.page", protocol_id=p["id"])
+    return back
 
 
 def _detail(args: tuple) -> dict:
@@ -150,3 +167,98 @@ def _seat_page(building: str, room: str, seat: str) -> str:
     if "proctor.seat" in current_app.view_functions:
         return url_for("proctor.seat", building=building, room=room, seat=seat)
     return url_for("proctor.room", building=building, room=room)
+
+
+@bp.get("/room/<building>/<room>/seat/<seat>")
+def seat(building: str, room: str, seat: str):
+    """One seat on one screen: its incidents still to decide with their actions, the latest
+    picture of it (and a fresh one on request), its decided incidents of this exam."""
+    room_or_404(building, room)
+    ctx = seat_view.context(building, room, seat)
+    audit("seat.view", seat, building, room)
+    return render_template("seat.html", **ctx)
+
+
+PICTURE_EVERY_S = 5.0         # a fresh picture per seat at most this often
+
+
+@bp.post("/room/<building>/<room>/seat/<seat>/picture")
+def picture(building: str, room: str, seat: str):
+    """Ask the room's camera for a fresh snapshot (faces blurred by the node, as every
+    snapshot); the seat page shows it cut to the seat once it arrives (``picture_status``)."""
+    room_or_404(building, room)
+    seat_view.seat_or_404(building, room, seat)
+    session_id = seat_view.session_in(building, room)
+    if session_id is None:
+        abort(404)
+    fetch = request.headers.get("X-Requested-With") == "fetch"
+    asked = current_app.extensions.setdefault("kuzet_seat_pictures", {})
+    key, now = (building, room, seat), clock()
+    wait = PICTURE_EVERY_S - (now - asked.get(key, float("-inf")))
+    if wait > 0:
+        audit("seat.picture", seat, building, room, refused="too soon")
+        return _picture_answer(fetch, building, room, seat, 429,
+                               error=_("A picture was just asked for: wait a few seconds."),
+                               retry_after=round(wait, 1))
+    node = seat_view.room_node(building, room)
+    if node is None:
+        audit("seat.picture", seat, building, room, refused="no node")
+        return _picture_answer(fetch, building, room, seat, 409,
+                               error=_("No camera node is known in this room."))
+    if len(asked) > 10_000:
+        asked.clear()
+    asked[key] = now
+    commands = writer().call(seat_pictures.ask, contract.Origin(
+        building=building, room=room, node=node), session_id)
+    sent = node_commands.publish(commands)
+    command_id = commands[0][2]
+    audit("seat.picture", seat, building, room, node=node, command=command_id, sent=sent)
+    if not sent:
+        return _picture_answer(fetch, building, room, seat, 503,
+                               error=_("The camera cannot be reached now; try again."))
+    return _picture_answer(fetch, building, room, seat, 202, command=command_id,
+                           status_url=url_for("proctor.picture_status", command_id=command_id))
+
+
+def _picture_answer(fetch: bool, building: str, room: str, seat: str, status: int, **body):
+    if fetch:
+        return jsonify(body), status
+    if "error" in body:
+        flash(body["error"], "error")
+    else:
+        flash(_("A fresh picture was asked for; it appears here in a few seconds."), "ok")
+    return redirect(url_for("proctor.seat", building=building, room=room, seat=seat))
+
+
+def _asked_or_404(command_id: str):
+    """A fresh picture's command, if it was asked for one of my sessions running now."""
+    row = seat_pictures.asked(db(), command_id)
+    if row is None or row["session_id"] not in (my_sessions(g.user) or set()):
+        abort(404)
+    room_or_404(row["building"], row["room"])
+    return row
+
+
+@bp.get("/pictures/<command_id>.json")
+def picture_status(command_id: str):
+    """Whether the fresh picture has come back (the seat page polls this)."""
+    _asked_or_404(command_id)
+    shot = alerts.command_snapshot(db(), command_id)
+    return jsonify({"command": command_id, "ready": shot is not None,
+                    "image": url_for("proctor.picture_image", command_id=command_id)
+                    if shot is not None else None,
+                    "captured_at": shot["trusted_captured_at"] if shot is not None else None})
+
+
+@bp.get("/pictures/<command_id>.jpg")
+def picture_image(command_id: str):
+    row = _asked_or_404(command_id)
+    shot = alerts.command_snapshot(db(), command_id)
+    if shot is None:
+        abort(404)
+    audit("seat.picture.view", command_id, row["building"], row["room"],
+          evidence=shot["evidence_id"])
+    response = send_file(current_app.extensions["kuzet"].evidence.resolve(shot["file"]),
+                         mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "no-store"
+    return response

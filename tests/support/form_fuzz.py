@@ -156,6 +156,7 @@ CASES: dict[str, Case] = {
     "proctor.dismiss": Case(("aigerim",), ALERT, fields=("reason",)),
     "proctor.note": Case(("aigerim",), ALERT, fields=("text",)),
     "proctor.presence": Case(("aigerim", "bolat"), {**ROOM, "seat": seats}),
+    "proctor.picture": Case(("aigerim", "bolat"), {**ROOM, "seat": seats}),
     "protocols.save": Case(("aigerim", "dean"), PROTOCOL,
                            fields=protocol_store.EDITABLE + ("id", "status", "pdf_file")),
     "protocols.issue": Case(("aigerim", "dean"), PROTOCOL),

@@ -1,6 +1,7 @@
-"""Four students sit quietly in a real classroom (footage/classroom.gif, CC BY 4.0): the node's
-default detectors and rules, looking at the room and each seat as the node does, raise no alert
-in five minutes of it, while still finding each student in their seat."""
+"""Four students sit quietly in a real classroom (kuzet_tools/footage/classroom.gif, CC BY 4.0;
+the demo's quiet room): the node's default detectors and rules, looking at the room and each
+seat as the node does, raise no alert in five minutes of it, while still finding each student
+in their seat."""
 
 from __future__ import annotations
 
@@ -10,12 +11,7 @@ import pytest
 
 from edge.seats import SeatMap, load_seat_map
 from kuzet_tools.cli import main
-from kuzet_tools.models.phone_sets import classroom_gif
 from kuzet_tools.models.quiet_room import SEAT_MAP, quiet_room
-
-pytestmark = pytest.mark.skipif(
-    not classroom_gif().is_file(),
-    reason=f"the shared footage is not at {classroom_gif()} (../shared/data/footage)")
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ Registry photos and negatives are obtained like the other eval sets
 (:func:`kuzet_tools.models.evalset.load_eval_set`).
 
 :func:`at_seat_distance` and :func:`seat_view` show a photo as a classroom camera would see
-a seat: shrunk 0.35x and pasted onto a real classroom frame (``footage/classroom.gif`` of the
-shared data, CC BY 4.0, Intel sample videos), boxes moved with it.
+a seat: shrunk 0.35x and pasted onto a real classroom frame (``classroom.gif``, the demo's
+footage in ``kuzet_tools/footage``, CC BY 4.0, Intel sample videos), boxes moved with it.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from kuzet_tools.examples import CLASSROOM
 from kuzet_tools.models.evalset import REPO, EvalImage, EvalSetError, load_eval_set
 
 PHONE = "cell phone"
@@ -209,8 +210,8 @@ CLASSROOM_FACES = ([166, 386, 225, 456], [338, 343, 378, 390], [616, 335, 655, 3
 
 
 def classroom_gif() -> Path:
-    """``footage/classroom.gif`` in the shared data (:func:`shared_data_dir`)."""
-    return shared_data_dir() / "footage" / "classroom.gif"
+    """``classroom.gif``, shipped with the demo (``kuzet_tools/footage``, CC BY 4.0)."""
+    return CLASSROOM
 
 
 @lru_cache(maxsize=4)

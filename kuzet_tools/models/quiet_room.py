@@ -1,13 +1,14 @@
 """False alerts on a quiet room: the classroom clip looked at as the node looks, for minutes.
 
-``footage/classroom.gif`` (shared data; "Sample videos © Intel Corporation, CC BY 4.0,
-https://github.com/intel-iot-devkit/sample-videos") shows four students sitting quietly at
-their desks: nobody leaves, no phone, no notes. Every alert the default rules open on it is a
-false one. ``quiet_room`` reads every frame, maps the four seats
-(``tests/data/classroom-seats.json``, drawn on the 480x270 frame), and looks at the room and
-each seat exactly as the node's pipeline does (``edge.pipeline`` prepare / infer / decode,
-``edge.looks``, the node's own detectors from ``edge.models.factory``), then feeds the looks
-through a real ``RulesEngine`` with the node's default rules for a started session::
+``kuzet_tools/footage/classroom.gif`` (the demo's quiet room; "Sample videos © Intel
+Corporation, CC BY 4.0, https://github.com/intel-iot-devkit/sample-videos") shows four students
+sitting quietly at their desks: nobody leaves, no phone, no notes. Every alert the default rules
+open on it is a false one. ``quiet_room`` reads every frame, maps the four seats
+(``kuzet_tools/footage/classroom-seats.json``, drawn on the 480x270 frame; the demo's map), and
+looks at the room and each seat exactly as the node's pipeline does (``edge.pipeline`` prepare /
+infer / decode, ``edge.looks``, the node's own detectors from ``edge.models.factory``), then
+feeds the looks through a real ``RulesEngine`` with the node's default rules for a started
+session::
 
     quiet_room(minutes=5.0)
     quiet_room(choice=DetectionChoice(phones="pose"), posture=True)
@@ -50,10 +51,10 @@ from edge.rules import (
 from edge.schedule import Job, LookScheduler
 from edge.seats import SeatMap, load_seat_map
 from kuzet.contract import AlertEvent
-from kuzet_tools.models.evalset import REPO
+from kuzet_tools.examples import CLASSROOM_SEATS
 from kuzet_tools.models.phone_sets import classroom_gif
 
-SEAT_MAP = REPO / "tests" / "data" / "classroom-seats.json"
+SEAT_MAP = CLASSROOM_SEATS
 LOOK_S = 0.2            # one job (room or seat) per 0.2 s: each seat looked at once a second
 JITTER = 0.25           # how much one look's time varies (a fraction of LOOK_S)
 SEATED_SCORE = 0.35     # the seat-vacated rule's min_score: a student this sure is seated

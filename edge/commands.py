@@ -91,7 +91,27 @@ class Commands:
             spec = (self.seat_plan.push(cmd.seatmap) if cmd.seatmap is not None
                     else self.seat_plan.reload())
             return f"{len(spec.seats)} seats"
+        if cmd.action == A.PRESENCE:
+            return self._presence(cmd)
         raise ValueError(f"unknown action {cmd.action}")
+
+    def _presence(self, cmd: contract.CommandMessage) -> str:
+        """The proctor is at a seat: quiet its outside-help rules (only during the session
+        the command names, for a seat of the map in force)."""
+        assert cmd.seat is not None and cmd.quiet_s is not None
+        running = self.incidents.session_id
+        if running is None:
+            raise PermissionError(f"refused: no session runs; seat {cmd.seat} not quieted")
+        if cmd.session_id is not None and cmd.session_id != running:
+            raise PermissionError(f"refused: session {running} runs, not {cmd.session_id};"
+                                  f" seat {cmd.seat} not quieted")
+        if cmd.seat not in {s.id for s in self.seat_plan.spec.seats}:
+            raise ValueError(f"refused: seat {cmd.seat} is not in the seat map")
+        closed = self.incidents.quiet_seat(cmd.seat, cmd.quiet_s)
+        log.info("proctor at seat %s: outside-help rules quiet for %.0f s (%d alert(s) closed)",
+                 cmd.seat, cmd.quiet_s, closed)
+        return (f"seat {cmd.seat}: outside help quiet for {cmd.quiet_s:.0f} s"
+                + (f", {closed} alert(s) closed" if closed else ""))
 
     def _stop(self, session_id: str | None) -> str:
         """Stop the running session, only if the command names it: a stop for another

@@ -80,6 +80,17 @@ class Incidents:
             self.evidence.store.close_alert(msg.alert_id)
         self.state.save()
 
+    def quiet_seat(self, seat: str, quiet_s: float) -> int:
+        """The proctor stands at ``seat``: its outside-help rules raise nothing for
+        ``quiet_s`` seconds; an alert of theirs open there closes now, saying so. Returns how
+        many closed. ValueError outside a session."""
+        now = self._clock()
+        events = self.engine.quiet(seat, contract.OUTSIDE_HELP_RULES, now + quiet_s, now)
+        frame, seats = self._where()
+        for ev in events:
+            self.emit(ev, frame, seats)
+        return len(events)
+
     # -- the exam session ---------------------------------------------------------------------
     def restore_session(self) -> None:
         """At start: the session saved before a restart, else the config's ``[exam]``."""

@@ -128,6 +128,7 @@ class RulesEngine:
         self._tracks: dict[tuple[str | None, Rule], _Track] = {}
         self._taken: dict[str, float] = {}     # seat -> seconds a student has sat there
         self._last_look: dict[str, tuple[float, bool]] = {}
+        self._quiet: dict[tuple[str, Rule], float] = {}   # (seat, rule) -> quiet until t
         self.policy: Policy | None = None
 
     # -- exam session --------------------------------------------------------------------
@@ -142,8 +143,35 @@ class RulesEngine:
         self._tracks.clear()
         self._taken.clear()
         self._last_look.clear()
+        self._quiet.clear()
         self.policy = None
         return events
+
+    def quiet(self, seat: str, rules: Iterable[Rule], until: float, t: float,
+              why: str = "proctor_present") -> list[RuleEvent]:
+        """Until ``until``, ``rules`` at ``seat`` raise nothing (the proctor stands there: they
+        are the second person). An alert of theirs open there now closes, its detail saying
+        ``closed_by: why``; looks in the quiet time count for nothing, so after it a rule
+        must hold its ``min_duration_s`` afresh. Refused (ValueError) outside a session."""
+        if self.policy is None:
+            raise ValueError("no exam session is running")
+        events = []
+        for rule in rules:
+            key = (seat, rule)
+            self._quiet[key] = max(until, self._quiet.get(key, until))
+            tr = self._tracks.get(key)
+            if tr is None:
+                continue
+            if tr.alert_id:
+                tr.detail = {**tr.detail, "closed_by": why}
+                events.append(self._close(key, tr, t))
+            tr.scores.clear()
+            tr.since = None
+        return events
+
+    def quiet_ends(self, seat: str, rule: Rule) -> float | None:
+        """Until when ``rule`` at ``seat`` is quiet (``quiet``), if it is ever."""
+        return self._quiet.get((seat, rule))
 
     @property
     def open_alerts(self) -> dict[tuple[str | None, Rule], str]:
@@ -155,6 +183,8 @@ class RulesEngine:
             return []
         events: list[RuleEvent] = []
         for rule, score, detail in self._seat_scores(look):
+            if look.t < self._quiet.get((look.seat, rule), float("-inf")):
+                continue                        # quiet: the proctor stands there
             events += self._feed((look.seat, rule), rule, score, look.t, detail)
         return events
 

@@ -29,7 +29,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from kuzet.strict import StrictModel
 
@@ -287,6 +295,19 @@ class CommandMessage(Message):
         if self.action == Action.PRESENCE and (self.seat is None or self.quiet_s is None):
             raise ValueError("proctor_present needs a 'seat' and 'quiet_s'")
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_presence_nulls(self, handler: SerializerFunctionWrapHandler) -> dict:
+        """The presence fields only when set: every other command keeps the wire form it had
+        before them, which a node on the older contract still accepts."""
+        data = handler(self)
+        for key in _PRESENCE_FIELDS:
+            if data.get(key, 0) is None:
+                del data[key]
+        return data
+
+
+_PRESENCE_FIELDS = ("seat", "quiet_s")
 
 
 class CommandReply(Message):

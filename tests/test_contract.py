@@ -13,6 +13,7 @@ GOLDEN = Path(__file__).parent / "data" / "contract"
 ORIGIN = c.Origin(building="main", room="a101", node="cam1")
 TOPICS = {"alert_open": "alert", "evidence": "evidence", "status": "status",
           "heartbeat": "heartbeat", "command_start": "cmd", "command_stop": "cmd",
+          "command_present": "cmd",
           "reply": "reply"}
 
 
@@ -79,3 +80,28 @@ def test_start_session_needs_its_session():
         c.decode(json.dumps({"schema": "kuzet/1", "id": c.new_id(), "type": "command",
                              "sent_at": "2026-11-26T09:00:00Z",
                              "action": "start_session"}).encode())
+
+
+def _command(**fields) -> bytes:
+    return json.dumps({"schema": "kuzet/1", "id": c.new_id(), "type": "command",
+                       "sent_at": "2026-11-26T09:00:00Z", **fields}).encode()
+
+
+@pytest.mark.parametrize("fields, where", [
+    ({"seat": "r1s1"}, "needs a 'seat' and 'quiet_s'"),
+    ({"quiet_s": 60}, "needs a 'seat' and 'quiet_s'"),
+    ({"seat": "r1s1", "quiet_s": 9}, "at command.quiet_s"),
+    ({"seat": "r1s1", "quiet_s": 601}, "at command.quiet_s"),
+    ({"seat": "../x", "quiet_s": 60}, "at command.seat"),
+])
+def test_proctor_present_needs_a_seat_and_a_quiet_of_10_to_600_s(fields, where):
+    with pytest.raises(c.ContractError, match=where):
+        c.decode(_command(action="proctor_present", **fields))
+
+
+def test_commands_other_than_presence_keep_their_wire_form_without_its_fields():
+    """A node on the contract before ``proctor_present`` refuses unknown keys, even null."""
+    for name in ("command_start", "command_stop"):
+        assert "seat" not in _golden(name) and "quiet_s" not in _golden(name)
+    snap = json.loads(c.encode(c.CommandMessage(action="snapshot")))
+    assert "seat" not in snap and "quiet_s" not in snap

@@ -36,7 +36,7 @@ from hub.store.db import connect, savepoint, transaction
 from kuzet import contract
 
 log = logging.getLogger(__name__)
-HEARTBEATS_KEPT_S = 3600.0            # liveness looks at the last few only
+HEARTBEATS_KEPT_S = nodes.HISTORY_S    # the devices page draws them; liveness reads the last few
 SEEN_KEPT_S = 35 * 86400.0            # message ids, for de-duplication (the node keeps 30 days)
 
 

@@ -347,3 +347,10 @@ def seat_presence(db: sqlite_utils.Database) -> None:
         at TEXT NOT NULL,
         until TEXT NOT NULL)""")
     db.execute("CREATE INDEX seat_presence_seat ON seat_presence (building, room, seat, until)")
+
+
+@migration
+def heartbeat_temperature(db: sqlite_utils.Database) -> None:
+    """Each heartbeat's CPU temperature in the history (``heartbeats.cpu_temp_c``, null when
+    the node cannot read it), for the technician's per-node pictures. Older rows have none."""
+    db.execute("ALTER TABLE heartbeats ADD COLUMN cpu_temp_c REAL")

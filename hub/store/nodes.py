@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from hub import clocks
 from hub.config import LivenessSection
@@ -18,6 +18,8 @@ from hub.liveness import NodeFacts, assess
 from hub.store.changes import Change
 from hub.store.db import iso, now_iso
 from kuzet import contract
+
+HISTORY_S = 6 * 3600.0          # heartbeats kept: the technician's pictures show this much
 
 
 def apply_status(conn: sqlite3.Connection, msg: contract.StatusMessage, now: float,
@@ -46,9 +48,10 @@ def apply_heartbeat(conn: sqlite3.Connection, msg: contract.HeartbeatMessage, no
                  " WHERE building=? AND room=? AND node=?",
                  (iso(msg.sent_at), now, msg.model_dump_json(exclude={"origin", "schema_"}),
                   clocks.skew_s(msg.sent_at, now), o.building, o.room, o.node))
-    conn.execute("INSERT INTO heartbeats VALUES (?,?,?,?,?,?,?,?)",
+    conn.execute("INSERT INTO heartbeats (building, room, node, received_at, fps, disk_free_mb,"
+                 " outbox_depth, inference_ms, cpu_temp_c) VALUES (?,?,?,?,?,?,?,?,?)",
                  (o.building, o.room, o.node, now, msg.fps, msg.disk_free_mb,
-                  msg.outbox_depth, msg.inference_ms))
+                  msg.outbox_depth, msg.inference_ms, msg.cpu_temp_c))
     return refresh_liveness(conn, o.building, o.room, o.node, now, limits)
 
 
@@ -116,6 +119,41 @@ def _epoch_iso(t: float | None) -> str | None:
     if t is None:
         return None
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
+
+
+class HistoryPoint(NamedTuple):
+    """One slice of a node's heartbeat history: ``t`` the slice's middle (epoch seconds), then
+    the mean frame rate, inference time and temperature, the least free disk and the deepest
+    outbox of the heartbeats in it (the worst, for the two that warn)."""
+
+    t: float
+    fps: float
+    inference_ms: float
+    cpu_temp_c: float | None
+    disk_free_mb: float
+    outbox_depth: int
+
+
+def history(conn: sqlite3.Connection, since: float, until: float, points: int = 120
+            ) -> dict[tuple[str, str, str], list[HistoryPoint]]:
+    """Every node's heartbeats received in [``since``, ``until``), in at most ``points`` equal
+    slices each, oldest first; a slice without heartbeats (the node silent) is left out, so
+    a gap in the times is a gap in the history."""
+    if not until > since or points < 1:
+        raise ValueError(f"history: need since < until and points >= 1, got {since}, "
+                         f"{until}, {points}")
+    width = (until - since) / points
+    rows = conn.execute(
+        "SELECT building, room, node, MIN(CAST((received_at - ?) / ? AS INTEGER), ?) AS slice,"
+        " AVG(fps), AVG(inference_ms), AVG(cpu_temp_c), MIN(disk_free_mb), MAX(outbox_depth)"
+        " FROM heartbeats WHERE received_at >= ? AND received_at < ?"
+        " GROUP BY building, room, node, slice ORDER BY building, room, node, slice",
+        (since, width, points - 1, since, until)).fetchall()
+    out: dict[tuple[str, str, str], list[HistoryPoint]] = {}
+    for b, r, n, k, fps, ms, temp, disk, depth in rows:
+        out.setdefault((b, r, n), []).append(
+            HistoryPoint(since + (k + 0.5) * width, fps, ms, temp, disk, depth))
+    return out
 
 
 def node_view(row: sqlite3.Row) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from flask import Flask, g, render_template, request, session
 from flask_babel import Babel, format_datetime, format_time
 from werkzeug.routing import IntegerConverter
 
+from hub import zone
 from hub.config import HubConfig
 from hub.services import HubServices
 from hub.web import (
@@ -20,7 +21,9 @@ from hub.web import (
     admin,
     auth,
     dean,
+    detection_feedback,
     enrolment,
+    formatting,
     labels,
     live,
     proctor,
@@ -68,10 +71,13 @@ def create_app(config: HubConfig, services: HubServices | None = None) -> Flask:
     app.jinja_env.globals.update(
         csrf_token=security.csrf_token, labels=labels, languages=labels.LANGUAGES,
         hub_timezone=config.hub.timezone, local_time=_local_time, local_datetime=_local_dt,
+        hub_zone=lambda: zone.label(config.hub.timezone),   # base.html names it
         current_lang=lambda: _locale(config))
+    app.jinja_env.filters.update(_number_filters(config))
 
     for bp in (auth.bp, account.bp, proctor.bp, dean.bp, technician.bp, admin.bp, live.bp,
-               enrolment.bp, sessions.bp, violation_protocols.bp, rounds.bp, public.bp):
+               enrolment.bp, sessions.bp, violation_protocols.bp, rounds.bp, public.bp,
+               detection_feedback.bp):
         app.register_blueprint(bp)
     if config.provisioning.enabled:
         from hub.provisioning_bridge import ProvisioningBridge
@@ -104,6 +110,20 @@ def _check_csrf():
 def _locale(config: HubConfig) -> str:
     lang = session.get("lang")
     return lang if lang in labels.LANGUAGES else config.hub.default_language
+
+
+def _number_filters(config: HubConfig) -> dict:
+    """``hub.web.formatting`` as Jinja filters in the page's language (``n.fps|fps``), and
+    ``ago``: how long before now a time (ISO or epoch) was."""
+    def in_locale(fn):
+        return lambda value: fn(value, _locale(config))
+
+    def ago(value: str | float | None) -> str:
+        dt = _parse(value)
+        elapsed = (datetime.now(UTC) - dt).total_seconds() if dt else None
+        return formatting.age(elapsed, _locale(config))
+
+    return {**{name: in_locale(fn) for name, fn in formatting.FILTERS.items()}, "ago": ago}
 
 
 def _parse(value: str | float | None) -> datetime | None:

@@ -8,6 +8,7 @@ blurred by the node), and seat maps without the students' names (kept as they ar
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,9 +30,10 @@ from pydantic import ValidationError
 
 from hub.config import is_loopback
 from hub.store import alerts, messages, rooms, signed_records
-from hub.store.nodes import room_nodes
+from hub.store.nodes import HISTORY_S, history, room_nodes
 from hub.web.inputs import json_object
 from hub.web.security import audit, db, require_role, writer
+from hub.web.sparkline import Spark, sparkline
 from kuzet import contract
 from kuzet.contract import SeatMapSpec
 from kuzet.errors import KuzetError
@@ -40,6 +42,8 @@ bp = Blueprint("technician", __name__, url_prefix="/tech")
 bp.before_request(require_role("technician"))
 NODE = "/nodes/<building>/<room>/<name>"
 BRIDGE_KEY = "kuzet_provisioning"
+HISTORY_POINTS = 120         # slices per picture: a 6 h window draws 3-minute means
+PICTURED = ("fps", "cpu_temp_c", "disk_free_mb", "outbox_depth")
 
 
 def bridge():
@@ -59,24 +63,40 @@ def _node_id(building: str, room: str, name: str) -> str:
     return node_id
 
 
-def _rows() -> list[dict[str, Any]]:
-    """Registered devices with their health, then nodes heard of but not registered."""
+def _rows(now: float) -> list[dict[str, Any]]:
+    """Registered devices with their health and history, then nodes heard of but not
+    registered."""
     live = {(n["building"], n["room"], n["node"]): n for n in room_nodes(db())}
+    pictures = _pictures(now)
     found = current_app.extensions.get(BRIDGE_KEY)
     rows = []
     for d in found.devices() if found is not None else []:
+        key = (d.building, d.room, d.name)
         rows.append({"id": d.node_id, "building": d.building, "room": d.room, "name": d.name,
-                     "device": d, "health": live.pop((d.building, d.room, d.name), None)})
+                     "device": d, "health": live.pop(key, None), "history": pictures.get(key)})
     for (b, r, n), health in live.items():
         rows.append({"id": f"{b}/{r}/{n}", "building": b, "room": r, "name": n,
-                     "device": None, "health": health})
+                     "device": None, "health": health, "history": pictures.get((b, r, n))})
     return rows
+
+
+def _pictures(now: float) -> dict[tuple[str, str, str], dict[str, Spark]]:
+    """Per node with heartbeats in the last ``HISTORY_S``: a sparkline of each ``PICTURED``
+    figure. Silence longer than a slice and a half, or than the heartbeat timeout, is a gap."""
+    since = now - HISTORY_S
+    timeout = current_app.config["KUZET_CONFIG"].liveness.heartbeat_timeout_s
+    max_gap = max(1.5 * HISTORY_S / HISTORY_POINTS, timeout)
+    return {key: {f: sparkline([(p.t, getattr(p, f)) for p in points], since, now, max_gap)
+                  for f in PICTURED}
+            for key, points in history(db(), since, now, HISTORY_POINTS).items()}
 
 
 @bp.get("/")
 def nodes():
     writer = current_app.extensions["kuzet"].writer
-    return render_template("tech_nodes.html", rows=_rows(), hub_problem=writer.disk_problem,
+    now = time.time()
+    return render_template("tech_nodes.html", rows=_rows(now), hub_problem=writer.disk_problem,
+                           history_hours=round(HISTORY_S / 3600),
                            provisioning=current_app.extensions.get(BRIDGE_KEY) is not None,
                            rejected=messages.rejected(db()),
                            counters=messages.counters(db()), signing=_signing())

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from hub.store import rounds as store
 from hub.store.alerts import apply_alert, decide
-from hub.store.db import connect, now_iso
+from hub.store.db import connect
 from hub.store.users import User, get_user
 from kuzet import contract
 from kuzet_tools.bench.sim import alert_for
@@ -18,7 +18,7 @@ def order(services) -> list[tuple[str, int, bool]]:
     conn = connect(services.db_path, readonly=True)
     try:
         return [(r["room"], r["open"], r["never_visited"])
-                for r in store.building_screen(conn, time.time(), now_iso())]
+                for r in store.building_screen(conn, time.time())]
     finally:
         conn.close()
 

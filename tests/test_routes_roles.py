@@ -59,10 +59,11 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
     # the dean: their buildings' rooms, visits
     "dean.overview": ("GET", DEANS),
     "dean.room": ("GET", ("dean",)),
+    "dean.tiles_json": ("GET", DEANS),
+    "dean.stream": ("GET", DEANS),
     "dean.round_": ("POST", ("dean",)),
     "rounds.building": ("GET", DEANS),
     "rounds.report": ("GET", DEANS),
-    "rounds.visit": ("POST", ("dean",)),
     # exams: the timetable is the admin's; start by the session's proctor; stop by them or
     # an admin (only the running session: tests/test_exam_stop_boundary.py)
     "exams.listing": ("GET", ("aigerim", "bolat", "dana", "dean", "east_dean", "admin")),

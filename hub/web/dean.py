@@ -1,25 +1,107 @@
-"""The dean's pages: every room of their buildings at a glance (which need a visit), such a
-room's live view (read only), and logging a visit (round, regulation 4.4)."""
+"""The dean's pages: a tile per room of their buildings (live state, open high-severity
+alerts, last visit, proctors on duty; the rooms that need a visit first), the tiles' data
+for the page to refresh itself, such a room's live view (read only), and logging a visit
+(round, regulation 4.4)."""
 
 from __future__ import annotations
 
 import time
 
-from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
 
-from hub.store import rooms, rounds
+from hub.store import rooms, rounds, users
+from hub.store.db import connect, now_iso
 from hub.web.live import room_context
-from hub.web.security import audit, db, dean_buildings, require_role, room_or_404, writer
+from hub.web.security import (
+    audit,
+    db,
+    dean_buildings,
+    login_check,
+    require_role,
+    room_or_404,
+    writer,
+)
 
 bp = Blueprint("dean", __name__, url_prefix="/dean")
 bp.before_request(require_role("dean"))
 
+POLL_S = 10      # the overview re-reads its tiles this often (and at once on a change)
+
+
+def _tiles() -> list[dict]:
+    return rounds.tiles(db(), time.time(), dean_buildings(g.user))
+
 
 @bp.get("/")
 def overview():
-    at_a_glance = rounds.overview(db(), since_epoch=time.time() - 12 * 3600,
-                                  buildings=dean_buildings(g.user))
-    return render_template("dean_overview.html", rooms=at_a_glance)
+    return render_template("dean_overview.html", tiles=_tiles(), poll_s=POLL_S,
+                           now_iso=now_iso())
+
+
+@bp.get("/tiles.json")
+def tiles_json():
+    """The tiles as data and as the page's HTML (one rendering, translated, in the hub's
+    time zone), for the overview to refresh itself without a reload."""
+    tiles = _tiles()
+    return jsonify({"at": now_iso(),
+                    "tiles": [{k: v for k, v in t.items() if k != "exams"} for t in tiles],
+                    "html": render_template("_dean_tiles.html", tiles=tiles)})
+
+
+@bp.get("/stream")
+def stream():
+    """Server-Sent Events: ``changed`` (no data) when an alert or a node of the dean's
+    buildings changes, for the overview to re-read its tiles at once; a keep-alive every
+    ``sse_keepalive_s``, the login and the buildings re-checked then (``denied`` if gone);
+    the stream ends after ``sse_max_age_s`` and the browser reconnects by itself."""
+    services = current_app.extensions["kuzet"]
+    web = current_app.config["KUZET_CONFIG"].web
+    user, login_open = g.user, login_check()
+    buildings = set(dean_buildings(user))
+    sub = services.bus.subscribe(None)
+
+    def still_mine() -> set[str]:
+        conn = connect(services.db_path, readonly=True)
+        try:
+            return set(users.buildings(conn, user.id)) if login_open() else set()
+        finally:
+            conn.close()
+
+    def events():
+        nonlocal buildings
+        try:
+            yield b"retry: 2000\n: open\n\n"
+            started = last_check = time.monotonic()
+            while True:
+                batch = sub.get(timeout=web.sse_keepalive_s)
+                changed = sub.take_overflow() or any(ev.building in buildings for ev in batch)
+                yield b"event: changed\ndata: {}\n\n" if changed else b": keepalive\n\n"
+                now = time.monotonic()
+                if now - last_check >= web.sse_keepalive_s:
+                    last_check, buildings = now, still_mine()
+                    if not buildings:
+                        yield b"event: denied\ndata: {}\n\n"
+                        return
+                if now - started >= web.sse_max_age_s or sub.closed:
+                    return
+        finally:
+            sub.close()
+
+    return Response(events(), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
 @bp.get("/room/<building>/<room>")
@@ -34,10 +116,19 @@ def room(building: str, room: str):
 
 @bp.post("/room/<building>/<room>/round")
 def round_(building: str, room: str):
+    """Log the dean's visit in one tap (from a tile, the room's view or the route); back to
+    where it was tapped (``back``: overview, room, rounds)."""
     room_or_404(building, room)
     if rooms.room(db(), building, room) is None:
         abort(404)
-    note = request.form.get("note", "")
+    note = request.form.get("note", "").strip()[:1000]
     writer().call(rounds.log_round, g.user, building, room, note)
     audit("round", f"{building}/{room}", building, room)
+    where = f"{building} · {room}"
+    flash(_("Visit to %(room)s logged.", room=where), "ok")
+    back = request.form.get("back", "overview")
+    if back == "room":
+        return redirect(url_for("dean.room", building=building, room=room))
+    if back == "rounds":
+        return redirect(url_for("rounds.building"))
     return redirect(url_for("dean.overview"))

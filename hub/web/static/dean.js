@@ -1,0 +1,49 @@
+/* The dean's overview: the room tiles re-read (GET tiles.json, rendered and translated by
+   the hub) at once when the hub says something changed (Server-Sent Events, /dean/stream),
+   and every few seconds anyway (time left, time since the last visit); never a reload. A
+   banner says when they could not be. Plain JavaScript, no build step. */
+(function () {
+  "use strict";
+  var cfg = JSON.parse(document.getElementById("dean-page").textContent);
+  var grid = document.getElementById("tiles");
+  var state = document.getElementById("tiles-state");
+  var timeFmt = new Intl.DateTimeFormat(cfg.lang, {timeZone: cfg.timezone, hour: "2-digit",
+    minute: "2-digit", second: "2-digit", hour12: false});
+  var busy = false, again = false, soon = null;
+
+  function mark(ok, at) {
+    state.className = "live-state " + (ok ? "live" : "reconnecting");
+    state.textContent = ok ? state.dataset.updated + " " + timeFmt.format(new Date(at))
+      : state.dataset.stale;
+  }
+
+  function poll() {
+    if (document.hidden) { return; }
+    if (busy) { again = true; return; }
+    busy = true;
+    fetch(cfg.tiles, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+      .then(function (r) {
+        if (r.redirected || r.status === 401 || r.status === 403) { window.location.reload(); }
+        return r.ok ? r.json() : Promise.reject(r.status);
+      })
+      .then(function (body) { grid.innerHTML = body.html; mark(true, body.at); })
+      .catch(function () { mark(false); })
+      .then(function () {
+        busy = false;
+        if (again) { again = false; poll(); }
+      });
+  }
+
+  function changed() {                 // a burst of changes: one read
+    if (soon === null) { soon = setTimeout(function () { soon = null; poll(); }, 250); }
+  }
+
+  var es = new EventSource(cfg.stream);
+  es.onopen = poll;                    // anything missed while away is in the next read
+  es.addEventListener("changed", changed);
+  es.addEventListener("denied", function () { es.close(); window.location.reload(); });
+  es.onerror = function () { if (es.readyState === EventSource.CLOSED) { mark(false); } };
+  setInterval(poll, Math.max(2, cfg.every_s) * 1000);
+  document.addEventListener("visibilitychange", function () { if (!document.hidden) { poll(); } });
+  window.addEventListener("online", poll);
+})();

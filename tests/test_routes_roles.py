@@ -61,8 +61,6 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "dean.room": ("GET", ("dean",)),
     "dean.tiles_json": ("GET", DEANS),
     "dean.stream": ("GET", DEANS),
-    "dean.tiles_json": ("GET", DEANS),
-    "dean.stream": ("GET", DEANS),
     "dean.round_": ("POST", ("dean",)),
     "rounds.building": ("GET", DEANS),
     "rounds.report": ("GET", DEANS),

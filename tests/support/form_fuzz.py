@@ -73,7 +73,6 @@ GOOD = {  # plausible values of fields, half the time: so that the fuzz gets pas
     "seat": ["r1s1", "r2s3", "r9s9"], "student_no": ["1", "2", "3"], "text": ["seen"],
     "next": ["/dean/", "//evil.example/", "https://evil.example/"],
     "back": ["overview", "room", "rounds"],
-    "back": ["overview", "room", "rounds"],
     "username": ["aigerim", "newuser"], "password": ["long enough password", PASSWORD],
     "display_name": ["Жаңа"], "retake_on": ["2026-12-01"], "attestation_date": ["2026-11-26"],
     "seatmap_json": [json.dumps(seatmap("c303")), json.dumps({"seats": []})],

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from hub import zone
+
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 LANGS = ("kk", "ru", "en")
 
@@ -37,6 +39,7 @@ TEXT: dict[str, dict[str, str]] = {
                 "_______________/ {name}",
         "sheet": "Лист, толықтыруларды тіркеу және ревизиялар құжатты",
         "evidence": "Дәлелдер (тіркелген суреттер және олардың SHA-256 хэштері)",
+        "times": "Уақыт {zone} белдеуі бойынша көрсетілген",
         "seat": "Орын",
         "protocol_no": "Хаттама №",
         "signature": "Түйіннің қолтаңбасы ({alg})",
@@ -69,6 +72,7 @@ TEXT: dict[str, dict[str, str]] = {
                 "_______________/ {name}",
         "sheet": "Лист регистрации дополнений и изменений документа",
         "evidence": "Доказательства (приложенные снимки и их хэши SHA-256)",
+        "times": "Время указано по часовому поясу {zone}",
         "seat": "Место",
         "protocol_no": "Протокол №",
         "signature": "Подпись узла ({alg})",
@@ -100,6 +104,7 @@ TEXT: dict[str, dict[str, str]] = {
         "read": "I have read the protocol of the retake _______________/ {name}",
         "sheet": "Sheet for registering additions and revisions of the document",
         "evidence": "Evidence (attached snapshots and their SHA-256 hashes)",
+        "times": "Times are in the {zone} time zone",
         "seat": "Seat",
         "protocol_no": "Protocol No.",
         "signature": "Node's signature ({alg})",
@@ -210,6 +215,7 @@ class ProtocolDoc:
     seat: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
     chain_missing: int | None = None  # records missing in the node's chain; None: unsigned
+    timezone: str = "UTC"             # the hub's zone (hub.timezone): every time printed in it
 
 
 def lines(doc: ProtocolDoc) -> list[tuple[str, str]]:
@@ -311,6 +317,10 @@ def _evidence_pages(pdf, doc: ProtocolDoc, width: float) -> None:
     pdf.add_page()
     pdf.set_font("DejaVu", "B", 12)
     pdf.multi_cell(width, 7, t["evidence"], new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", "", 9)
+    first = zone.parse(doc.attachments[0].captured_at) if doc.attachments else None
+    pdf.multi_cell(width, 5, t["times"].format(zone=zone.label(doc.timezone, first)),
+                   new_x="LMARGIN", new_y="NEXT")
     if doc.chain_missing is not None:
         pdf.set_font("DejaVu", "", 9)
         pdf.multi_cell(width, 5, "\n".join([
@@ -321,7 +331,8 @@ def _evidence_pages(pdf, doc: ProtocolDoc, width: float) -> None:
         pdf.ln(3)
         pdf.set_font("DejaVu", "", 9)
         pdf.multi_cell(width, 5, "\n".join(
-            [f"{a.kind} · {a.captured_at}", f"SHA-256: {a.sha256}", *proof_lines(a, doc.lang)]),
+            [f"{a.kind} · {zone.local_text(a.captured_at, doc.timezone)}",
+             f"SHA-256: {a.sha256}", *proof_lines(a, doc.lang)]),
             new_x="LMARGIN", new_y="NEXT")
         if a.data:
             if pdf.get_y() > pdf.h - 100:

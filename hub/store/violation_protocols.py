@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from hub import zone
 from hub.csv_export import csv_text
 from hub.store import scope
 from hub.store import sessions as exam_sessions
@@ -196,7 +197,7 @@ def retakes(conn: sqlite3.Connection, discipline: str | None = None) -> list[sql
     """Students sent to retake (issued or later), by discipline then group and name; each
     row also holds what ``may_see`` reads (session, opener, building)."""
     sql = ("SELECT discipline, group_name, student_no, student, attestation_date, status,"
-           " retake_on, id, session_id, created_by, building FROM protocols"
+           " retake_on, issued_at, id, session_id, created_by, building FROM protocols"
            " WHERE status <> 'draft'")
     args: tuple = ()
     if discipline:
@@ -205,10 +206,13 @@ def retakes(conn: sqlite3.Connection, discipline: str | None = None) -> list[sql
     return conn.execute(sql + " ORDER BY discipline, group_name, student", args).fetchall()
 
 
-def retakes_csv(rows: list[sqlite3.Row]) -> str:
-    """The registrar's CSV (``hub.csv_export``: BOM, no cell a spreadsheet runs)."""
+def retakes_csv(rows: list[sqlite3.Row], timezone: str = "UTC") -> str:
+    """The registrar's CSV (``hub.csv_export``: BOM, no cell a spreadsheet runs). Its dates
+    and times are the building's (``timezone``, the hub's zone), named in a column: the
+    protocol's issue time is printed there with its offset."""
     return csv_text(["discipline", "group", "student_no", "student", "attestation_date",
-                     "status", "retake_on", "protocol"],
+                     "status", "retake_on", "issued_at", "time_zone", "protocol"],
                     ([r["discipline"], r["group_name"], r["student_no"], r["student"],
-                      r["attestation_date"], r["status"], r["retake_on"] or "", r["id"]]
+                      r["attestation_date"], r["status"], r["retake_on"] or "",
+                      zone.local_text(r["issued_at"], timezone), timezone, r["id"]]
                      for r in rows))

@@ -56,14 +56,16 @@ def _protocol_or_404(protocol_id: int, may=store.may_see) -> dict:
 
 
 def document(p: dict) -> ProtocolDoc:
-    """The printable protocol, with its evidence and the node's signatures on it."""
+    """The printable protocol, with its evidence and the node's signatures on it; its times
+    in the hub's zone, named."""
     attachments = protocol_evidence.attachments(db(), p["alert_id"],
                                                 store.evidence(db(), p["alert_id"]),
                                                 current_app.extensions["kuzet"].evidence)
     return ProtocolDoc(p["id"], p["lang"], p["group_name"], p["student"], p["discipline"],
                        p["attestation_date"], p["violation"], p["proctor_note"],
                        p["examiner"], p["head_of_department"], p["seat"], attachments,
-                       protocol_evidence.chain_missing(db(), p["alert_id"]))
+                       protocol_evidence.chain_missing(db(), p["alert_id"]),
+                       current_app.config["KUZET_CONFIG"].hub.timezone)
 
 
 @bp.get("/")
@@ -216,7 +218,8 @@ def retakes():
         if g.user.role != "dean":
             abort(403)
         audit("protocol.retakes_csv", discipline or "")
-        return Response(store.retakes_csv(visible), mimetype="text/csv; charset=utf-8",
+        tz = current_app.config["KUZET_CONFIG"].hub.timezone
+        return Response(store.retakes_csv(visible, tz), mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="retakes.csv"'})
     by = {}
     for r in visible:

@@ -72,14 +72,14 @@ def test_the_form_redirects_back_and_says_until_when(hub, client):
     r = client.post(URL, data={"csrf_token": token})
     assert r.status_code == 302
     page = client.get(r.headers["Location"]).text
-    assert "The camera node did not get it now" in page    # the broker is away in this test
+    assert "Камера түйіні оны қазір алмады" in page    # no broker in this test (kk: the default)
 
 
 def test_before_the_exam_is_started_it_is_refused_and_says_so(hub, client):
     _, services = hub
     token = login(client, "aigerim")
     r = client.post(URL, data={"csrf_token": token}, headers=FETCH)
-    assert r.status_code == 409 and "Start the exam first" in r.json["error"]
+    assert r.status_code == 409 and r.json["error"].startswith("Алдымен емтиханды бастаңыз")
     assert rows(services, "SELECT * FROM seat_presence") == []
     [logged] = rows(services, "SELECT * FROM audit WHERE action = 'seat.presence'")
     assert "refused" in json.loads(logged["detail"])
@@ -115,3 +115,14 @@ def test_the_store_refuses_a_session_that_is_not_running(services, seeded):
     with pytest.raises(presence.PresenceRefused, match="not in the room's seat map"):
         services.writer.call(presence.mark, "main", "a101", "zz", seeded.ids["aigerim"],
                              60, datetime.now(UTC))
+
+
+def test_the_seat_page_offers_the_button_and_says_until_when_the_proctor_is_marked(hub, client):
+    token = login(client, "aigerim")
+    started(client, token)
+    page = client.get("/proctor/room/main/a101/seat/r2s3").text
+    assert 'action="/proctor/room/main/a101/seat/r2s3/present"' in page
+    assert "You are marked here" not in page
+    client.post(URL, data={"csrf_token": token})
+    page = client.get("/proctor/room/main/a101/seat/r2s3").text
+    assert 'class="presence-until" data-until="2026-11-30T02:16:20.000Z"' in page

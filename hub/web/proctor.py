@@ -162,6 +162,13 @@ def presence(building: str, room: str, seat: str):
     return redirect(back)
 
 
+@bp.app_template_global()
+def presence_until(building: str, room: str, seat: str) -> str | None:
+    """For ``_presence.html``: until when the room's running exam has a proctor marked at
+    ``seat`` (UTC ISO), if one is now."""
+    return presence_store.until(db(), building, room, seat, datetime.fromtimestamp(clock(), UTC))
+
+
 def _seat_page(building: str, room: str, seat: str) -> str:
     """Back to the seat's page (the room's, before there was one)."""
     if "proctor.seat" in current_app.view_functions:

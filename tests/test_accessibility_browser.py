@@ -199,6 +199,12 @@ def test_every_page_of_the_role_is_accessible(hub, browser, role):
         page.locator("#a11y-post button").click()
         page.wait_for_load_state("load")
         problems += check(page, "/tech/nodes/main/a101/cam1/code (POST)")
+    for lang in ("ru", "en"):                  # the main page in the other languages too
+        page.request.post(f"{base}/language", form={"csrf_token": csrf(page, base),
+                                                    "lang": lang}, max_redirects=0)
+        assert visit(page, base + pages[MAIN_PAGES[role]]) is None
+        assert page.locator("html").get_attribute("lang") == lang
+        problems += check(page, f"{pages[MAIN_PAGES[role]]} ({lang})")
     context.close()
     assert AT_LEAST[role] <= set(checked), f"{role}: not checked: {AT_LEAST[role] - set(checked)}"
     assert not problems, f"{role} ({user}), pages {checked}:\n  " + "\n  ".join(problems)

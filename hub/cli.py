@@ -8,6 +8,7 @@ Examples::
     kuzet hub user passwd --config hub.toml aigerim       # ends her logins
     kuzet hub user deactivate --config hub.toml aigerim
     kuzet hub room load --config hub.toml --building main --room a101 a101-seats.json
+    kuzet hub dismissals --config hub.toml --json     # for the detection work
     kuzet hub session add --config hub.toml --building main --room a101 --proctor aigerim \\
         --start 2026-11-26T09:00 --end 2026-11-26T12:00
 """
@@ -93,6 +94,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--timetable", help="CSV: exam_code,discipline,groups,building,room,"
                      "date,start,end,proctors[,allowed_aids,examiner,head_of_department,seating]")
     imp.set_defaults(func=_import)
+
+    dis = cmds.add_parser("dismissals", help="what the proctors' dismissals say about the "
+                          "detector: alerts per rule confirmed and dismissed, by reason, overall "
+                          "and per room (example: kuzet hub dismissals --config hub.toml --json)")
+    dis.add_argument("--config", required=True)
+    dis.add_argument("--json", action="store_true", help="JSON (else a table)")
+    dis.add_argument("--building", action="append", help="only this building (repeatable)")
+    dis.set_defaults(func=_dismissals)
 
     room = cmds.add_parser("room", help="rooms").add_subparsers(
         dest="room_command", required=True, metavar="COMMAND")
@@ -269,6 +278,28 @@ def _retention(args) -> int:
     from hub.retention_job import run
 
     print(json.dumps(run(_config(args)).as_dict()))
+    return 0
+
+
+def _dismissals(args) -> int:
+    from hub.store.db import connect
+    from hub.store.dismissals import dismissal_counts
+    from hub.store.migrations import open_database
+
+    cfg = _config(args)
+    open_database(cfg.hub.db_path).close()          # migrated, as every command leaves it
+    conn = connect(cfg.hub.db_path, readonly=True)
+    try:
+        counts = dismissal_counts(conn, args.building)
+    finally:
+        conn.close()
+    if args.json:
+        print(json.dumps(counts.as_json(), ensure_ascii=False, indent=1))
+        return 0
+    print(f"{'rule':<22}{'alerts':>7}{'confirmed':>10}{'dismissed':>10}  reasons")
+    for t in counts.by_rule:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(t.reasons.items()))
+        print(f"{t.rule:<22}{t.alerts:>7}{t.confirmed:>10}{t.dismissed:>10}  {reasons}")
     return 0
 
 

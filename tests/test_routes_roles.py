@@ -84,6 +84,8 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "protocols.signed_copy": ("GET", ("aigerim", "dean")),
     "protocols.retake": ("POST", ("dean",)),
     # the technician: nodes, no student data
+    # what the proctors' dismissals say about the detector: counts only, no student data
+    "detection.dismissals": ("GET", ("tech", "admin")),
     "technician.nodes": ("GET", ("tech",)),
     "technician.add_node": ("POST", ("tech",)),
     "technician.code": ("POST", ("tech",)),

@@ -87,3 +87,17 @@ def test_confirm_from_the_seat_page_opens_the_draft_protocol(client, services):
     html = client.get(SEAT).text
     assert f'data-alert="{aid}" data-decision="confirmed"' in html      # in the history now
 
+
+def test_the_evidence_page_acts_and_comes_back_for_the_proctor_only(client, services):
+    aid = put_alert(services)
+    token = login(client, "aigerim")
+    page = f"/evidence/alert/{aid}"
+    assert 'name="reason" value="wrong_seat"' in client.get(page).text
+    r = client.post(f"/proctor/alerts/{aid}/acknowledge", data={"csrf_token": token,
+                                                                "back": page})
+    assert r.headers["Location"] == page
+    dean = client.application.test_client()
+    login(dean, "dean")
+    html = dean.get(page).text
+    assert "Alert" in html or aid[:4] in html
+    assert 'name="reason"' not in html and "/proctor/alerts/" not in html

@@ -18,7 +18,14 @@
     var crop = document.getElementById("seat-crop");
     if (crop) { crop.hidden = true; }
     document.getElementById("seat-nopicture").hidden = true;
-    document.getElementById("seat-figure").dataset.kind = "fresh";
+    var figure = document.getElementById("seat-figure");
+    figure.dataset.kind = "fresh";
+    if (info.captured_at) {
+      var time = new Intl.DateTimeFormat(figure.dataset.lang, {timeZone: figure.dataset.timezone,
+        hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false});
+      document.getElementById("seat-captured").textContent =
+        figure.dataset.captured.replace("__TIME__", time.format(new Date(info.captured_at)));
+    }
     say("");
   }
   function poll(url, started) {

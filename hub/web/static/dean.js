@@ -17,6 +17,16 @@
       : state.dataset.stale;
   }
 
+  function replace(html) {             // the focused tile's link or button keeps the focus
+    var el = document.activeElement, tile = el && el.closest && el.closest(".room-tile");
+    var which = tile && (el.tagName === "BUTTON" ? "form.visit button" : "a.tile-link");
+    grid.innerHTML = html;
+    if (tile) {
+      var same = grid.querySelector('.room-tile[data-room="' + tile.dataset.room + '"] ' + which);
+      if (same) { same.focus(); }
+    }
+  }
+
   function poll() {
     if (document.hidden) { return; }
     if (busy) { again = true; return; }
@@ -26,7 +36,7 @@
         if (r.redirected || r.status === 401 || r.status === 403) { window.location.reload(); }
         return r.ok ? r.json() : Promise.reject(r.status);
       })
-      .then(function (body) { grid.innerHTML = body.html; mark(true, body.at); })
+      .then(function (body) { replace(body.html); mark(true, body.at); })
       .catch(function () { mark(false); })
       .then(function () {
         busy = false;
@@ -35,7 +45,7 @@
   }
 
   function changed() {                 // a burst of changes: one read
-    if (soon === null) { soon = setTimeout(function () { soon = null; poll(); }, 250); }
+    if (soon === null) { soon = setTimeout(function () { soon = null; poll(); }, 150); }
   }
 
   var es = new EventSource(cfg.stream);

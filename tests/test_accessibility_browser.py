@@ -70,8 +70,11 @@ def hub(tmp_path_factory):
         node.status("online")
         node.heartbeat(fps=9.986775352290655)
         polygon = next(s["polygon"] for s in seatmap()["seats"] if s["id"] == "r2s3")
-        alerts = [node.alert_with_evidence(seat, jpeg=snapshot_jpeg(800, 600, polygon))[0]
-                  for seat in ("r2s3", "r1s1")]
+        jpeg = snapshot_jpeg(800, 600, polygon)
+        # open with its snapshot; to confirm; advisory; to acknowledge; to dismiss
+        alerts = [node.alert_with_evidence(seat, rule, jpeg=jpeg)[0] for seat, rule in (
+            ("r2s3", "device"), ("r1s1", "device"), ("r3s5", "head_turned"),
+            ("r1s3", "extra_person"), ("r2s1", "notes"))]
         wait_for_rows(server, len(alerts))
         try:
             yield server, alerts
@@ -85,7 +88,7 @@ def wait_for_rows(server, n: int) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         conn = connect(server.services.db_path, readonly=True)
-        got = conn.execute("SELECT count(*) FROM evidence").fetchone()[0]
+        got = conn.execute("SELECT count(*) FROM evidence").fetchone()[0]   # one per alert
         conn.close()
         if got >= n:
             return
@@ -161,9 +164,15 @@ def test_every_page_of_the_role_is_accessible(hub, browser, role):
     page = context.new_page()
     login(page, base, user, PASSWORD)
     assert "/login" not in page.url, f"{user} could not log in"
-    if role == "proctor":                      # a confirmed alert: its protocol exists
-        page.request.post(f"{base}/proctor/alerts/{alerts[1].alert_id}/confirm",
-                          form={"csrf_token": csrf(page, base)}, max_redirects=0)
+    if role == "proctor":                      # decided alerts; a protocol exists
+        token = csrf(page, base)
+        for alert, action in zip(alerts[1:], ("confirm", None, "acknowledge", "dismiss"),
+                                 strict=True):
+            if action:
+                r = page.request.post(f"{base}/proctor/alerts/{alert.alert_id}/{action}",
+                                      form={"csrf_token": token, "reason": "other"},
+                                      max_redirects=0)
+                assert r.status < 400, (action, r.status)
     if role == "technician":                   # a registered node: its pages exist
         page.request.post(f"{base}/tech/nodes", form={"csrf_token": csrf(page, base),
                           "building": "main", "room": "a101", "name": "cam1"},

@@ -13,6 +13,7 @@ from flask import Flask, g, render_template, request, session
 from flask_babel import Babel, format_datetime, format_time
 from werkzeug.routing import IntegerConverter
 
+from hub import zone
 from hub.config import HubConfig
 from hub.services import HubServices
 from hub.web import (
@@ -70,6 +71,7 @@ def create_app(config: HubConfig, services: HubServices | None = None) -> Flask:
     app.jinja_env.globals.update(
         csrf_token=security.csrf_token, labels=labels, languages=labels.LANGUAGES,
         hub_timezone=config.hub.timezone, local_time=_local_time, local_datetime=_local_dt,
+        hub_zone=lambda: zone.label(config.hub.timezone),   # base.html names it
         current_lang=lambda: _locale(config))
     app.jinja_env.filters.update(_number_filters(config))
 

@@ -219,7 +219,7 @@ def test_every_page_of_the_role_is_accessible(hub, browser, role):
     assert not problems, f"{role} ({user}), pages {checked}:\n  " + "\n  ".join(problems)
 
 
-def test_login_and_public_pages_are_accessible(hub, browser):
+def test_login_public_and_error_pages_are_accessible(hub, browser):
     server, _ = hub
     base = f"http://127.0.0.1:{server.port}"
     page = browser.new_page(viewport=VIEWPORT, device_scale_factor=1)
@@ -228,6 +228,8 @@ def test_login_and_public_pages_are_accessible(hub, browser):
         assert visit(page, base + path) is None, path
         problems += check(page, path)
         screenshot(page, name)
+    assert page.goto(base + "/no/such/page").status == 404    # the error page
+    problems += check(page, "the 404 page")
     page.close()
     assert not problems, "\n  ".join(problems)
 

@@ -73,10 +73,12 @@ def rooms() -> tuple[DemoRoom, DemoRoom]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    demo = sub.add_parser("demo", help="run the demo: broker + hub + edge node on real footage "
-                          "(example: kuzet demo, or kuzet demo --smoke 60)")
+    demo = sub.add_parser("demo", help="run the demo: broker + hub + two rooms, an edge node "
+                          "each, on real footage (a quiet classroom, a busy hallway; example: "
+                          "kuzet demo, or kuzet demo --smoke 60)")
     demo.add_argument("--smoke", type=float, metavar="SECONDS", default=None,
-                      help="headless check: exit 0 once an alert reached a live page")
+                      help="headless check: exit 0 once an alert reached the hallway's live "
+                      "page while the classroom raised none")
     demo.add_argument("--port", type=int, default=8080, help="the hub's web port (8080; "
                       "a free one if taken)")
     demo.add_argument("--workdir", default=None, help="keep the demo's files here")

@@ -1,7 +1,8 @@
 """The done-when test: a real mosquitto, the hub (ingest + web, waitress), a simulated node
 publishing through the contract module, and a real headless Chromium on the proctor's page.
-An alert appears in under a second without a reload; acknowledge, dismiss and confirm work
-from the page. Screenshots of each main page go to var/screenshots/."""
+An alert appears in under a second without a reload; acknowledge works from the room's row,
+dismiss, confirm and note from the seat's page it leads to. Screenshots of each main page go
+to var/screenshots/."""
 
 from __future__ import annotations
 
@@ -49,36 +50,48 @@ def test_alert_appears_live_and_the_proctor_acts_on_it(live_hub, broker, browser
         jpeg = snapshot_jpeg(800, 600, seat_polygon(seat))
         t0 = time.perf_counter()
         alert, _ = node.alert_with_evidence(seat, rule="device", jpeg=jpeg)
-        row = page.locator(f'li.alert[data-alert="{alert.alert_id}"]')
+        row = page.locator(f'li.incident[data-alert="{alert.alert_id}"]')
         row.wait_for(state="visible", timeout=5_000)
         latencies.append(time.perf_counter() - t0)
         alerts.append(alert)
     assert max(latencies) < 1.0, latencies
 
-    first = page.locator(f'li.alert[data-alert="{alerts[0].alert_id}"]')
+    first = page.locator(f'li.incident[data-alert="{alerts[0].alert_id}"]')
     expect(first.locator('[data-f="student"]')).to_have_text("Әлия Нұрланқызы")
-    expect(first.locator('img[data-f="thumb"]')).to_be_visible(timeout=5_000)
     expect(page.locator('.seatmap .seat[data-seat="r2s3"]')).to_have_class("seat alert")
-    expect(page.locator("#feed li.alert").first).to_have_attribute(
-        "data-alert", alerts[-1].alert_id)                # newest first
+    expect(page.locator("#open-list li.incident").first).to_have_attribute(
+        "data-alert", alerts[0].alert_id)          # one severity: the longest running first
     screenshot(page, "proctor-room-landscape")
 
-    # Acknowledge, dismiss (with a reason) and confirm: one alert each, from the page.
-    a_ack, a_dismiss, a_confirm = (page.locator(f'li.alert[data-alert="{a.alert_id}"]')
+    # Acknowledge from the room's row; dismiss (with a reason), confirm and note on the
+    # seat's page, which the row and the seat map lead to.
+    a_ack, a_dismiss, a_confirm = (page.locator(f'li.incident[data-alert="{a.alert_id}"]')
                                    for a in alerts)
     a_ack.locator(".act-ack button").click()
     expect(a_ack).to_have_attribute("data-decision", "acknowledged")
-    a_dismiss.locator(".act-dismiss summary").click()
-    a_dismiss.locator('.act-dismiss button[value="detection_error"]').click()
-    expect(a_dismiss).to_have_attribute("data-decision", "dismissed")
-    a_confirm.locator(".act-confirm button").click()
-    expect(a_confirm).to_have_attribute("data-decision", "confirmed")
+    a_dismiss.locator("a.inc-link").click()
+    page.wait_for_url("**/seat/r1s1")
+    page.locator(f'.decide[data-alert="{alerts[1].alert_id}"] '
+                 'button.act-dismiss[value="detection_error"]').click()
+    page.wait_for_url("**/seat/r1s1")
+    page.goto(f"{base}/proctor/room/main/a101")
+    page.locator('.seatmap a.seat-link:has(g[data-seat="r3s5"])').click()
+    page.wait_for_url("**/seat/r3s5")
+    expect(page.locator("#seat-svg, #seat-crop").first).to_be_visible()   # its picture
+    page.locator(f'.decide[data-alert="{alerts[2].alert_id}"] .act-confirm').click()
+    page.wait_for_url("**/protocols/**")                   # a confirm opens its protocol
+    page.goto(f"{base}/proctor/room/main/a101/seat/r2s3")
+    note = page.locator(f'.decide[data-alert="{alerts[0].alert_id}"] .decide-note')
+    note.locator("textarea[name=text]").fill("Телефон сөмкеде")
+    note.locator(".act-note").click()
+    page.wait_for_url("**/seat/r2s3")
+    page.goto(f"{base}/proctor/room/main/a101")
+    expect(page.locator("#live-state.live")).to_be_visible(timeout=10_000)
     expect(page.locator('.seatmap .seat[data-seat="r3s5"]')).to_have_class("seat confirmed")
     expect(page.locator('.seatmap .seat[data-seat="r1s1"]')).to_have_class("seat quiet")
-    a_ack.locator(".act-note summary").click()
-    a_ack.locator(".act-note input[name=text]").fill("Телефон сөмкеде")
-    a_ack.locator(".act-note button").click()
-    expect(a_ack.locator('[data-f="notes-n"]')).to_have_text("1")
+    expect(page.locator(f'#history-list li.incident[data-alert="{alerts[1].alert_id}"]')
+           ).to_have_attribute("data-decision", "dismissed")
+    expect(page.locator("#open-list li.incident")).to_have_count(1)
 
     # The decisions were recorded with who and when, and audited (the audit row of the last
     # action may land just after the page saw its live update).
@@ -132,7 +145,7 @@ def test_live_page_reconnects_after_its_stream_ends(tmp_path, broker, browser):
         time.sleep(2.5)                        # the stream has ended and reconnected
         node = NodeSim(broker.host, broker.port, A101)
         alert, _ = node.alert_with_evidence("r1s2", jpeg=None)
-        page.locator(f'li.alert[data-alert="{alert.alert_id}"]').wait_for(timeout=5_000)
+        page.locator(f'li.incident[data-alert="{alert.alert_id}"]').wait_for(timeout=5_000)
         node.close()
     finally:
         server.stop()

@@ -118,12 +118,16 @@ def test_the_regulations_workflow(live_hub, broker, tmp_path):
         alert, ev = node.alert_with_evidence("r2s3", rule="device", jpeg=snapshot_jpeg(
             800, 600, seat))
         other, other_ev = node.alert_with_evidence("r1s1", rule="notes", jpeg=snapshot_jpeg())
+        assert _wait(lambda: query("SELECT 1 FROM evidence WHERE alert_id=?", alert.alert_id))
         proctor.goto(f"{base}/proctor/room/main/a101")
-        row = proctor.locator(f'li.alert[data-alert="{alert.alert_id}"]')
+        row = proctor.locator(f'li.incident[data-alert="{alert.alert_id}"]')
         row.wait_for(timeout=5_000)
-        expect(row.locator('img[data-f="thumb"]')).to_be_visible(timeout=5_000)
-        row.locator(".act-confirm button").click()
-        expect(row).to_have_attribute("data-decision", "confirmed")
+        row.locator("a.inc-link").click()                 # the row leads to the seat's page
+        proctor.wait_for_url("**/seat/r2s3")
+        proctor.locator(f'.decide[data-alert="{alert.alert_id}"] .act-confirm').click()
+        proctor.wait_for_url("**/protocols/**")
+        assert query("SELECT decision FROM alerts WHERE alert_id=?",
+                     alert.alert_id)[0][0] == "confirmed"
 
         # The protocol: prefilled from the session and the roster, edited, issued.
         proctor.goto(f"{base}/protocols/")

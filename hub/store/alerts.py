@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Collection
 from typing import Any
 
-from hub import clocks
+from hub import clocks, triage
 from hub.store.changes import Change
 from hub.store.db import iso, now_iso
 from hub.store.scope import ALERT_SESSION
@@ -241,6 +241,82 @@ def seat_states(alerts: list[dict[str, Any]]) -> dict[str, str]:
         elif a["status"] == "open" and a["decision"] in ("new", "acknowledged"):
             states.setdefault(a["seat"], "alert")
     return states
+
+
+# The SQL form of hub.triage.is_open: running and neither confirmed nor dismissed.
+OPEN_SQL = "a.status = 'open' AND a.decision IN ('new', 'acknowledged')"
+
+
+def _scope(sessions: Collection[int] | None) -> tuple[str, tuple]:
+    """The WHERE part that keeps the alerts of ``sessions`` (None: every alert)."""
+    if sessions is None:
+        return "", ()
+    wanted = tuple(sorted(set(sessions)))
+    marks = ",".join("?" * len(wanted)) or "NULL"
+    return f" AND {ALERT_SESSION} IN ({marks})", wanted
+
+
+def open_alerts(conn: sqlite3.Connection, building: str, room_: str,
+                sessions: Collection[int] | None = None, limit: int = 500
+                ) -> list[dict[str, Any]]:
+    """The room's open incidents (running, undecided) of ``sessions``, in triage order
+    (``hub.triage.order``: worst rule first, then the longest running)."""
+    where, args = _scope(sessions)
+    ids = conn.execute(f"SELECT alert_id FROM alerts a WHERE building=? AND room=? AND {OPEN_SQL}"
+                       f"{where} ORDER BY started_at LIMIT ?",
+                       (building, room_, *args, limit)).fetchall()
+    return triage.order(alert_view(conn, r[0]) for r in ids)
+
+
+def history_alerts(conn: sqlite3.Connection, building: str, room_: str,
+                   sessions: Collection[int] | None = None, limit: int = 30
+                   ) -> list[dict[str, Any]]:
+    """The room's closed or decided incidents of ``sessions``, the latest to end or be
+    decided first, at most ``limit`` (the counts are ``history_counts``)."""
+    where, args = _scope(sessions)
+    ids = conn.execute(f"SELECT alert_id FROM alerts a WHERE building=? AND room=?"
+                       f" AND NOT ({OPEN_SQL}){where}"
+                       " ORDER BY COALESCE(decided_at, ended_at, started_at) DESC LIMIT ?",
+                       (building, room_, *args, limit)).fetchall()
+    return [alert_view(conn, r[0]) for r in ids]
+
+
+def history_counts(conn: sqlite3.Connection, building: str, room_: str,
+                   sessions: Collection[int] | None = None) -> dict[str, Any]:
+    """How many incidents of ``sessions`` are history (closed or decided), counted over all
+    of them: ``total``, ``by_rule`` and ``by_outcome`` (confirmed, dismissed, unreviewed:
+    closed before anyone decided, ``hub.triage.outcome``); and ``open``, how many are not."""
+    where, args = _scope(sessions)
+    rows = conn.execute(
+        f"SELECT {OPEN_SQL} AS open, rule,"
+        " CASE WHEN decision IN ('confirmed', 'dismissed') THEN decision ELSE 'unreviewed' END"
+        f" AS outcome, COUNT(*) FROM alerts a WHERE building=? AND room=?{where}"
+        " GROUP BY 1, 2, 3", (building, room_, *args)).fetchall()
+    by_rule: dict[str, int] = {}
+    by_outcome = {"confirmed": 0, "dismissed": 0, "unreviewed": 0}
+    total = still_open = 0
+    for is_open, rule, outcome, n in rows:
+        if is_open:
+            still_open += n
+            continue
+        total += n
+        by_rule[rule] = by_rule.get(rule, 0) + n
+        by_outcome[outcome] += n
+    by_rule = dict(sorted(by_rule.items(), key=lambda kv: (triage.rank(kv[0]), kv[0])))
+    return {"total": total, "open": still_open, "by_rule": by_rule, "by_outcome": by_outcome}
+
+
+def room_seat_states(conn: sqlite3.Connection, building: str, room_: str,
+                     sessions: Collection[int] | None = None) -> dict[str, str]:
+    """Each seat's state over all the alerts of ``sessions`` (as ``seat_states``):
+    ``confirmed`` beats ``alert`` (an open incident) beats quiet (absent)."""
+    where, args = _scope(sessions)
+    rows = conn.execute(
+        "SELECT seat, MAX(CASE WHEN decision = 'confirmed' THEN 2"
+        f" WHEN {OPEN_SQL} THEN 1 ELSE 0 END) FROM alerts a"
+        f" WHERE building=? AND room=? AND seat IS NOT NULL{where} GROUP BY seat",
+        (building, room_, *args)).fetchall()
+    return {seat: ("confirmed" if s == 2 else "alert") for seat, s in rows if s}
 
 
 def alert_row(conn: sqlite3.Connection, alert_id: str) -> sqlite3.Row | None:

@@ -61,6 +61,21 @@ SEAT_STATES = {
     "confirmed": _l("Confirmed"),
 }
 
+# The clause 4.1 items a rule checks (hub.triage.CLAUSES), in the regulation's words.
+CLAUSES = {
+    "stay_in_view": _l("4.1 stay in view"),
+    "no_help": _l("4.1 no third-party help, no outsiders"),
+    "no_aids": _l("4.1 no notes, textbooks, aids"),
+    "no_devices": _l("4.1 no phone, tablet, calculator"),
+}
+
+# How an incident of the room's history ended (hub.triage.outcome).
+OUTCOMES = {
+    "confirmed": _l("Confirmed"),
+    "dismissed": _l("Dismissed"),
+    "unreviewed": _l("Ended unreviewed"),
+}
+
 ROLES = {
     "proctor": _l("Proctor"),
     "dean": _l("Dean"),
@@ -102,4 +117,5 @@ def as_json() -> dict[str, Any]:
 
     return {"rules": tr(RULES), "decisions": tr(DECISIONS), "reasons": tr(DISMISS_REASONS),
             "liveness": tr(LIVENESS), "liveness_reasons": tr(LIVENESS_REASONS),
-            "seat_states": tr(SEAT_STATES)}
+            "seat_states": tr(SEAT_STATES), "clauses": tr(CLAUSES),
+            "outcomes": tr(OUTCOMES)}

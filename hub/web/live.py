@@ -16,9 +16,10 @@ from flask import (
     render_template,
     request,
     send_file,
+    url_for,
 )
 
-from hub import protocol_evidence
+from hub import protocol_evidence, triage
 from hub.avi import mjpeg_frames
 from hub.store import alerts, nodes, rooms, scope, users
 from hub.store.db import connect
@@ -43,12 +44,40 @@ def _centroid(points: list) -> tuple[float, float]:
     return sum(xs) / len(xs), sum(ys) / len(ys)
 
 
+# How many open incidents the room page lists before "and N more" (the worst first), and
+# how many of the history's latest it lists (its counts cover the whole exam).
+OPEN_SHOWN = 24
+HISTORY_SHOWN = 30
+
+
+def _incidents(building: str, room: str) -> dict:
+    """The room's incidents that ``g.user`` may see: the open ones in triage order, the
+    latest of the history, the history's counts and the seats' states (all in SQL)."""
+    mine, conn = my_sessions(g.user), db()
+    return {"open": alerts.open_alerts(conn, building, room, sessions=mine),
+            "history": alerts.history_alerts(conn, building, room, sessions=mine,
+                                             limit=HISTORY_SHOWN),
+            "counts": alerts.history_counts(conn, building, room, sessions=mine),
+            "seat_states": alerts.room_seat_states(conn, building, room, sessions=mine),
+            "now": time.time()}      # as the alerts' received_at: the hub's own clock
+
+
+def _links(building: str, room: str) -> dict:
+    """Where a row or a seat leads: the seat page (``__SEAT__`` for the seat) for a role
+    that has one, else none; an alert without a seat (or any, without a seat page) to its
+    evidence page (``__ALERT__``)."""
+    endpoint = {"proctor": "proctor.seat", "dean": "dean.seat"}.get(g.user.role)
+    seat = (url_for(endpoint, building=building, room=room, seat="__SEAT__")
+            if endpoint in current_app.view_functions else None)
+    return {"seat": seat, "evidence": url_for("live.evidence_page", alert_id="__ALERT__")}
+
+
 def room_context(building: str, room: str) -> dict | None:
     """Everything the room page shows (of the alerts, only those ``g.user`` may see)."""
     info = rooms.room(db(), building, room)
     if info is None:
         return None
-    room_alerts = alerts.room_alerts(db(), building, room, sessions=my_sessions(g.user))
+    incidents = _incidents(building, room)
     seatmap = info["seatmap"]
     seats = []
     if seatmap:
@@ -57,21 +86,26 @@ def room_context(building: str, room: str) -> dict | None:
             seats.append({"id": s["id"], "student": s.get("student"), "cx": cx, "cy": cy,
                           "points": " ".join(f"{x:g},{y:g}" for x, y in s["polygon"])})
     return {"building": building, "room": room, "info": info, "seats": seats,
-            "frame_size": seatmap["frame_size"] if seatmap else None, "alerts": room_alerts,
-            "seat_states": alerts.seat_states(room_alerts),
+            "frame_size": seatmap["frame_size"] if seatmap else None,
+            "alerts": incidents["open"] + incidents["history"], **incidents,
             "nodes": nodes.room_nodes(db(), building, room),
             "students": {s["id"]: s["student"] for s in seats if s["student"]},
-            "label_json": labels.as_json(),
-            "dismiss_reasons": alerts.DISMISS_REASONS}
+            "label_json": labels.as_json(), "triage": triage.as_json(),
+            "links": _links(building, room), "open_shown": OPEN_SHOWN,
+            "history_shown": HISTORY_SHOWN, "dismiss_reasons": alerts.DISMISS_REASONS,
+            "keepalive_s": current_app.config["KUZET_CONFIG"].web.sse_keepalive_s}
 
 
 @bp.get("/live/<building>/<room>/alerts.json")
 @roles_allowed("proctor", "dean")
 def feed(building: str, room: str):
+    """The room's state as the page shows it: ``open`` (every open incident, triage order),
+    ``history`` (the latest), ``counts`` (over the whole exam), ``seat_states``, ``nodes``;
+    ``alerts`` is open and history together. A page that lost its stream reloads it."""
     room_or_404(building, room)
-    room_alerts = alerts.room_alerts(db(), building, room, sessions=my_sessions(g.user))
-    return jsonify({"alerts": room_alerts, "nodes": nodes.room_nodes(db(), building, room),
-                    "seat_states": alerts.seat_states(room_alerts)})
+    incidents = _incidents(building, room)
+    return jsonify({**incidents, "alerts": incidents["open"] + incidents["history"],
+                    "nodes": nodes.room_nodes(db(), building, room)})
 
 
 def _still_allowed(db_path, user, building: str, room: str) -> set[int] | None | bool:
@@ -98,9 +132,10 @@ def _shown(event, sessions: set[int] | None) -> bool:
 @bp.get("/live/<building>/<room>/stream")
 @roles_allowed("proctor", "dean")
 def stream(building: str, room: str):
-    """Server-Sent Events: ``alert`` and ``node`` events for the room, a keep-alive comment
-    every ``sse_keepalive_s``; access is re-checked then; the stream ends after
-    ``sse_max_age_s`` and the browser reconnects by itself (``retry``)."""
+    """Server-Sent Events: ``alert`` and ``node`` events for the room, a keep-alive ``ping``
+    event every ``sse_keepalive_s`` (the page knows a silent drop when pings stop); access is
+    re-checked then; the stream ends after ``sse_max_age_s`` and the browser reconnects by
+    itself (``retry``)."""
     room_or_404(building, room)
     services = current_app.extensions["kuzet"]
     web = current_app.config["KUZET_CONFIG"].web
@@ -118,7 +153,7 @@ def stream(building: str, room: str):
                 batch = sub.get(timeout=web.sse_keepalive_s)
                 out = [b"event: resync\ndata: {}\n\n"] if sub.take_overflow() else []
                 out += [ev.sse() for ev in batch if _shown(ev, mine)]
-                yield b"".join(out) if out else b": keepalive\n\n"
+                yield b"".join(out) if out else b"event: ping\ndata: {}\n\n"
                 now = time.monotonic()
                 if now - last_check >= web.sse_keepalive_s:
                     last_check = now

@@ -150,3 +150,23 @@ def test_a_fresh_picture_comes_from_the_node_cut_to_the_seat(live_hub, node, bro
     page.reload()
     expect(page.locator("#seat-svg image")).to_have_attribute(
         "href", f"/proctor/pictures/{answered[0]}.jpg")
+
+
+def test_the_evidence_page_decides_and_comes_back(live_hub, node, browser):
+    base = f"http://127.0.0.1:{live_hub.port}"
+    alert, _ = node.alert_with_evidence("r3s5", rule="outsider_near_seat",
+                                        jpeg=snapshot_jpeg(800, 600, polygon("r3s5")))
+    page = browser.new_page(viewport=TABLET, device_scale_factor=1)
+    login(page, base, "aigerim", PASSWORD)
+    evidence = f"{base}/evidence/alert/{alert.alert_id}"
+    page.goto(evidence)
+    expect(page.locator(".evidence-decide")).to_be_visible()
+    assert in_view(page, '.act-dismiss[data-reason="proctor_nearby"]')
+    screenshot(page, "proctor-evidence")
+    page.locator('.act-dismiss[data-reason="proctor_nearby"]').click()
+    expect(page).to_have_url(evidence)
+    expect(page.locator(".evidence-decide")).to_have_count(0)      # decided: no more actions
+    expect(page.locator("p.meta")).to_contain_text("Қасында проктор болды")
+    page.locator("#evidence-seat").click()
+    history = page.locator(f'.seat-history li[data-alert="{alert.alert_id}"]')
+    expect(history).to_have_attribute("data-decision", "dismissed")

@@ -39,6 +39,7 @@ def test_the_seat_page_shows_the_seat_its_incident_and_picture(client, services)
     assert 'name="reason" value="detection_error"' in html and "<textarea" in html
     assert f'name="back" value="{SEAT}"' in html
     assert 'viewBox="' in html and "/evidence/file/" in html       # the alert's snapshot
+    assert '<p class="clause">4.1 ' in html                        # which clause 4.1 item
     actions = read(services, lambda c: [r["action"] for r in audit_store.entries(c, 20)])
     assert "seat.view" in actions
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import abort, g, url_for
 
+from hub import triage
 from hub.store import alerts, nodes, rooms, scope, seat_pictures
 from hub.store import sessions as exam_sessions
 from hub.web.security import db, my_sessions
@@ -50,6 +51,21 @@ def session_in(building: str, room: str) -> int | None:
     return max(ids) if ids else None
 
 
+def _clause(rule: str) -> str:
+    """The clause 4.1 item the rule checks (``hub.triage``; none for a rule it does not know)."""
+    try:
+        return triage.clause(rule)
+    except ValueError:
+        return ""
+
+
+def _triage_key(alert: dict) -> tuple:
+    try:
+        return triage.sort_key(alert)
+    except ValueError:
+        return (len(triage.SEVERITY), alert["started_at"] or "", alert["alert_id"])
+
+
 def room_node(building: str, room: str) -> str | None:
     """The room's camera node to ask for a picture: an online one first."""
     found = nodes.room_nodes(db(), building, room)
@@ -62,8 +78,10 @@ def context(building: str, room: str, seat_id: str) -> dict[str, Any]:
     frame = info["seatmap"]["frame_size"]
     mine = my_sessions(g.user) or set()
     found = alerts.seat_alerts(db(), building, room, seat_id, mine)
-    todo = [a for a in found if a["decision"] in UNDECIDED]
-    todo.sort(key=lambda a: (a["status"] != "open", a["started_at"] or ""))
+    for a in found:
+        a["clause"] = _clause(a["rule"])
+    todo = [a for a in found if a["decision"] in UNDECIDED]      # going on first, the worst
+    todo.sort(key=lambda a: (a["status"] != "open", *_triage_key(a)))
     done = [a for a in found if a["decision"] not in UNDECIDED]
     pictured = next((a for a in found if a["thumb"] or a["evidence"]), None)
     files = alerts.alert_evidence(db(), pictured["alert_id"]) if pictured else []

@@ -9,16 +9,18 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
+from hub import triage
 from hub.store import nodes
 from hub.store import sessions as exam_sessions
 from hub.store.db import now_iso
 from hub.store.rooms import all_rooms
 from hub.store.users import User
+from kuzet.contract import Rule
 
-# The rules whose open, undecided alert sends the dean to the room: every non-advisory rule
-# of clause 4.1 (the advisory head turns are the proctor's to watch). One place for the set.
-HIGH_SEVERITY_RULES = ("device", "notes", "extra_person", "outsider_near_seat",
-                       "room_overcrowded", "seat_vacated")
+# The rules whose open, undecided alert sends the dean to the room: every rule above the
+# advisory posture cues in the proctor's triage order (hub.triage), worst first.
+HIGH_SEVERITY_RULES = tuple(r.value for r in sorted(Rule, key=triage.rank)
+                            if triage.group(r) != "advisory")
 VISIT_DUE_S = 3600.0          # an exam in progress unvisited this long needs a visit
 QUIET_WINDOW_S = 12 * 3600.0  # without an exam, the alerts of the last 12 hours count
 

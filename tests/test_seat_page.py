@@ -5,6 +5,7 @@ picture; only the proctor of an exam running in that room, only a seat of its ma
 from __future__ import annotations
 
 from hub.store import audit as audit_store
+from hub.store import nodes
 from hub.store.alerts import apply_alert, apply_evidence
 from kuzet import contract
 from kuzet_tools.bench.sim import alert_for, evidence_for
@@ -102,3 +103,41 @@ def test_the_evidence_page_acts_and_comes_back_for_the_proctor_only(client, serv
     html = dean.get(page).text
     assert "Alert" in html or aid[:4] in html
     assert 'name="reason"' not in html and "/proctor/alerts/" not in html
+
+
+def test_a_fresh_picture_is_asked_once_per_seat_in_five_seconds_and_seen_by_its_session(
+        app, client, services, hub_config):
+    """No node known: refused. A node, but no broker (this hub has no ingest): the command
+    is recorded unsent (503); again at once: 429. What comes back under the command's id is
+    shown to the session's proctor only."""
+    now = [1_000_000.0]
+    app.config["KUZET_CLOCK"] = lambda: now[0]
+    token = login(client, "aigerim")
+    url = f"{SEAT}/picture"
+    fetch = {"X-Requested-With": "fetch"}
+    assert client.post(url, data={"csrf_token": token}, headers=fetch).status_code == 409
+    o = contract.Origin(building="main", room="a101", node="cam1")
+    services.writer.call(nodes.apply_status, contract.StatusMessage(
+        origin=o, state="online", since=contract.utcnow()), 1.0, hub_config.liveness)
+    now[0] += 10
+    r = client.post(url, data={"csrf_token": token}, headers=fetch)
+    assert r.status_code == 503 and "error" in r.get_json()
+    [asked] = read(services, lambda c: c.execute(
+        "SELECT msg_id, node, session_id, published FROM commands WHERE action='snapshot'"
+    ).fetchall())
+    assert (asked["node"], asked["published"]) == ("cam1", 0) and asked["session_id"]
+    now[0] += 2
+    assert client.post(url, data={"csrf_token": token}, headers=fetch).status_code == 429
+    status = f"/proctor/pictures/{asked['msg_id']}.json"
+    assert client.get(status).get_json()["ready"] is False
+    ev = evidence_for(o, asked["msg_id"], JPEG)
+    rel = services.evidence.create(ev.evidence_id, ev.content_type, JPEG)[0]
+    services.writer.call(apply_evidence, ev, rel, 1.0)
+    body = client.get(status).get_json()
+    assert body["ready"]
+    with client.get(body["image"]) as image:
+        assert image.data == JPEG and image.headers["Cache-Control"] == "no-store"
+    assert f'href="{body["image"]}"' in client.get(SEAT).text          # the newest picture
+    other = app.test_client()
+    login(other, "bolat")
+    assert other.get(status).status_code == 404 and other.get(body["image"]).status_code == 404

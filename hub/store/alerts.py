@@ -230,19 +230,6 @@ def room_alerts(conn: sqlite3.Connection, building: str, room_: str, limit: int 
     return [alert_view(conn, r[0]) for r in ids]
 
 
-def seat_states(alerts: list[dict[str, Any]]) -> dict[str, str]:
-    """Each seat's state: ``confirmed`` beats ``alert`` beats quiet (absent)."""
-    states: dict[str, str] = {}
-    for a in alerts:
-        if not a["seat"]:
-            continue
-        if a["decision"] == "confirmed":
-            states[a["seat"]] = "confirmed"
-        elif a["status"] == "open" and a["decision"] in ("new", "acknowledged"):
-            states.setdefault(a["seat"], "alert")
-    return states
-
-
 # The SQL form of hub.triage.is_open: running and neither confirmed nor dismissed.
 OPEN_SQL = "a.status = 'open' AND a.decision IN ('new', 'acknowledged')"
 
@@ -308,8 +295,8 @@ def history_counts(conn: sqlite3.Connection, building: str, room_: str,
 
 def room_seat_states(conn: sqlite3.Connection, building: str, room_: str,
                      sessions: Collection[int] | None = None) -> dict[str, str]:
-    """Each seat's state over all the alerts of ``sessions`` (as ``seat_states``):
-    ``confirmed`` beats ``alert`` (an open incident) beats quiet (absent)."""
+    """Each seat's state over all the alerts of ``sessions``: ``confirmed`` (a confirmed
+    violation there) beats ``alert`` (an open incident) beats quiet (absent)."""
     where, args = _scope(sessions)
     rows = conn.execute(
         "SELECT seat, MAX(CASE WHEN decision = 'confirmed' THEN 2"

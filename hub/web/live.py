@@ -92,7 +92,7 @@ def room_context(building: str, room: str) -> dict | None:
             "students": {s["id"]: s["student"] for s in seats if s["student"]},
             "label_json": labels.as_json(), "triage": triage.as_json(),
             "links": _links(building, room), "open_shown": OPEN_SHOWN,
-            "history_shown": HISTORY_SHOWN, "dismiss_reasons": alerts.DISMISS_REASONS,
+            "history_shown": HISTORY_SHOWN,
             "keepalive_s": current_app.config["KUZET_CONFIG"].web.sse_keepalive_s}
 
 

@@ -249,3 +249,45 @@ def test_a_wifi_drop_shows_a_banner_and_misses_nothing(live_hub, broker, browser
     print(f"\nback online to all missed rows shown: {caught_up * 1000:.0f} ms")
     node.close()
     context.close()
+
+
+def test_a_stream_that_cannot_reconnect_keeps_the_page_and_catches_up(tmp_path, broker,
+                                                                        browser):
+    """No offline event this time: the stream ends (its maximum age) and the hub cannot be
+    reached for it (the request aborted); the page keeps its state, never reloads, and once
+    the stream comes back shows what it missed, once."""
+    from hub.server import HubServer
+    from tests.support.hub_env import make_config, seed
+
+    server = HubServer(make_config(tmp_path, broker.port, sse_max_age_s=1.5,
+                                   sse_keepalive_s=0.5)).start()
+    try:
+        assert server.services.ingest.connected.wait(10)
+        seed(server.services.writer)
+        node = NodeSim(broker.host, broker.port, A101)
+        page = browser.new_page(viewport=TABLET)
+        login(page, f"http://127.0.0.1:{server.port}", "aigerim", "correct horse battery")
+        expect(page.locator("#live-state.live")).to_be_visible(timeout=10_000)
+        page.evaluate("window.__same_page = true")
+        record_announcements(page)
+        page.route("**/live/main/a101/stream", lambda route: route.abort())
+        banner = page.locator("#offline-banner")
+        expect(banner).to_be_visible(timeout=10_000)
+        missed = [alert_for(A101, "r2s2", "notes"), alert_for(A101, "r1s4", "device")]
+        for m in missed:
+            node.publish(m)
+        page.wait_for_timeout(1500)
+        for m in missed:
+            expect(page.locator(f'li.incident[data-alert="{m.alert_id}"]')).to_have_count(0)
+        page.unroute("**/live/main/a101/stream")
+        expect(banner).to_be_hidden(timeout=20_000)
+        for m in missed:
+            expect(page.locator(f'#open-list li.incident[data-alert="{m.alert_id}"]')
+                   ).to_have_count(1)
+        assert open_order(page) == [missed[1].alert_id, missed[0].alert_id]   # phone first
+        expect(page.locator("#caught-up")).to_contain_text("2")
+        assert page.evaluate("window.__same_page") is True                   # no reload
+        assert sorted(page.evaluate("window.__news")) == sorted(m.alert_id for m in missed)
+        node.close()
+    finally:
+        server.stop()

@@ -23,6 +23,7 @@
   var expanded = false;     // "more open incidents" shown
   var es = null, failures = 0, lastGood = Date.now(), lastBeat = Date.now();
   var lost = false, bannerTimer = null, countsTimer = null, caughtTimer = null;
+  var retryTimer = null;
   var silentMs = Math.max(3 * cfg.keepalive_s * 1000, 5000);
 
   function isOpen(a) {
@@ -292,6 +293,7 @@
   }
 
   function connect() {
+    clearTimeout(retryTimer);
     if (es) { es.close(); }
     es = new EventSource(cfg.stream);
     lastBeat = Date.now();
@@ -311,12 +313,31 @@
     });
     es.onerror = function () {
       connectionLost(false);
-      if (es && es.readyState === EventSource.CLOSED) {     // refused: try again, then reload
-        failures += 1;
-        if (failures > 5) { window.location.reload(); return; }
-        setTimeout(connect, 2000);
+      if (es && es.readyState === EventSource.CLOSED) {   // the browser gave up: we retry
+        es = null;
+        retryLater();
       }
     };
+  }
+
+  /* Retry, backing off to 15 s. A hub that answers but refuses (signed out, the exam over:
+     not 200, or sent to the login page) reloads the page to show why; a network that is not
+     there keeps the last state on screen and is tried again: never a reload while offline. */
+  function retryLater() {
+    clearTimeout(retryTimer);
+    failures += 1;
+    retryTimer = setTimeout(probe, Math.min(1000 * Math.pow(2, failures), 15000));
+  }
+
+  function probe() {
+    if (navigator.onLine === false) { retryLater(); return; }
+    fetch(cfg.feed, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+      .then(function (r) {
+        if (r.ok && !r.redirected) { connect(); }
+        else if (r.status >= 500) { retryLater(); }
+        else { window.location.reload(); }
+      })
+      .catch(retryLater);
   }
 
   setInterval(function () {          // a silent drop: no ping for three keep-alives
@@ -329,8 +350,7 @@
     if (es) { es.close(); es = null; }
     connectionLost(true);
   });
-  window.addEventListener("online", function () { if (!es) { connect(); } });
-  setInterval(function () { if (!es && lost && navigator.onLine !== false) { connect(); } }, 5000);
+  window.addEventListener("online", function () { if (!es) { failures = 0; probe(); } });
 
   moreBtn.addEventListener("click", function () { expanded = !expanded; refresh(); });
 

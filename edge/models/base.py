@@ -29,11 +29,16 @@ class Detection:
 @dataclass(frozen=True)
 class Face:
     """One face: score, box in source pixels, and head yaw in degrees (negative = turned to
-    the image's left, positive = to the right; ``None`` when no mesh was run)."""
+    the image's left, positive = to the right; ``None`` when no mesh was run).
+
+    ``keypoints``: BlazeFace's six ``(x, y)`` in source pixels (the subject's right eye, left
+    eye, nose tip, mouth, right ear, left ear), which the face embedder aligns by; ``None``
+    from a detector that gives none."""
 
     score: float
     box: tuple[float, float, float, float]
     yaw: float | None = None
+    keypoints: tuple[tuple[float, float], ...] | None = None
 
     def as_dict(self) -> dict:
         return {"score": round(self.score, 4), "box": [round(v, 1) for v in self.box],

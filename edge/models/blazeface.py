@@ -95,7 +95,8 @@ class BlazeFaceDetector(FaceDetector):
         image = prepared.image
         for score, box, keypoints in self.decode_raw(raw, prepared):
             yaw = None if self.mesh is None else self.mesh.yaw(image, box, keypoints)
-            faces.append(Face(score, tuple(float(v) for v in box), yaw))
+            points = tuple((float(x), float(y)) for x, y in keypoints)
+            faces.append(Face(score, tuple(float(v) for v in box), yaw, points))
         return faces
 
     def detect(self, image: np.ndarray) -> list[Face]:

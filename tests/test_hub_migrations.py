@@ -12,7 +12,8 @@ LATEST_TABLES = {"migrations", "users", "rooms", "sessions", "audit", "seen", "a
                  "evidence", "nodes", "heartbeats", "rejected", "counters", "alert_notes",
                  "rounds", "session_proctors", "students", "session_seats", "commands",
                  "protocols", "retention_log", "user_buildings", "record_signers",
-                 "signed_records", "web_logins", "seat_presence"}
+                 "signed_records", "web_logins", "seat_presence", "roster_photos",
+                 "photo_retention_log"}
 
 
 def db_at(tmp_path, version: int) -> sqlite_utils.Database:

@@ -18,6 +18,7 @@ import pytest
 
 from hub.store import users
 from tests.support.hub_env import PASSWORD, csrf_from, login
+from tests.support.photos import put_student_with_photo
 from tests.test_hub_access import put_alert
 
 EVERYONE = ("anon", "aigerim", "bolat", "dana", "dean", "east_dean", "tech", "admin")
@@ -71,6 +72,8 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "exams.run": ("POST", ("aigerim", "admin")),        # /stop
     "exams.seat": ("POST", ("aigerim",)),
     "exams.import_csv": ("POST", ("admin",)),
+    # a roster photo: only a proctor of a session running now with the student (audited)
+    "exams.student_photo": ("GET", ("aigerim",)),
     # protocols: seen by the session's proctors and the building's deans; prepared (edited,
     # issued) by the proctor; the signed copy recorded by either; the retake by the dean
     "protocols.listing": ("GET", PROCTORS + DEANS),
@@ -137,6 +140,7 @@ def hub(tmp_path_factory):
     spare = w.call(users.add_user, "spare", PASSWORD, "proctor", "Spare")
     aid, ev = put_alert(services, "a101")
     confirmed, _ = put_alert(services, "a101")
+    put_student_with_photo(services, 1, "S1")
     client = app.test_client()
     token = login(client, "aigerim")
     assert client.post(f"/proctor/alerts/{confirmed}/confirm",
@@ -145,7 +149,7 @@ def hub(tmp_path_factory):
     values = {"building": "main", "room": "a101", "name": "cam1", "alert_id": aid,
               "evidence_id": ev, "n": "0", "session_id": "1", "action": "stop",
               "protocol_id": str(pid), "command_id": "c0ffee00c0ffee00", "user_id": str(spare),
-              "filename": "live.js", "seat": "r1s1"}
+              "filename": "live.js", "seat": "r1s1", "student_no": "S1"}
     yield app, values, {}
     services.stop()
 

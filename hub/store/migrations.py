@@ -354,3 +354,27 @@ def heartbeat_temperature(db: sqlite_utils.Database) -> None:
     """Each heartbeat's CPU temperature in the history (``heartbeats.cpu_temp_c``, null when
     the node cannot read it), for the technician's per-node pictures. Older rows have none."""
     db.execute("ALTER TABLE heartbeats ADD COLUMN cpu_temp_c REAL")
+
+
+@migration
+def roster_photos(db: sqlite_utils.Database) -> None:
+    """Roster photos (``hub.store.photos``): one per student, the re-encoded JPEG kept in the
+    hub's photos folder under its sha256 (never web-served but through the proctor's audited
+    route); purged with the exam's retention, each deletion logged."""
+    db.execute("""CREATE TABLE roster_photos (
+        student_no TEXT PRIMARY KEY REFERENCES students(student_no),
+        file TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        source_sha256 TEXT NOT NULL,
+        source_name TEXT NOT NULL,
+        width INTEGER NOT NULL, height INTEGER NOT NULL, size INTEGER NOT NULL,
+        imported_at TEXT NOT NULL,
+        imported_by INTEGER REFERENCES users(id))""")
+    db.execute("""CREATE TABLE photo_retention_log (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        student_no TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        imported_at TEXT NOT NULL,
+        kept_until TEXT NOT NULL,
+        file_removed INTEGER NOT NULL)""")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -19,6 +20,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
+from hub.evidence import EvidenceFolder, EvidencePathError
 from hub.roster import (
     ROSTER_COLUMNS,
     TIMETABLE_COLUMNS,
@@ -26,10 +28,11 @@ from hub.roster import (
     parse_roster,
     parse_timetable,
 )
+from hub.store import photos as photo_store
 from hub.store import rooms
 from hub.store import sessions as store
 from hub.web import node_commands
-from hub.web.security import audit, db, dean_buildings, require_role, writer
+from hub.web.security import audit, db, dean_buildings, my_sessions, require_role, writer
 from kuzet.contract import NAME_RE
 
 bp = Blueprint("exams", __name__, url_prefix="/exams")
@@ -164,3 +167,26 @@ def seat(session_id: int):
         abort(400)
     audit("session.seat", str(session_id), s["building"], s["room"], seat=seat_id)
     return redirect(url_for("exams.session_page", session_id=session_id))
+
+
+@bp.get("/<int:session_id>/students/<student_no>/photo")
+def student_photo(session_id: int, student_no: str):
+    """A student's roster photo (the check-in view shows it beside the seat's picture): only
+    to a proctor of a session running now with the student on its roster; every view is
+    audited (who, which student, when); never cached (``Cache-Control: no-store``)."""
+    _only("proctor")
+    if session_id not in (my_sessions(g.user) or set()):
+        abort(404)
+    s = _session_or_404(session_id)
+    row = photo_store.photo_in_session(db(), session_id, student_no)
+    if row is None:
+        abort(404)
+    try:
+        data = EvidenceFolder(current_app.config["KUZET_CONFIG"].hub.photos_path).resolve(
+            row["file"]).read_bytes()
+    except (EvidencePathError, FileNotFoundError):
+        abort(404)
+    audit("photo.view", student_no, s["building"], s["room"], session=session_id,
+          sha256=row["sha256"])
+    return Response(data, mimetype="image/jpeg",
+                    headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from edge.capture.config import FolderConfig, OpenCvConfig, SourceConfig
+from edge.face_check import FaceCheckParams
 from edge.models.operating_point import (
     DEFAULT_PHONE_THRESHOLD,
     DEFAULT_SECOND_DETECTOR,
@@ -99,6 +100,7 @@ class RulesSection(StrictModel):
     head_turned: RuleSection = RuleSection()
     head_down_hands_low: RuleSection = RuleSection()
     room_overcrowded: RuleSection = RuleSection()
+    face_changed: RuleSection = RuleSection()
 
     def params(self):
         out = {}
@@ -107,6 +109,19 @@ class RulesSection(StrictModel):
             out[rule] = DEFAULT_PARAMS[rule].__class__(
                 **{**DEFAULT_PARAMS[rule].__dict__, **override})
         return out
+
+
+class FaceCheckSection(StrictModel):
+    """The changed-face check (``edge.face_check``), in exams that opt in: how often a seat's
+    face is compared with its check-in face, and which faces are compared."""
+
+    every_s: Annotated[float, Field(ge=2, le=600)] = 15.0
+    min_face_px: Annotated[float, Field(ge=16, le=1000)] = 40.0
+    max_yaw_deg: Annotated[float, Field(gt=0, le=90)] = 30.0
+
+    def params(self) -> FaceCheckParams:
+        return FaceCheckParams(every_s=self.every_s, min_face_px=self.min_face_px,
+                               max_yaw_deg=self.max_yaw_deg)
 
 
 class ExamSection(StrictModel):
@@ -148,6 +163,7 @@ class NodeConfig(StrictModel):
     exam: ExamSection | None = None
     evidence: EvidenceSection = EvidenceSection()
     gpio: GpioSection = GpioSection()
+    face_check: FaceCheckSection = FaceCheckSection()
     heartbeat_s: Annotated[float, Field(gt=0, le=3600)] = 10.0
 
     @property

@@ -14,6 +14,7 @@ from edge.capture.base import Frame
 from edge.clocks import Clock
 from edge.config import ExamSection, RulesSection
 from edge.evidence_flow import EvidenceFlow
+from edge.face_check import FaceCheck
 from edge.lifecycle import AlertLifecycle
 from edge.outbox_writer import OutboxWriter
 from edge.rules import Policy, RuleEvent, RulesEngine
@@ -29,10 +30,12 @@ class Incidents:
                  rules: RulesSection, exam: ExamSection | None,
                  where: Callable[[], tuple[Frame | None, SeatMap | None]],
                  on_session: Callable[[], None], warn: Callable[[str], None],
-                 clock: Clock = time.monotonic, wall_clock: Clock = time.time) -> None:
+                 clock: Clock = time.monotonic, wall_clock: Clock = time.time,
+                 face_check: FaceCheck | None = None) -> None:
         """``where()``: the latest frame and seat map (the evidence of alerts that a session
         change closes); ``on_session()``: the session started or stopped (the status says
-        which)."""
+        which); ``face_check``: the seats' check-in faces, started and forgotten with each
+        session (None: the node has no changed-face check)."""
         self.engine = engine
         self.lifecycle = lifecycle
         self.state = state
@@ -46,6 +49,7 @@ class Incidents:
         self._warn = warn
         self._clock = clock
         self._wall = wall_clock
+        self.face_check = face_check
 
     @property
     def session_id(self) -> str | None:
@@ -109,8 +113,11 @@ class Incidents:
                 session_id=s.session_id, allowed_aids=frozenset(s.allowed_aids),
                 roster_size=s.roster_size, proctors=s.proctors,
                 yaw_limit_deg=self.rules.yaw_limit_deg,
-                taken_after_s=self.rules.taken_after_s), self._clock()):
+                taken_after_s=self.rules.taken_after_s,
+                face_check=s.face_check and self.face_check is not None), self._clock()):
             self.emit(ev, frame, seats)
+        if self.face_check is not None:
+            self.face_check.start(s.face_check)
         self.state.session = s.model_dump(mode="json")
         self.state.try_save(self._warn)
         self._on_session()
@@ -120,6 +127,8 @@ class Incidents:
         frame, seats = self._where()
         for ev in self.engine.stop_session(self._clock()):
             self.emit(ev, frame, seats)
+        if self.face_check is not None:
+            self.face_check.stop()
         self.state.session = None
         self.state.try_save(self._warn)
         self._on_session()

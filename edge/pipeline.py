@@ -17,6 +17,7 @@ Between the threads go small frozen dataclasses through bounded queues.
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 import time
@@ -29,6 +30,7 @@ from edge.capture.base import Frame
 from edge.capture.supervisor import ResilientSource
 from edge.clocks import Clock
 from edge.evidence import FrameRing
+from edge.face_check import FaceCheck
 from edge.looks import room_look, seat_look
 from edge.models.base import Detection, Detector, Face, FaceDetector, Prepared
 from edge.models.pose import Pose, PoseEstimator
@@ -116,12 +118,19 @@ def decode_pose(result: LookResult, pose_estimator: PoseEstimator | None) -> Pos
 
 
 def observe_look(engine: RulesEngine, result: LookResult, detections: list[Detection],
-                 faces: list[Face], pose: Pose | None = None) -> list[RuleEvent]:
+                 faces: list[Face], pose: Pose | None = None,
+                 face_check: FaceCheck | None = None) -> list[RuleEvent]:
+    """The look through the rules core; at a seat, ``face_check`` (when the exam opted in)
+    compares the seat's face with its check-in face now and then (``SeatLook.face_sim``)."""
     look = result.look
     if look.job.seat is not None:
-        return engine.observe_seat(seat_look(
-            look.job.seat, look.seats, detections, faces, look.frame.t_mono,
-            pose=None if pose is None else pose.keypoints))
+        seen = seat_look(look.job.seat, look.seats, detections, faces, look.frame.t_mono,
+                         pose=None if pose is None else pose.keypoints)
+        if face_check is not None and face_check.enabled:
+            sim = face_check.look(look.job.seat, look.frame.image, faces, look.frame.t_mono)
+            if sim is not None:
+                seen = dataclasses.replace(seen, face_sim=sim)
+        return engine.observe_seat(seen)
     return engine.observe_room(room_look(detections, look.frame.t_mono))
 
 
@@ -138,13 +147,15 @@ class Pipeline:
                  before_rules: Callable[[], None], on_events: EventSink,
                  clock: Clock = time.monotonic,
                  seat_from_main_below_px: int | None = None,
-                 pose_estimator: PoseEstimator | None = None) -> None:
+                 pose_estimator: PoseEstimator | None = None,
+                 face_check: FaceCheck | None = None) -> None:
         self.source = source
         self.ring = ring
         self.seat_plan = seat_plan
         self.detector = detector
         self.face_detector = face_detector
         self.pose_estimator = pose_estimator
+        self.face_check = face_check
         self.engine = engine
         self.counters = counters
         self.stop = stop
@@ -243,7 +254,7 @@ class Pipeline:
             pose = decode_pose(result, self.pose_estimator)
             self.counters.stage_s["decode"] += time.perf_counter() - t0
             t0 = time.perf_counter()
-            events = observe_look(self.engine, result, dets, faces, pose)
+            events = observe_look(self.engine, result, dets, faces, pose, self.face_check)
             frame, seats = result.look.frame, result.look.seats
         else:
             frame, seats = self._latest, self.seat_plan.current

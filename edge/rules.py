@@ -8,6 +8,13 @@ seen); the rule's condition holds while the *median* of the last ``window`` scor
 ``threshold``. An incident opens once the condition has held for ``min_duration_s``, is updated
 every ``update_every_s`` while it holds, and closes once it has not held for ``clear_after_s``
 (inertia). After closing, the same seat and rule stay quiet for ``cooldown_s``.
+
+The changed face (``face_changed``, advisory, only in a session that opted in) is fed only by
+the looks that compared the seat's face with its check-in face (``SeatLook.face_sim``, from
+``edge.face_check``, every ``[face_check] every_s`` per seat, not every look): its score is how
+unlike the two are, ``1 - similarity``, and it holds while the median of the last comparisons
+reaches ``1 - face_threshold``. Its ``clear_after_s`` is longer than the time between two
+comparisons, so the quiet looks between them close nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +26,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from kuzet.contract import ADVISORY_RULES, AlertEvent, Rule
+
+# Cosine similarity of two face embeddings below which they count as two people (the
+# changed-face rule's default; measured in docs/detection.md).
+FACE_THRESHOLD = 0.35
 
 # Detector labels that the regulation cares about, and the aid name that allows each.
 DEVICE_LABELS = {"cell phone": "phone", "laptop": "laptop", "tablet": "tablet",
@@ -37,6 +48,8 @@ class SeatLook:
     objects: tuple[tuple[str, float], ...] = ()  # (label, score) centred in the seat
     yaw: float | None = None                  # head yaw of the seated student, degrees
     posture: float | None = None              # edge.posture score: 1.0 bowed, hands low
+    face_sim: float | None = None             # the seat's face against its check-in face
+    #                                           (cosine); None: not compared at this look
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,11 @@ DEFAULT_PARAMS: dict[Rule, RuleParams] = {
     # sight below the desk counts, and the median of 5 looks rides over a missed keypoint.
     Rule.HEAD_DOWN_HANDS_LOW: RuleParams(min_duration_s=20.0, clear_after_s=5.0, window=5),
     Rule.ROOM_OVERCROWDED: RuleParams(min_duration_s=10.0),
+    # Fed by one comparison every ~15 s per seat: the median of 3 (two unlike faces of three)
+    # held for 15 s more opens it; the times between comparisons must not close it.
+    Rule.FACE_CHANGED: RuleParams(min_score=0.0, threshold=1.0 - FACE_THRESHOLD, window=3,
+                                  min_duration_s=15.0, clear_after_s=60.0, cooldown_s=120.0,
+                                  update_every_s=60.0),
 }
 
 
@@ -80,6 +98,7 @@ class Policy:
     proctors: int = 1
     yaw_limit_deg: float = 35.0
     taken_after_s: float = 10.0   # a seat counts as taken once a student sat there this long
+    face_check: bool = False      # the exam opted in to the changed-face rule
 
 
 @dataclass(frozen=True)
@@ -229,6 +248,9 @@ class RulesEngine:
             {"yaw_deg": round(look.yaw, 1)} if look.yaw is not None else {})
         # No confident pose counts as not seen: the cue must hold, not merely not be refuted.
         yield Rule.HEAD_DOWN_HANDS_LOW, look.posture or 0.0, {}
+        if p.face_check and look.face_sim is not None:
+            yield Rule.FACE_CHANGED, min(1.0, max(0.0, 1.0 - look.face_sim)), {
+                "similarity": round(look.face_sim, 3)}
 
     @staticmethod
     def _best(look: SeatLook, labels: dict[str, str], allowed: frozenset[str]

@@ -4,7 +4,7 @@ database, no Flask.
 
 Severity, worst first: a device (phone, tablet, calculator), then notes, then outside help (a
 second person at the seat, someone standing by it, too many people in the room), then a seat
-left, then the advisory posture cues. Within a severity the incident that has lasted longest
+left, then the advisory cues (posture, a changed face). Within a severity the incident that has lasted longest
 comes first (the oldest start; they are all still running). Each rule names the clause 4.1
 item of the regulation it checks (docs/regulation: "4.1 no phone, tablet, calculator", ...);
 the words for a clause are in ``hub.web.labels.CLAUSES``.
@@ -30,10 +30,12 @@ _RULES: dict[str, tuple[str, str]] = {
     Rule.SEAT_VACATED: ("seat_left", "stay_in_view"),
     Rule.HEAD_TURNED: ("advisory", "no_help"),            # looking at a neighbour's work
     Rule.HEAD_DOWN_HANDS_LOW: ("advisory", "no_devices"),  # a phone under the desk
+    Rule.FACE_CHANGED: ("advisory", "identity"),   # another face at a checked-in seat
 }
 
-# The clause 4.1 items (the regulation's own words are the labels).
-CLAUSES = ("stay_in_view", "no_help", "no_aids", "no_devices")
+# The clause 4.1 items (the regulation's own words are the labels), and section 3's
+# identification of the person taking the exam (the proctor identifies the student).
+CLAUSES = ("stay_in_view", "no_help", "no_aids", "no_devices", "identity")
 
 # An incident a proctor still has to look at: running, and neither confirmed nor dismissed.
 OPEN_DECISIONS = ("new", "acknowledged")

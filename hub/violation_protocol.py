@@ -142,6 +142,7 @@ VIOLATIONS: dict[str, dict[str, str]] = {
         "head_turned": "көршісіне бұрылды",
         "head_down_hands_low": "ұзақ уақыт басын төмен салып, екі қолын парта астында ұстады",
         "room_overcrowded": "аудиторияда бөгде тұлғалар болды",
+        "face_changed": "тіркелген орында басқа адам отырды (камераның кеңесі)",
     },
     "ru": {
         "seat_vacated": "покинул(а) место / вышел(ла) из поля зрения камеры во время экзамена",
@@ -153,6 +154,7 @@ VIOLATIONS: dict[str, dict[str, str]] = {
         "head_turned": "поворачивался(лась) к соседу",
         "head_down_hands_low": "долго сидел(а) с опущенной головой и руками под партой",
         "room_overcrowded": "в аудитории находились посторонние",
+        "face_changed": "на отмеченном месте сидел другой человек (подсказка камеры)",
     },
     "en": {
         "seat_vacated": "left the seat / the camera's field of view during the exam",
@@ -163,14 +165,19 @@ VIOLATIONS: dict[str, dict[str, str]] = {
         "head_turned": "turned to a neighbour",
         "head_down_hands_low": "kept the head down and both hands under the desk for a long time",
         "room_overcrowded": "outsiders were in the room",
+        "face_changed": "another person sat at the checked-in seat (the camera's advice)",
     },
 }
 
 
 def violation_text(rule: str, lang: str) -> str:
-    """The violation written out from the rule, citing clause 4.1."""
+    """The violation written out from the rule, citing clause 4.1 (a changed face: section 3,
+    the identification of the person taking the exam)."""
     words = VIOLATIONS.get(lang, VIOLATIONS["kk"]).get(rule, rule)
-    clause = {"kk": "4.1-тармақ", "ru": "п. 4.1", "en": "clause 4.1"}[lang]
+    if rule == "face_changed":
+        clause = {"kk": "3-бөлім", "ru": "раздел 3", "en": "section 3"}[lang]
+    else:
+        clause = {"kk": "4.1-тармақ", "ru": "п. 4.1", "en": "clause 4.1"}[lang]
     return f"{words} ({clause})"
 
 

@@ -64,9 +64,10 @@ class Rule(StrEnum):
     HEAD_TURNED = "head_turned"            # head turned to a neighbour (advisory)
     HEAD_DOWN_HANDS_LOW = "head_down_hands_low"  # head bowed, hands under the desk (advisory)
     ROOM_OVERCROWDED = "room_overcrowded"  # more people than roster + proctors
+    FACE_CHANGED = "face_changed"          # the seat's face is not its check-in face (advisory)
 
 
-ADVISORY_RULES = frozenset({Rule.HEAD_TURNED, Rule.HEAD_DOWN_HANDS_LOW})
+ADVISORY_RULES = frozenset({Rule.HEAD_TURNED, Rule.HEAD_DOWN_HANDS_LOW, Rule.FACE_CHANGED})
 
 
 class AlertEvent(StrEnum):
@@ -239,6 +240,17 @@ class StartSession(StrictModel):
     allowed_aids: list[Literal["calculator", "phone", "tablet", "laptop", "book", "notes"]] = []
     roster_size: Annotated[int, Field(ge=0, le=1000)] | None = None
     proctors: Annotated[int, Field(ge=0, le=50)] = 1
+    # the exam opted in to the changed-face check (face_changed): the node keeps each seat's
+    # check-in face embedding and compares the seat's face with it now and then. Sent only
+    # when true, so a start without it keeps the wire form an older node accepts.
+    face_check: bool = False
+
+    @model_serializer(mode="wrap")
+    def _without_face_check_off(self, handler: SerializerFunctionWrapHandler) -> dict:
+        data = handler(self)
+        if not data.get("face_check", True):
+            del data["face_check"]
+        return data
 
 
 Point = tuple[float, float]

@@ -20,6 +20,7 @@ RULES = {
     "head_turned": _l("Head turned to a neighbour"),
     "head_down_hands_low": _l("Head down, hands under the desk"),
     "room_overcrowded": _l("Too many people in the room"),
+    "face_changed": _l("The face at the seat changed"),
 }
 
 DECISIONS = {
@@ -67,6 +68,7 @@ CLAUSES = {
     "no_help": _l("4.1 no third-party help, no outsiders"),
     "no_aids": _l("4.1 no notes, textbooks, aids"),
     "no_devices": _l("4.1 no phone, tablet, calculator"),
+    "identity": _l("3 the person taking the exam is identified"),
 }
 
 # How an incident of the room's history ended (hub.triage.outcome).

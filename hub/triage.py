@@ -4,10 +4,11 @@ database, no Flask.
 
 Severity, worst first: a device (phone, tablet, calculator), then notes, then outside help (a
 second person at the seat, someone standing by it, too many people in the room), then a seat
-left, then the advisory cues (posture, a changed face). Within a severity the incident that has lasted longest
-comes first (the oldest start; they are all still running). Each rule names the clause 4.1
-item of the regulation it checks (docs/regulation: "4.1 no phone, tablet, calculator", ...);
-the words for a clause are in ``hub.web.labels.CLAUSES``.
+left, then the advisory cues (posture, a changed face). Within a severity the incident that
+has lasted longest comes first (the oldest start; they are all still running). Each rule names
+the clause 4.1 item of the regulation it checks (docs/regulation: "4.1 no phone, tablet,
+calculator", ...; a changed face: section 3, the identification of the person taking the
+exam); the words for a clause are in ``hub.web.labels.CLAUSES``.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from edge.clocks import Clock, utc
 from edge.evidence_flow import EvidenceFlow
 from edge.incidents import Incidents
 from edge.seat_plan import SeatPlan
+from edge.seats import SeatMap
 from kuzet import contract
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ class Commands:
             return f"{len(spec.seats)} seats"
         if cmd.action == A.PRESENCE:
             return self._presence(cmd)
+        if cmd.action == A.CHECK_IN:
+            return self._check_in(cmd)
         raise ValueError(f"unknown action {cmd.action}")
 
     def _presence(self, cmd: contract.CommandMessage) -> str:
@@ -112,6 +115,37 @@ class Commands:
                  cmd.seat, cmd.quiet_s, closed)
         return (f"seat {cmd.seat}: outside help quiet for {cmd.quiet_s:.0f} s"
                 + (f", {closed} alert(s) closed" if closed else ""))
+
+    def _check_in(self, cmd: contract.CommandMessage) -> str:
+        """The proctor checks a seat's student in: the seat's crop of the latest frame goes
+        to the hub as evidence (kind ``check-in``, under the command's id), with whether the
+        node saw the seat taken and how many seats it saw taken (``contract.Seated``)."""
+        assert cmd.seat is not None
+        frame = self._latest_frame()
+        if frame is None:
+            raise RuntimeError("no frame yet: the camera is not delivering")
+        h, w = frame.image.shape[:2]
+        seats = SeatMap(self.seat_plan.spec, w, h, margin=self.seat_plan.margin)
+        seat = seats.by_id.get(cmd.seat)
+        if seat is None:
+            raise ValueError(f"refused: seat {cmd.seat} is not in the seat map")
+        seated = self.seated(frame.t_mono, cmd.seat)
+        evidence_id = self.evidence.check_in(cmd.id, frame, seat, seated)
+        if self.incidents.face_check is not None:   # its next good face is the seat's face
+            self.incidents.face_check.check_in(cmd.seat)
+        seen = {True: "taken", False: "empty", None: "not looked at"}[seated.seat]
+        taken = "no exam runs" if seated.taken is None \
+            else f"{seated.taken} of {seated.looked} seats looked at taken"
+        return f"seat {cmd.seat}: check-in crop {evidence_id}; seat {seen}; {taken}"
+
+    def seated(self, t: float, seat: str) -> contract.Seated:
+        """What the rules saw seated in the last ``CHECK_IN_SEEN_S`` (looks come only while
+        a session runs: outside one, nothing is known)."""
+        looks = self.incidents.engine.seated(t, contract.CHECK_IN_SEEN_S)
+        if self.incidents.session_id is None:
+            return contract.Seated()
+        return contract.Seated(seat=looks.get(seat), taken=sum(looks.values()),
+                               looked=len(looks))
 
     def _stop(self, session_id: str | None) -> str:
         """Stop the running session, only if the command names it: a stop for another

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 class EvidenceFile:
     evidence_id: str
     alert_id: str
-    kind: str                 # snapshot | crop | clip
+    kind: str                 # snapshot | crop | clip | check-in
     path: Path
     sha256: str
     size: int
@@ -201,6 +201,12 @@ class EvidenceStore:
             files.append(self._write(alert_id, "crop", "jpg", self._jpeg(image[y1:y2, x1:x2]),
                                      "image/jpeg", captured_wall))
         return files
+
+    def still(self, alert_id: str, kind: str, image: np.ndarray,
+              captured_wall: float) -> EvidenceFile:
+        """One picture as it is (a check-in crop: ``kind`` ``check-in``)."""
+        return self._write(alert_id, kind, "jpg", self._jpeg(image), "image/jpeg",
+                           captured_wall)
 
     def clip(self, alert_id: str, jpegs: list[bytes], fps: float, captured_wall: float,
              mask: Callable[[np.ndarray], None] | None = None) -> EvidenceFile | None:

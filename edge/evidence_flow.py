@@ -26,12 +26,14 @@ from edge.evidence import EvidenceFile, EvidenceStore, FrameRing
 from edge.outbox_writer import OutboxWriter
 from edge.privacy import Box, FaceBlur, blur_boxes
 from edge.rules import RuleEvent
-from edge.seats import SeatMap, inside_polygon
+from edge.seat_cut import cut_seat
+from edge.seats import Seat, SeatMap, inside_polygon
 from edge.system import disk_free_mb
 from kuzet import contract
 
 log = logging.getLogger(__name__)
 CLIP_GRACE_S = 5.0        # a clip is written this long after its end even if the ring lags
+FROM_MAIN_BELOW_PX = 1 << 30   # a check-in crop always comes from the larger picture if any
 
 
 class EvidenceFlow:
@@ -106,6 +108,26 @@ class EvidenceFlow:
         self.store.close_alert(key)
         return ref.evidence_id
 
+    # -- the proctor's check-in ---------------------------------------------------------------
+    def check_in(self, key: str, frame: Frame, seat: Seat, seated: contract.Seated) -> str:
+        """The seat's crop for the proctor's check-in (its student's face beside the roster
+        photo): cut from the largest picture of the moment (``edge.seat_cut``), faces whose
+        centre is not in the seat blurred, sent at once (kind ``check-in``) with what the node
+        saw seated; returns its evidence id."""
+        cut = cut_seat(seat.crop, frame.image, frame.main, below_px=FROM_MAIN_BELOW_PX)
+        pixels = np.ascontiguousarray(cut.pixels)
+        if not self.room(f"check-in crop for seat {seat.id}", pixels.size):
+            raise RuntimeError("disk low: no check-in crop saved")
+        if self.face_blur is not None:
+            (dx, dy), (sx, sy) = cut.offset, cut.scale
+            polygon = (seat.polygon - np.float32([dx, dy])) * np.float32([sx, sy])
+            pixels, _ = self.face_blur.blur(
+                pixels, keep=lambda x, y: inside_polygon(polygon, x, y))
+        f = self.store.still(key, "check-in", pixels, frame.t_wall)
+        self._put(f, seated)
+        self.store.close_alert(key)
+        return f.evidence_id
+
     # -- shared -------------------------------------------------------------------------------
     def room(self, what: str, need: int) -> bool:
         """Evidence only while the disk keeps its reserve after it: alerts come first."""
@@ -115,19 +137,24 @@ class EvidenceFlow:
         return False
 
     def send(self, f: EvidenceFile) -> contract.EvidenceRef:
+        """An alert's evidence file sent; the reference its alert names."""
+        self._put(f)
+        return contract.EvidenceRef(evidence_id=f.evidence_id, kind=f.kind, sha256=f.sha256,
+                                    size=f.size)
+
+    def _put(self, f: EvidenceFile, seated: contract.Seated | None = None) -> None:
         """The evidence message goes into the outbox without its bytes: the publisher reads
         the file when it sends it (the file is not stored twice)."""
         msg = contract.EvidenceMessage(
             origin=self.writer.origin, alert_id=f.alert_id, evidence_id=f.evidence_id,
             kind=f.kind, content_type=f.content_type, sha256=f.sha256, size=f.size,
-            captured_at=utc(f.captured_wall), sent_at=utc(self._wall()), data="")
+            captured_at=utc(f.captured_wall), sent_at=utc(self._wall()), data="",
+            seated=seated)
         self.writer.put(msg, "evidence", attachment=str(f.path))
         try:
             self.store.set_message(f.evidence_id, msg.id)
         except sqlite3.Error as exc:
             self._warn(f"evidence index not updated: {exc}")
-        return contract.EvidenceRef(evidence_id=f.evidence_id, kind=f.kind, sha256=f.sha256,
-                                    size=f.size)
 
     def _snapshot(self, ev: RuleEvent, frame: Frame, seats: SeatMap | None
                   ) -> list[contract.EvidenceRef]:

@@ -196,6 +196,13 @@ class RulesEngine:
     def open_alerts(self) -> dict[tuple[str | None, Rule], str]:
         return {k: tr.alert_id for k, tr in self._tracks.items() if tr.alert_id}
 
+    def seated(self, t: float, within: float) -> dict[str, bool]:
+        """Each seat looked at in the last ``within`` seconds before ``t``: whether a person
+        sat there at its last look (a check-in's headcount). Empty outside a session: seats
+        are looked at only during one."""
+        return {seat: present for seat, (at, present) in self._last_look.items()
+                if t - at <= within}
+
     # -- looks -----------------------------------------------------------------------------
     def observe_seat(self, look: SeatLook) -> list[RuleEvent]:
         if self.policy is None:

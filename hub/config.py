@@ -169,11 +169,14 @@ class BrokerSection(BrokerAccess):
     max_snapshot_bytes: EvidenceCap = 4 * 2**20
     max_crop_bytes: EvidenceCap = 4 * 2**20
     max_clip_bytes: EvidenceCap = MAX_EVIDENCE_BYTES
+    # a check-in crop (one seat, edge.evidence_flow.check_in) is a fraction of a snapshot
+    max_check_in_bytes: EvidenceCap = 2**20
 
     def evidence_cap(self, kind: str) -> int:
-        """The largest file of that evidence kind (``snapshot``, ``crop``, ``clip``)."""
+        """The largest file of that evidence kind (``snapshot``, ``crop``, ``clip``,
+        ``check-in``)."""
         return {"snapshot": self.max_snapshot_bytes, "crop": self.max_crop_bytes,
-                "clip": self.max_clip_bytes}[kind]
+                "clip": self.max_clip_bytes, "check-in": self.max_check_in_bytes}[kind]
 
     # Evidence whose alert has not come yet (a node sends the snapshot first) is held this
     # long, at most this many at a time and this many bytes of files together (in memory, or
@@ -189,7 +192,8 @@ class BrokerSection(BrokerAccess):
             raise ValueError("orphan_max must be below receive_maximum: held evidence is not "
                              "acknowledged, and a full window would stop the broker sending "
                              "the alerts it waits for")
-        largest = max(self.max_snapshot_bytes, self.max_crop_bytes, self.max_clip_bytes)
+        largest = max(self.max_snapshot_bytes, self.max_crop_bytes, self.max_clip_bytes,
+                      self.max_check_in_bytes)
         if self.orphan_max_bytes < largest:
             raise ValueError(f"orphan_max_bytes ({self.orphan_max_bytes}) must be at least the "
                              f"largest evidence file taken ({largest} bytes): a snapshot "

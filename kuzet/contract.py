@@ -82,6 +82,7 @@ class Action(StrEnum):
     SNAPSHOT = "snapshot"
     RELOAD_SEATMAP = "reload_seatmap"
     PRESENCE = "proctor_present"   # the proctor stands at ``seat``: quiet outside help there
+    CHECK_IN = "check_in"          # the proctor checks ``seat``'s student in: a fresh crop of it
 
 
 # A second person at the seat, or someone standing by it: what a proctor's own presence raises.
@@ -175,14 +176,30 @@ class AlertMessage(Message):
     sig: Signature | None = None      # and the node's signature (None: an unsigned node)
 
 
+class Seated(StrictModel):
+    """What the node saw of the room when it cut a check-in crop: whether the check-in's seat
+    is taken (None: not looked at in the last ``CHECK_IN_SEEN_S``, or no exam runs on the node,
+    which looks at seats only during one), how many seats of its map it saw taken and how many
+    it looked at in that time (``taken`` None: no exam runs)."""
+
+    seat: bool | None = None
+    taken: Annotated[int, Field(ge=0, le=500)] | None = None
+    looked: Annotated[int, Field(ge=0, le=500)] = 0
+
+
+CHECK_IN_SEEN_S = 30.0   # a seat's last look counts for ``Seated`` this long
+
+
 class EvidenceMessage(Message):
-    """One evidence file; ``data`` is base64; ``sha256`` is of the decoded bytes."""
+    """One evidence file; ``data`` is base64; ``sha256`` is of the decoded bytes. A check-in
+    crop (kind ``check-in``, under the ``check_in`` command's id) also says what the node saw
+    seated (``seated``)."""
 
     type: Literal["evidence"] = "evidence"
     origin: Origin
     alert_id: MessageId
     evidence_id: MessageId
-    kind: Literal["snapshot", "crop", "clip"]
+    kind: Literal["snapshot", "crop", "clip", "check-in"]
     content_type: Literal["image/jpeg", "video/x-msvideo"]
     sha256: Sha256
     size: Annotated[int, Field(ge=0)]
@@ -190,6 +207,21 @@ class EvidenceMessage(Message):
     data: str
     chain: ChainLink | None = None    # signed over everything but ``data`` (``sha256`` says it)
     sig: Signature | None = None
+    seated: Seated | None = None      # a check-in crop's: sent only then
+
+    @model_validator(mode="after")
+    def _seated_for_check_in(self) -> EvidenceMessage:
+        if self.seated is not None and self.kind != "check-in":
+            raise ValueError("'seated' comes only with a check-in crop")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_seated_null(self, handler: SerializerFunctionWrapHandler) -> dict:
+        """``seated`` only when set: every other evidence keeps its older wire form."""
+        data = handler(self)
+        if data.get("seated", 0) is None:
+            del data["seated"]
+        return data
 
     def decoded(self) -> bytes:
         """The file's bytes, checked against ``size`` and ``sha256`` (ValueError if not)."""
@@ -296,7 +328,7 @@ class CommandMessage(Message):
     # without one (an older hub's) and a stop of another session than the one it runs.
     session_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     # for proctor_present: the seat the proctor stands at, and for how long its outside-help
-    # rules (OUTSIDE_HELP_RULES) raise nothing
+    # rules (OUTSIDE_HELP_RULES) raise nothing; for check_in: the seat to cut a crop of
     seat: Name | None = None
     quiet_s: Annotated[float, Field(ge=PRESENCE_QUIET_S[0], le=PRESENCE_QUIET_S[1])] | None = None
 
@@ -306,6 +338,8 @@ class CommandMessage(Message):
             raise ValueError("start_session needs a 'session'")
         if self.action == Action.PRESENCE and (self.seat is None or self.quiet_s is None):
             raise ValueError("proctor_present needs a 'seat' and 'quiet_s'")
+        if self.action == Action.CHECK_IN and (self.seat is None or self.quiet_s is not None):
+            raise ValueError("check_in needs a 'seat' (and no 'quiet_s')")
         return self
 
     @model_serializer(mode="wrap")

@@ -109,8 +109,9 @@ def test_the_provisioned_brokers_config_refuses_an_oversize_publish(tmp_path):
 
 
 # -- the hub's cap per evidence kind ----------------------------------------------------------
-CAPS = {"snapshot": 40_000, "crop": 20_000, "clip": 60_000}
-TYPES = {"snapshot": "image/jpeg", "crop": "image/jpeg", "clip": "video/x-msvideo"}
+CAPS = {"snapshot": 40_000, "crop": 20_000, "clip": 60_000, "check-in": 10_000}
+TYPES = {"snapshot": "image/jpeg", "crop": "image/jpeg", "clip": "video/x-msvideo",
+         "check-in": "image/jpeg"}
 ORIGIN = contract.Origin(building="main", room="a101", node="cam1")
 
 
@@ -127,7 +128,8 @@ def test_evidence_above_its_kinds_cap_is_refused_before_the_disk(tmp_path, broke
                                                                   evidence_process):
     config = make_config(tmp_path, broker.port)
     config = config.model_copy(update={"broker": config.broker.model_copy(update={
-        "evidence_process": evidence_process, **{f"max_{k}_bytes": v for k, v in CAPS.items()}})})
+        "evidence_process": evidence_process,
+        **{f"max_{k.replace('-', '_')}_bytes": v for k, v in CAPS.items()}})})
     svc = HubServices(config).start(ingest=True)
     node = NodeSim(broker.host, broker.port, ORIGIN)
     try:
@@ -141,15 +143,15 @@ def test_evidence_above_its_kinds_cap_is_refused_before_the_disk(tmp_path, broke
         fits = _evidence(alert.alert_id, "clip", CAPS["clip"])    # at the cap: taken
         node.publish(fits)
         assert wait_until(lambda: _rows(svc, "SELECT evidence_id FROM evidence"), 20)
-        assert wait_until(lambda: len(_rows(svc, "SELECT * FROM rejected")) >= 3, 10)
+        assert wait_until(lambda: len(_rows(svc, "SELECT * FROM rejected")) >= 4, 10)
         assert [r["evidence_id"] for r in _rows(svc, "SELECT evidence_id FROM evidence")] \
             == [fits.evidence_id]
         files = [p for p in svc.evidence.root.rglob("*") if p.is_file()]
         assert [p.name for p in files] == [f"{fits.evidence_id}.avi"]
         reasons = sorted(r["reason"] for r in _rows(svc, "SELECT reason FROM rejected"))
-        assert len(reasons) == 3 and all("exceeds the hub's cap" in r for r in reasons)
+        assert len(reasons) == 4 and all("exceeds the hub's cap" in r for r in reasons)
         conn = connect(svc.db_path, readonly=True)
-        assert messages.counters(conn)["rejected"] == 3
+        assert messages.counters(conn)["rejected"] == 4
         conn.close()
     finally:
         node.close()

@@ -13,7 +13,7 @@ GOLDEN = Path(__file__).parent / "data" / "contract"
 ORIGIN = c.Origin(building="main", room="a101", node="cam1")
 TOPICS = {"alert_open": "alert", "evidence": "evidence", "status": "status",
           "heartbeat": "heartbeat", "command_start": "cmd", "command_stop": "cmd",
-          "command_present": "cmd",
+          "command_present": "cmd", "command_check_in": "cmd", "evidence_check_in": "evidence",
           "reply": "reply"}
 
 
@@ -105,3 +105,19 @@ def test_commands_other_than_presence_keep_their_wire_form_without_its_fields():
         assert "seat" not in _golden(name) and "quiet_s" not in _golden(name)
     snap = json.loads(c.encode(c.CommandMessage(action="snapshot")))
     assert "seat" not in snap and "quiet_s" not in snap
+
+
+def test_check_in_needs_a_seat_and_its_crop_alone_says_what_the_node_saw_seated():
+    with pytest.raises(c.ContractError, match="check_in needs a 'seat'"):
+        c.decode(_command(action="check_in", session_id="math-a101"))
+    with pytest.raises(c.ContractError, match="check_in needs a 'seat'"):
+        c.decode(_command(action="check_in", seat="r1s1", quiet_s=60))
+    crop = c.decode((GOLDEN / "evidence_check_in.json").read_bytes())
+    assert crop.kind == "check-in" and crop.seated == c.Seated(seat=True, taken=17, looked=20)
+    snap = _golden("evidence")
+    assert "seated" not in snap                      # older evidence keeps its wire form
+    with pytest.raises(c.ContractError, match="only with a check-in crop"):
+        c.decode(json.dumps({**snap, "seated": {"seat": True, "taken": 1, "looked": 1}}).encode())
+    with pytest.raises(c.ContractError, match="seated.taken"):
+        c.decode(json.dumps({**_golden("evidence_check_in"),
+                             "seated": {"taken": -1}}).encode())

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import pytest
 
 from edge.node import EdgeNode
 from kuzet import contract
+from tests.fakes.detector import ScriptedDetector, coloured
 from tests.fakes.publisher import FakePublisher, queued
-from tests.support.scripted_node import nothing_seen, scripted_config, scripted_node
+from tests.support.scripted_node import RED, nothing_seen, scripted_config, scripted_node
 from tests.support.wait import wait_until
 
 ONE_SEAT = {"room": "a101", "frame_size": [320, 240],
@@ -174,3 +176,61 @@ def test_a_reply_is_dropped_quietly_while_the_hub_is_away(node):
     node.publisher.on_command(cmd)
     node.commands.run_pending()
     assert node.engine.policy is not None and fake(node).replies() == {}
+
+
+def check_in(seat: str) -> contract.CommandMessage:
+    return contract.CommandMessage(action="check_in", seat=seat, session_id="math-1")
+
+
+def _answered(node: EdgeNode, cmd: contract.CommandMessage) -> contract.CommandReply:
+    node.publisher.on_command(cmd)                     # the rules thread runs it
+    assert wait_until(lambda: cmd.id in fake(node).replies(), 20)
+    return fake(node).replies()[cmd.id]
+
+
+def test_a_check_in_sends_the_seats_crop_as_check_in_evidence(node):
+    node.start()
+    assert wait_until(lambda: node.stats.frames_in > 0, 20)
+    cmd = check_in("r1s2")
+    reply = _answered(node, cmd)
+    assert reply.ok, reply.detail
+    [evidence] = queued(node.outbox, "evidence")
+    assert evidence["alert_id"] == cmd.id and evidence["kind"] == "check-in"
+    assert evidence["evidence_id"] in reply.detail
+    # no exam runs on the node: it has looked at no seat, and says so
+    assert evidence["seated"] == {"seat": None, "taken": None, "looked": 0}
+    assert "no exam runs" in reply.detail
+    [path] = [p for p in (node.cfg.node.data_dir / "evidence" / cmd.id).glob("*.jpg")]
+    crop = cv2.imread(str(path))
+    seat = node.seat_map.by_id["r1s2"]
+    x1, y1, x2, y2 = seat.crop
+    assert crop.shape[:2] == (y2 - y1, x2 - x1)        # the seat's crop, not the frame
+    assert crop.shape[1] < 320
+
+
+def test_a_check_in_during_the_exam_says_who_the_node_sees_seated(tmp_path):
+    node = scripted_node(scripted_config(tmp_path, exam=False),
+                         ScriptedDetector(coloured("person", RED), infer_s=0.01))
+    try:
+        node.start()
+        assert _answered(node, start("math-1")).ok
+        assert wait_until(lambda: len(node.engine.seated(
+            node.pipeline.latest.t_mono, contract.CHECK_IN_SEEN_S)) == 2, 20)
+        reply = _answered(node, check_in("r1s1"))
+        assert reply.ok and "seat taken; 1 of 2 seats looked at taken" in reply.detail
+        [evidence] = queued(node.outbox, "evidence")
+        assert evidence["seated"] == {"seat": True, "taken": 1, "looked": 2}
+        reply = _answered(node, check_in("r1s2"))
+        assert reply.ok and "seat empty" in reply.detail
+    finally:
+        node.stop()
+
+
+def test_a_check_in_of_a_seat_not_on_the_map_or_before_a_frame_is_refused(node):
+    reply = run(node, check_in("r9s9"))
+    assert not reply.ok and "no frame yet" in reply.detail
+    node.start()
+    assert wait_until(lambda: node.stats.frames_in > 0, 20)
+    reply = _answered(node, check_in("r9s9"))
+    assert not reply.ok and reply.detail == "refused: seat r9s9 is not in the seat map"
+    assert queued(node.outbox, "evidence") == []

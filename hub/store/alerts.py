@@ -93,10 +93,11 @@ def evidence_sha(conn: sqlite3.Connection, evidence_id: str) -> str | None:
 
 def evidence_owner(conn: sqlite3.Connection, alert_id: str) -> tuple[str, str, str] | None:
     """Which node may send evidence under ``alert_id`` (building, room, node): that alert's,
-    or the one a snapshot command of that id went to; None while neither is known."""
+    or the one a snapshot or check-in command of that id went to; None while neither is
+    known."""
     row = conn.execute("SELECT building, room, node FROM alerts WHERE alert_id = ?"
                        " UNION ALL SELECT building, room, node FROM commands"
-                       " WHERE msg_id = ? AND action = 'snapshot' LIMIT 1",
+                       " WHERE msg_id = ? AND action IN ('snapshot', 'check_in') LIMIT 1",
                        (alert_id, alert_id)).fetchone()
     return (row[0], row[1], row[2]) if row else None
 

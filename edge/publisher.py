@@ -30,6 +30,13 @@ from kuzet import contract
 log = logging.getLogger(__name__)
 
 
+def default_client_id(origin: contract.Origin) -> str:
+    """The MQTT client id of a node whose config names none: unique in the building's broker
+    (two rooms' ``cam1`` would otherwise take each other's session; with certificates the
+    broker uses the certificate's name instead, ``use_username_as_clientid``)."""
+    return f"kuzet-{origin.building}-{origin.room}-{origin.node}"
+
+
 @dataclass(frozen=True)
 class BrokerSettings:
     host: str = "127.0.0.1"
@@ -78,7 +85,8 @@ class MqttPublisher:
     # -- set-up ------------------------------------------------------------------------------
     def _make_client(self, offline: contract.StatusMessage | None) -> mqtt.Client:
         s = self.settings
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=s.client_id or self.origin.node,
+        c = mqtt.Client(CallbackAPIVersion.VERSION2,
+                        client_id=s.client_id or default_client_id(self.origin),
                         protocol=mqtt.MQTTv5)
         c.max_inflight_messages_set(s.inflight)
         if s.username:

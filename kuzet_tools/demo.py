@@ -234,11 +234,10 @@ def _demo(args) -> int:
     demo_rooms = rooms()
     quiet, busy = demo_rooms
     with MosquittoBroker(work / "broker") as broker:
-        # both nodes are "cam1" of their room: each needs its own MQTT client id (by default
-        # the node's name), or the broker drops one whenever the other connects
+        # both nodes are "cam1" of their room; their MQTT client ids differ by default
+        # (edge.publisher.default_client_id: building, room and node)
         configs = {r.room: r.write_node(work / _node_dir(r), broker_port=broker.port,
-                                        room=r.room, building=BUILDING, extra={"broker": {
-                                            "client_id": f"{BUILDING}-{r.room}-cam1"}})
+                                        room=r.room, building=BUILDING)
                    for r in demo_rooms}
         fresh = not (work / "hub").exists()
         hub = start_hub(work / "hub", broker.port, _free(args.port))

@@ -114,3 +114,20 @@ def test_the_retained_status_and_its_last_will(tmp_path, broker):
     assert late.wait_for(lambda ms: any(t.endswith("/status") for t, _, _ in ms))
     assert json.loads(late.on("status")[-1])["state"] == "offline"
     late.close()
+
+
+def test_two_rooms_nodes_of_the_same_name_keep_their_own_connections(tmp_path, broker):
+    """Without certificates the client id is the node's whole origin: room a101's cam1 and
+    room a102's cam1 do not take each other's session (the broker would drop the older)."""
+    other = contract.Origin(building="main", room="a102", node="cam1")
+    pubs = [MqttPublisher(BrokerSettings(host=broker.host, port=broker.port), origin,
+                          Outbox(tmp_path / f"{origin.room}.db")) for origin in (ORIGIN, other)]
+    for pub in pubs:
+        pub.start()
+    try:
+        assert all(pub.connected.wait(10) for pub in pubs)
+        time.sleep(1.5)                                # a clash shows as a dropped session
+        assert all(pub.connected.is_set() for pub in pubs), [p.last_error for p in pubs]
+    finally:
+        for pub in pubs:
+            pub.stop()

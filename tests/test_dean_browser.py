@@ -2,7 +2,7 @@
 published by a simulated node raises the room's open high-severity count on its tile
 without a reload, and the tile moves first; a visit logged in one tap from the tile shows
 its time and the dean's name; the rounds route is numbered; the room's live view shows new
-alerts live and offers no proctor action. Screenshots: var/screenshots/dean-overview.png,
+alerts live and offers no proctor action. Screenshots: var/screenshots/dean-overview-live.png,
 dean-rounds.png, dean-room.png."""
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def test_the_deans_tiles_rise_live_and_a_visit_is_one_tap(live_hub, broker):
         expect(a101).to_have_class("room-tile needs-visit")
         assert page.evaluate("document.documentElement.scrollWidth") <= TABLET["width"]
         assert too_small_targets(page) == []
-        screenshot(page, "dean-overview")
+        screenshot(page, "dean-overview-live")
 
         a101.locator("form.visit button").click()                      # one tap
         page.wait_for_load_state()

@@ -153,9 +153,9 @@ def test_live_page_reconnects_after_its_stream_ends(tmp_path, broker, browser):
 
 def test_other_roles_pages_render(live_hub, browser):
     base = f"http://127.0.0.1:{live_hub.port}"
-    for user, path, name in (("dean", "/dean/", "dean-overview"),
-                             ("tech", "/tech/", "technician-devices"),
-                             ("admin", "/admin/", "admin")):
+    for user, path, name in (("dean", "/dean/", "dean-overview-1280"),
+                             ("tech", "/tech/", "technician-devices-1280"),
+                             ("admin", "/admin/", "admin-1280")):
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         login(page, base, user, PASSWORD)
         page.goto(base + path)

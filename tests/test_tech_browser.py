@@ -121,6 +121,6 @@ def test_with_enrolment_the_actions_still_fit(tmp_path, tls_broker):  # noqa: F8
             server.services.writer.call(nodes.apply_heartbeat, past_beat(origin, 0).model_copy(
                 update={"fps": 9.986775352290655, "disk_free_mb": 12.3 * 1024}), now,
                 LivenessSection())
-        check_table(f"http://127.0.0.1:{server.port}", NODES, "technician-nodes")
+        check_table(f"http://127.0.0.1:{server.port}", NODES, "technician-nodes-enrolment")
     finally:
         server.stop()

@@ -6,25 +6,17 @@ setting survives a reload (it is kept on the tablet)."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from kuzet import contract
 from kuzet_tools.bench.sim import NodeSim
-from tests.support.hub_browser import launch, login, screenshot
+from tests.support.hub_browser import login, screenshot
 from tests.support.hub_env import PASSWORD
 
 pytestmark = pytest.mark.integration     # mosquitto, the hub and Chromium
 
 A101 = contract.Origin(building="main", room="a101", node="cam1")
 PLAYED = "window.kuzetAttention.played"
-
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 def test_sound_is_off_by_default_then_beeps_once_for_a_phone_and_never_for_advice(

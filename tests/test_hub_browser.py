@@ -9,25 +9,17 @@ from __future__ import annotations
 import time
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from hub.server import HubServer
 from kuzet import contract
 from kuzet_tools.bench.sim import NodeSim, snapshot_jpeg
-from tests.support.hub_browser import launch, login, screenshot
+from tests.support.hub_browser import login, screenshot
 from tests.support.hub_env import PASSWORD, make_config, seatmap, seed
 
 pytestmark = pytest.mark.integration     # mosquitto, the hub and Chromium
 
 A101 = contract.Origin(building="main", room="a101", node="cam1")
-
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 def seat_polygon(seat_id: str) -> list:

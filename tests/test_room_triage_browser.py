@@ -12,13 +12,13 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from hub.store import alerts, users
 from hub.store.db import connect
 from kuzet import contract
 from kuzet_tools.bench.sim import NodeSim, alert_for
-from tests.support.hub_browser import launch, login, screenshot
+from tests.support.hub_browser import login, screenshot
 
 pytestmark = pytest.mark.integration     # mosquitto, the hub and Chromium
 
@@ -35,14 +35,6 @@ ORDER = ["r2s1", "r1s3", "r3s1", "r1s4", "r2s3", "r2s4", None, "r1s5", "r2s5", "
          "r1s1", "r2s2"]          # device, notes, outside help, seat left, advisory; oldest first
 HISTORY_RULES = ("device", "notes", "seat_vacated", "head_turned", "extra_person", "notes",
                  "device")
-
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 def put(hub, seat, rule, minutes, event="open"):

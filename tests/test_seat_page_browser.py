@@ -8,12 +8,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from hub.store import seat_pictures
 from kuzet import contract
 from kuzet_tools.bench.sim import NodeSim, evidence_for, snapshot_jpeg
-from tests.support.hub_browser import launch, login, screenshot
+from tests.support.hub_browser import login, screenshot
 from tests.support.hub_env import PASSWORD, read, seatmap
 
 pytestmark = pytest.mark.integration     # mosquitto, the hub and Chromium
@@ -25,14 +25,6 @@ MAX_TAPS = 5
 
 def polygon(seat_id: str) -> list:
     return next(s["polygon"] for s in seatmap()["seats"] if s["id"] == seat_id)
-
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 @pytest.fixture

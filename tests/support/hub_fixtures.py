@@ -50,3 +50,16 @@ def live_hub(tmp_path, broker):
     seed(server.services.writer)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def browser():
+    """A headless Debian Chromium driven by playwright (tests/support/hub_browser.py)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.hub_browser import launch
+
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()

@@ -28,7 +28,7 @@ import pytest
 from tests.support.footage import OPENCV_DATA
 
 # Fixtures that start mosquitto or hand out real footage; a test that uses one is integration.
-INTEGRATION_FIXTURES = frozenset({"broker", "live_hub", "tls_broker", "vtest_avi"})
+INTEGRATION_FIXTURES = frozenset({"broker", "browser", "live_hub", "tls_broker", "vtest_avi"})
 
 CHROMIUM = frozenset({"chromium", "chromium-browser", "chrome", "google-chrome",
                       "google-chrome-stable", "chrome-headless-shell", "headless_shell"})

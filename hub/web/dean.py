@@ -9,7 +9,6 @@ import time
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
@@ -34,6 +33,7 @@ from hub.web.security import (
     room_or_404,
     writer,
 )
+from hub.web.sse import event_stream
 
 bp = Blueprint("dean", __name__, url_prefix="/dean")
 bp.before_request(require_role("dean"))
@@ -80,28 +80,17 @@ def stream():
         finally:
             conn.close()
 
-    def events():
-        nonlocal buildings
-        try:
-            yield b"retry: 2000\n: open\n\n"
-            started = last_check = time.monotonic()
-            while True:
-                batch = sub.get(timeout=web.sse_keepalive_s)
-                changed = sub.take_overflow() or any(ev.building in buildings for ev in batch)
-                yield b"event: changed\ndata: {}\n\n" if changed else b": keepalive\n\n"
-                now = time.monotonic()
-                if now - last_check >= web.sse_keepalive_s:
-                    last_check, buildings = now, still_mine()
-                    if not buildings:
-                        yield b"event: denied\ndata: {}\n\n"
-                        return
-                if now - started >= web.sse_max_age_s or sub.closed:
-                    return
-        finally:
-            sub.close()
+    def render(batch: list, overflowed: bool) -> bytes | None:
+        changed = overflowed or any(ev.building in buildings for ev in batch)
+        return b"event: changed\ndata: {}\n\n" if changed else None
 
-    return Response(events(), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    def still_allowed() -> bool:
+        nonlocal buildings
+        buildings = still_mine()
+        return bool(buildings)
+
+    return event_stream(sub, web, render, still_allowed, retry_ms=2000,
+                        idle=b": keepalive\n\n")
 
 
 @bp.get("/room/<building>/<room>")

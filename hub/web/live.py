@@ -35,6 +35,7 @@ from hub.web.security import (
     roles_allowed,
     room_or_404,
 )
+from hub.web.sse import event_stream
 
 bp = Blueprint("live", __name__)
 
@@ -144,32 +145,22 @@ def stream(building: str, room: str):
     mine = my_sessions(user)
     sub = services.bus.subscribe({(building, room)})
 
-    def events():
-        nonlocal mine
-        try:
-            yield b"retry: 1000\n: open\n\n"
-            started = last_check = time.monotonic()
-            while True:
-                batch = sub.get(timeout=web.sse_keepalive_s)
-                out = [b"event: resync\ndata: {}\n\n"] if sub.take_overflow() else []
-                out += [ev.sse() for ev in batch if _shown(ev, mine)]
-                yield b"".join(out) if out else b"event: ping\ndata: {}\n\n"
-                now = time.monotonic()
-                if now - last_check >= web.sse_keepalive_s:
-                    last_check = now
-                    allowed = _still_allowed(services.db_path, user, building, room) \
-                        if login_open() else False
-                    if allowed is False:
-                        yield b"event: denied\ndata: {}\n\n"
-                        return
-                    mine = allowed
-                if now - started >= web.sse_max_age_s or sub.closed:
-                    return
-        finally:
-            sub.close()
+    def render(batch: list, overflowed: bool) -> bytes | None:
+        out = [b"event: resync\ndata: {}\n\n"] if overflowed else []
+        out += [ev.sse() for ev in batch if _shown(ev, mine)]
+        return b"".join(out) or None
 
-    return Response(events(), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    def still_allowed() -> bool:
+        nonlocal mine
+        allowed = _still_allowed(services.db_path, user, building, room) \
+            if login_open() else False
+        if allowed is False:
+            return False
+        mine = allowed
+        return True
+
+    return event_stream(sub, web, render, still_allowed, retry_ms=1000,
+                        idle=b"event: ping\ndata: {}\n\n")
 
 
 @bp.get("/evidence/alert/<alert_id>")

@@ -12,6 +12,7 @@ from hub.bus import EventBus
 from hub.config import HubConfig
 from hub.evidence import EvidenceFolder
 from hub.evidence_binding import OrphanLimits
+from hub.face_match import FaceMatcher
 from hub.ingest import IngestWorker
 from hub.store.migrations import open_database
 from hub.writer import Writer
@@ -32,6 +33,10 @@ class HubServices:
                              retention=config.retention)
         self.ingest: IngestWorker | None = None
         self.evidence_process = None          # hub.evidence_ingest.EvidenceProcess, if used
+        # the automatic face match of check-in crops (exams that opt in): its own thread
+        self.face_matcher = FaceMatcher(self.db_path, self.writer, self.evidence,
+                                        EvidenceFolder(config.hub.photos_path))
+        self.writer.after_commit.append(self.face_matcher.after_commit)
         self.started = False
 
     def start(self, ingest: bool | None = None) -> HubServices:
@@ -40,6 +45,7 @@ class HubServices:
         db = open_database(self.db_path)      # creates and migrates
         db.close()
         self.writer.start()
+        self.face_matcher.start()
         if ingest if ingest is not None else self.config.hub.ingest:
             self.ingest = IngestWorker(self.config.broker, self.writer)
             self.ingest.start()
@@ -60,5 +66,6 @@ class HubServices:
         if self.evidence_process is not None:
             self.evidence_process.stop()
         self.bus.close_all()
+        self.face_matcher.stop()
         self.writer.stop()
         self.started = False

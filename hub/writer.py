@@ -95,6 +95,8 @@ class Writer:
         self._last_sweep = 0.0
         self._last_prune = 0.0
         self.after_acks: list[Callable[[], None]] = []   # run once a batch is acknowledged
+        # run with the batch's jobs once it is committed (cheap: hand work to another thread)
+        self.after_commit: list[Callable[[list], None]] = []
         self.binder = EvidenceBinder(self._evidence_owner, orphans or OrphanLimits())
         self.oldest_node_time_s = (retention or RetentionSection()).evidence_days * 86400.0
 
@@ -192,6 +194,11 @@ class Writer:
                 ack()
         for flush in self.after_acks:
             flush()
+        for hook in self.after_commit:
+            try:
+                hook(batch)
+            except Exception:                 # a hook never costs the batch its answers
+                log.exception("after-commit hook failed")
         for job, result, exc in done:
             if exc is None:
                 job.future.set_result(result)

@@ -74,6 +74,8 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "exams.import_csv": ("POST", ("admin",)),
     # a roster photo: only a proctor of a session running now with the student (audited)
     "exams.student_photo": ("GET", ("aigerim",)),
+    # the exam's opt-in to the automatic face match: its proctor or an admin (before the start)
+    "exams.face_match": ("POST", ("aigerim", "admin")),
     # protocols: seen by the session's proctors and the building's deans; prepared (edited,
     # issued) by the proctor; the signed copy recorded by either; the retake by the dean
     "protocols.listing": ("GET", PROCTORS + DEANS),

@@ -378,3 +378,31 @@ def roster_photos(db: sqlite_utils.Database) -> None:
         imported_at TEXT NOT NULL,
         kept_until TEXT NOT NULL,
         file_removed INTEGER NOT NULL)""")
+
+
+@migration
+def face_match(db: sqlite_utils.Database) -> None:
+    """The automatic 1:1 face match, opt-in per exam (``hub.store.face_matches``): the
+    session's flag; each check-in crop's advice (likely / unlikely / no face, the similarity
+    and the threshold it was judged by), kept with the exam; and the roster photo's embedding,
+    computed once on the hub, never sent, gone with the photo (ON DELETE CASCADE)."""
+    db.execute("ALTER TABLE sessions ADD COLUMN face_match INTEGER NOT NULL DEFAULT 0")
+    db.execute("""CREATE TABLE face_matches (
+        evidence_id TEXT PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        seat TEXT NOT NULL,
+        student_no TEXT NOT NULL,
+        result TEXT NOT NULL
+            CHECK (result IN ('likely', 'unlikely', 'no_face', 'no_photo_face', 'failed')),
+        similarity REAL,
+        threshold REAL NOT NULL,
+        model TEXT NOT NULL DEFAULT '',
+        ms REAL NOT NULL DEFAULT 0,
+        at TEXT NOT NULL)""")
+    db.execute("CREATE INDEX face_matches_seat ON face_matches (session_id, seat, at)")
+    db.execute("""CREATE TABLE photo_embeddings (
+        student_no TEXT PRIMARY KEY
+            REFERENCES roster_photos(student_no) ON DELETE CASCADE,
+        photo_sha256 TEXT NOT NULL,
+        model TEXT NOT NULL,
+        vector BLOB NOT NULL)""")

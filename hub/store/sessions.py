@@ -237,7 +237,8 @@ def set_running(conn: sqlite3.Connection, session_id: int, running: bool,
             session=contract.StartSession(session_id=str(session_id),
                                           allowed_aids=s["allowed_aids"],
                                           roster_size=min(size, 1000),
-                                          proctors=min(len(s["proctor_ids"]), 50)))
+                                          proctors=min(len(s["proctor_ids"]), 50),
+                                          face_check=bool(s.get("face_match"))))
     else:
         conn.execute("UPDATE sessions SET stopped_at=? WHERE id=?", (now, session_id))
         cmd = contract.CommandMessage(action=contract.Action.STOP_SESSION,

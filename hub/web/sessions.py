@@ -28,8 +28,8 @@ from hub.roster import (
     parse_roster,
     parse_timetable,
 )
+from hub.store import face_matches, rooms
 from hub.store import photos as photo_store
-from hub.store import rooms
 from hub.store import sessions as store
 from hub.web import node_commands
 from hub.web.security import audit, db, dean_buildings, my_sessions, require_role, writer
@@ -190,3 +190,21 @@ def student_photo(session_id: int, student_no: str):
           sha256=row["sha256"])
     return Response(data, mimetype="image/jpeg",
                     headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
+@bp.post("/<int:session_id>/face-match")
+def face_match(session_id: int):
+    """Opt the exam in or out of the automatic face match (advice at check-in, and the
+    node's changed-face check): an admin or the session's proctor, before the start."""
+    _only("admin", "proctor")
+    s = _session_or_404(session_id)
+    on = request.form.get("face_match", "") == "on"
+    try:
+        writer().call(face_matches.set_flag, session_id, on)
+    except face_matches.FlagRefused:
+        flash(_("The automatic face match is set before the exam starts."), "error")
+        return redirect(url_for("exams.session_page", session_id=session_id))
+    audit("session.face_match", str(session_id), s["building"], s["room"], on=on)
+    flash(_("Automatic face match on: advice only, the proctor decides.") if on
+          else _("Automatic face match off."), "ok")
+    return redirect(url_for("exams.session_page", session_id=session_id))

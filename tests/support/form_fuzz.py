@@ -152,6 +152,7 @@ CASES: dict[str, Case] = {
     "exams.import_csv": Case(("admin",), files=("roster", "timetable")),
     "exams.run": Case(("aigerim", "bolat"), {**SESSION, "action": one_of("start", "stop")}),
     "exams.seat": Case(("aigerim",), SESSION, fields=("seat", "student_no")),
+    "exams.face_match": Case(("aigerim", "admin"), SESSION, fields=("face_match",)),
     "proctor.acknowledge": Case(("aigerim", "bolat"), ALERT, fields=("back",)),
     "proctor.confirm": Case(("aigerim", "bolat"), ALERT, fields=("back",)),
     "proctor.dismiss": Case(("aigerim",), ALERT, fields=("reason", "back")),

@@ -6,7 +6,8 @@ embedder), the one opening in the edge/hub independence (docs/decisions.md, deci
 
     image = read_image(photo_bytes)                # ValueError: not a JPEG/PNG picture
     face = one_face(image)                         # FaceError: no face / more than one
-    vector = embed(image, face)                    # float32, L2-normalised
+    vector = embed(image, face)                    # float32, L2-normalised (1024)
+    face_embedding(image)                          # the one face's, None without a face
     similarity(vector, other)                      # cosine, -1..1
 
 The models are built once per process on first use and shared behind a lock (an interpreter
@@ -21,8 +22,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edge.models import face_embed
 from edge.models.base import Face, FaceDetector
-from edge.models.registry import create_face_detector
+from edge.models.face_embed import FaceEmbedder
+from edge.models.registry import create_face_detector, create_face_embedder
 
 FaceBox = Face        # score, box (x1, y1, x2, y2) and the six keypoints, in image pixels
 
@@ -43,7 +46,7 @@ class FaceError(ValueError):
 @dataclass
 class _Models:
     detector: FaceDetector | None = None
-    embedder: object | None = None
+    embedder: FaceEmbedder | None = None
 
 
 _MODELS = _Models()
@@ -55,6 +58,12 @@ def _detector() -> FaceDetector:
         _MODELS.detector = create_face_detector(score_threshold=FACE_SCORE, with_yaw=False,
                                                 num_threads=1)
     return _MODELS.detector
+
+
+def _embedder() -> FaceEmbedder:
+    if _MODELS.embedder is None:
+        _MODELS.embedder = create_face_embedder(num_threads=1)
+    return _MODELS.embedder
 
 
 def read_image(data: bytes) -> np.ndarray:
@@ -85,18 +94,25 @@ def one_face(image_bgr: np.ndarray) -> FaceBox:
 
 
 def embed(image_bgr: np.ndarray, face: FaceBox) -> np.ndarray:
-    """The L2-normalised float32 embedding of ``face`` in ``image_bgr``."""
-    raise NotImplementedError("the face embedder lands in the next commit")
+    """The L2-normalised float32 embedding (1024 values) of ``face``, one of
+    :func:`find_faces`' faces of ``image_bgr``, aligned by its keypoints."""
+    with _LOCK:
+        return _embedder().embed(image_bgr, face)
 
 
-def similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Cosine similarity of two embeddings (-1..1; the same face is near 1)."""
-    a = np.asarray(a, np.float32).ravel()
-    b = np.asarray(b, np.float32).ravel()
-    if a.shape != b.shape:
-        raise ValueError(f"embeddings of different sizes: {a.size} and {b.size}")
-    denom = float(np.linalg.norm(a) * np.linalg.norm(b))
-    return float(a @ b) / denom if denom else 0.0
+def face_embedding(image_bgr: np.ndarray) -> np.ndarray | None:
+    """The embedding of the one face in ``image_bgr``; ``None`` when there is no face;
+    :class:`FaceError` when there are several."""
+    try:
+        face = one_face(image_bgr)
+    except FaceError as exc:
+        if exc.reason == "no_face":
+            return None
+        raise
+    return embed(image_bgr, face)
+
+
+similarity = face_embed.similarity      # cosine of two embeddings, -1..1
 
 
 def to_blob(vector: np.ndarray) -> bytes:

@@ -66,15 +66,16 @@ def test_verify_passes_for_every_model() -> None:
     results = verify()
     assert {r.name for r in results} == {
         *registry.DETECTORS.values(), *registry.FACE_DETECTORS.values(), registry.FACE_MESH,
-        "palm-detection-lite", *registry.CLASSIFIERS.values(), *registry.POSE_ESTIMATORS.values()}
+        "palm-detection-lite", *registry.CLASSIFIERS.values(), *registry.POSE_ESTIMATORS.values(),
+        *registry.FACE_EMBEDDERS.values()}
     assert all(r.ok for r in results), [r.error for r in results if not r.ok]
 
 
-def test_model_files_are_under_36_mib_with_licences() -> None:
+def test_model_files_are_under_40_mib_with_licences() -> None:
     entries = load_manifest().values()
     shipped = [p for p in MODELS.iterdir() if p.suffix == ".tflite"]
     assert sorted(p.name for p in shipped) == sorted(e.file for e in entries)  # none unlisted
-    assert sum(p.stat().st_size for p in shipped) < 36 * 2**20
+    assert sum(p.stat().st_size for p in shipped) < 40 * 2**20    # decision 44
     for entry in entries:
         assert entry.path.stat().st_size == entry.size
         for licence in entry.licence_files:

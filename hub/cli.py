@@ -90,10 +90,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                           "or nothing (example: kuzet hub import --config hub.toml --roster "
                           "groups.csv --timetable exams.csv); columns: docs/workflow.md")
     imp.add_argument("--config", required=True)
-    imp.add_argument("--roster", help="CSV: group,student_no,name[,seat]")
+    imp.add_argument("--roster", help="CSV: group,student_no,name[,seat,photo]")
     imp.add_argument("--timetable", help="CSV: exam_code,discipline,groups,building,room,"
                      "date,start,end,proctors[,allowed_aids,examiner,head_of_department,seating]")
+    imp.add_argument("--photos", help="a folder or a zip of roster photos, named by student "
+                     "number or in the roster's photo column")
     imp.set_defaults(func=_import)
+
+    pho = cmds.add_parser("import-photos", help="import roster photos from a folder or a zip "
+                          "of JPEG/PNG files named by student number (S12345.jpg): each "
+                          "checked (format, size, exactly one face), all or nothing, errors "
+                          "by file name; a student's new photo replaces the old (example: "
+                          "kuzet hub import-photos --config hub.toml photos.zip)")
+    pho.add_argument("--config", required=True)
+    pho.add_argument("path", help="a folder or a .zip of photos")
+    pho.set_defaults(func=_import_photos)
 
     dis = cmds.add_parser("dismissals", help="what the proctors' dismissals say about the "
                           "detector: alerts per rule confirmed and dismissed, by reason, overall "
@@ -308,13 +319,14 @@ def _import(args) -> int:
     from hub.store import sessions
 
     cfg = _config(args)
-    if not (args.roster or args.timetable):
-        raise KuzetError("give --roster and/or --timetable")
+    if not (args.roster or args.timetable or args.photos):
+        raise KuzetError("give --roster, --timetable and/or --photos")
     out: dict[str, object] = {}
     try:
-        if args.roster:
-            rows = parse_roster(Path(args.roster).read_text(encoding="utf-8"))
-            out["students"] = _write(cfg, sessions.import_roster, rows)
+        rows = parse_roster(Path(args.roster).read_text(encoding="utf-8")) \
+            if args.roster else None
+        if args.roster or args.photos:
+            out.update(_write_roster_and_photos(cfg, rows, args.photos))
         if args.timetable:
             exams = parse_timetable(Path(args.timetable).read_text(encoding="utf-8"),
                                     cfg.hub.timezone)
@@ -322,6 +334,55 @@ def _import(args) -> int:
     except ImportRefused as exc:
         raise KuzetError("nothing imported: " + str(exc)) from None
     except (OSError, UnicodeDecodeError) as exc:
+        raise KuzetError(str(exc)) from None
+    print(json.dumps(out))
+    return 0
+
+
+def _write_roster_and_photos(cfg, rows, photos_path: str | None) -> dict[str, int]:
+    """The roster (if any) and its photos (if any) in one transaction, all or nothing."""
+    from hub import photos
+    from hub.evidence import EvidenceFolder
+    from hub.store import photos as photo_store
+    from hub.store import sessions
+    from hub.store.db import connect
+    from hub.store.migrations import open_database
+
+    by_column = {r.student_no: r.photo for r in rows or [] if r.photo}
+    checked: list = []
+    if photos_path:
+        open_database(cfg.hub.db_path).close()
+        conn = connect(cfg.hub.db_path, readonly=True)
+        try:
+            known = photo_store.known_students(conn) | {r.student_no for r in rows or []}
+        finally:
+            conn.close()
+        try:
+            checked = photos.prepare(photos.read_path(Path(photos_path)), known, by_column)
+        except photos.PhotosRefused as exc:
+            raise KuzetError("nothing imported: " + "; ".join(map(str, exc.errors[:30]))) \
+                from None
+    elif by_column:
+        raise KuzetError("nothing imported: the roster's photo column names photos: give "
+                         "--photos too")
+
+    def both(conn, stored):
+        if rows is not None:
+            sessions.import_roster(conn, rows)
+        return photo_store.replace(conn, stored, None)
+
+    photos.store_all(EvidenceFolder(cfg.hub.photos_path), checked,
+                     lambda stored: _write(cfg, both, stored))
+    return {**({"students": len(rows)} if rows is not None else {}),
+            **({"photos": len(checked)} if photos_path else {})}
+
+
+def _import_photos(args) -> int:
+    """``kuzet hub import-photos PATH``: photos of students already on the hub."""
+    cfg = _config(args)
+    try:
+        out = _write_roster_and_photos(cfg, None, args.path)
+    except OSError as exc:
         raise KuzetError(str(exc)) from None
     print(json.dumps(out))
     return 0

@@ -10,10 +10,11 @@ Timetable (one exam session a row)::
 
 (then ``head_of_department`` and ``seating``: ``assigned`` or ``free``; see docs/workflow.md)
 
-Roster (one student a row; ``seat`` is optional: the student's seat in their group's exams)::
+Roster (one student a row; ``seat`` is optional: the student's seat in their group's exams;
+``photo`` is optional: the student's photo in the zip uploaded with it, ``hub.photos``)::
 
-    group,student_no,name,seat
-    ЭЭ-21,210001,Әлия Нұрланқызы,r2s3
+    group,student_no,name,seat,photo
+    ЭЭ-21,210001,Әлия Нұрланқызы,r2s3,photos/aliya.jpg
 
 A bad row is reported by line and field (``RowError``); the caller imports nothing then.
 """
@@ -32,8 +33,8 @@ TIMETABLE_COLUMNS = ("exam_code", "discipline", "groups", "building", "room", "d
                      "end", "proctors", "allowed_aids", "examiner", "head_of_department",
                      "seating")
 TIMETABLE_OPTIONAL = {"allowed_aids", "examiner", "head_of_department", "seating"}
-ROSTER_COLUMNS = ("group", "student_no", "name", "seat")
-ROSTER_OPTIONAL = {"seat"}
+ROSTER_COLUMNS = ("group", "student_no", "name", "seat", "photo")
+ROSTER_OPTIONAL = {"seat", "photo"}
 ALLOWED_AIDS = ("calculator", "phone", "tablet", "laptop", "book", "notes")
 SEATING = ("assigned", "free")
 
@@ -82,6 +83,7 @@ class StudentRow:
     student_no: str
     name: str
     seat: str | None = None
+    photo: str | None = None                 # a file of the photos' zip
 
 
 def _split(value: str) -> list[str]:
@@ -200,11 +202,14 @@ def parse_roster(text: str) -> list[StudentRow]:
         seat = c.get("seat") or None
         if seat and not NAME_RE.match(seat):
             errors.append(RowError(line, "seat", "letters, digits, '-' or '_' only"))
+        photo = c.get("photo") or None
+        if photo and len(photo) > 200:
+            errors.append(RowError(line, "photo", "longer than 200 characters"))
         if number in seen:
             errors.append(RowError(line, "student_no", f"also on line {seen[number]}"))
         seen.setdefault(number, line)
         if group and number and name:
-            students.append(StudentRow(line, group, number, name, seat))
+            students.append(StudentRow(line, group, number, name, seat, photo))
     if errors:
         raise ImportRefused(errors)
     return students

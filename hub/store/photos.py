@@ -83,6 +83,12 @@ def unreferenced(conn: sqlite3.Connection, files: set[str] | list[str]) -> list[
         "SELECT 1 FROM roster_photos WHERE file = ?", (f,)).fetchone() is None)
 
 
+def shared_file(conn: sqlite3.Connection, row: sqlite3.Row) -> bool:
+    """Whether another student's photo row names the same file (the same picture twice)."""
+    return conn.execute("SELECT 1 FROM roster_photos WHERE file = ? AND student_no <> ?",
+                        (row["file"], row["student_no"])).fetchone() is not None
+
+
 # The later of the photo's import and the end of the student's last exam (its scheduled end,
 # or when it was stopped if later: an exam that overran).
 _LAST_USE_SQL = """

@@ -99,9 +99,14 @@ class SqliteIdConverter(IntegerConverter):
 
 
 CSRF_EXEMPT = {"enrolment.fetch"}     # a Pi with a one-time code: no session, no token
+# Uploads larger than MAX_CONTENT_LENGTH (2 MB): the roster's zip of photos (hub.photos), up
+# to nginx's client_max_body_size (provisioning/web_front.py: 32m)
+LARGE_UPLOADS = {"exams.import_csv": 30 * 2**20}
 
 
 def _check_csrf():
+    if request.endpoint in LARGE_UPLOADS:     # before the form is read, by the CSRF check
+        request.max_content_length = LARGE_UPLOADS[request.endpoint]
     if request.endpoint in CSRF_EXEMPT:
         return None
     return security.check_csrf()

@@ -20,6 +20,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
+from hub import photos as photo_files
 from hub.evidence import EvidenceFolder, EvidencePathError
 from hub.roster import (
     ROSTER_COLUMNS,
@@ -67,9 +68,11 @@ def listing():
 
 @bp.post("/import")
 def import_csv():
-    """Roster and/or timetable from uploaded CSV files; all or nothing, errors by line."""
+    """Roster and/or timetable from uploaded CSV files, and/or a zip of roster photos (named
+    by student number, or in the roster's ``photo`` column; ``hub.photos``); all or nothing,
+    errors by line or by file name."""
     _only("admin")
-    tz = current_app.config["KUZET_CONFIG"].hub.timezone
+    config = current_app.config["KUZET_CONFIG"]
     texts = {}
     for name in ("roster", "timetable"):
         upload = request.files.get(name)
@@ -79,32 +82,62 @@ def import_csv():
             except UnicodeDecodeError:
                 flash(_("%(file)s is not UTF-8 text.", file=name), "error")
                 return redirect(url_for("exams.listing"))
-    if not texts:
+    upload = request.files.get("photos")
+    zipped = upload.read() if upload and upload.filename else None
+    if not texts and zipped is None:
         flash(_("Choose a CSV file."), "error")
         return redirect(url_for("exams.listing"))
+    photos: list = []
     try:
         students = parse_roster(texts["roster"]) if "roster" in texts else None
-        exams = parse_timetable(texts["timetable"], tz) if "timetable" in texts else None
-        writer().call(_import_both, students, exams, g.user.id)
+        exams = parse_timetable(texts["timetable"], config.hub.timezone) \
+            if "timetable" in texts else None
+        photos = _checked_photos(zipped, students)
+        photo_files.store_all(
+            EvidenceFolder(config.hub.photos_path), photos,
+            lambda rows: writer().call(_import_all, students, exams, rows, g.user.id))
     except ImportRefused as exc:
         for e in exc.errors[:30]:
             flash(_("Line %(line)s, %(field)s: %(why)s", line=e.line, field=e.field,
                     why=e.message), "error")
         flash(_("Nothing was imported."), "error")
         return redirect(url_for("exams.listing"))
-    audit("exams.import", ",".join(sorted(texts)),
-          students=len(students or []), sessions=len(exams or []))
+    except photo_files.PhotosRefused as exc:
+        for e in exc.errors[:30]:
+            flash(_("Photo %(file)s: %(why)s", file=e.name, why=e.message), "error")
+        flash(_("Nothing was imported."), "error")
+        return redirect(url_for("exams.listing"))
+    audit("exams.import", ",".join(sorted(texts) + (["photos"] if zipped else [])),
+          students=len(students or []), sessions=len(exams or []), photos=len(photos))
     flash(_("Imported: %(students)s students, %(sessions)s exam sessions.",
             students=len(students or []), sessions=len(exams or [])), "ok")
+    if zipped is not None:
+        flash(_("Roster photos imported: %(photos)s.", photos=len(photos)), "ok")
     return redirect(url_for("exams.listing"))
 
 
-def _import_both(conn, students, exams, user_id):
-    """One transaction: the roster first (the timetable's rosters need it)."""
+def _checked_photos(zipped: bytes | None, students) -> list:
+    """The zip's photos checked (each: format, size, exactly one face) for the students
+    already known and those of the roster uploaded with it."""
+    by_column = {s.student_no: s.photo for s in students or [] if s.photo}
+    if zipped is None:
+        if by_column:
+            raise photo_files.PhotosRefused([photo_files.PhotoError(
+                "roster", f"its {photo_files.PHOTO_COLUMN!r} column names photos: upload "
+                          "their zip with it")])
+        return []
+    known = photo_store.known_students(db()) | {s.student_no for s in students or []}
+    return photo_files.prepare(photo_files.read_zip(zipped), known, by_column)
+
+
+def _import_all(conn, students, exams, photos, user_id) -> list[str]:
+    """One transaction: the roster first (the timetable's rosters and the photos need it).
+    Returns the photo files no row names any more (replaced photos)."""
     if students is not None:
         store.import_roster(conn, students)
     if exams is not None:
         store.import_timetable(conn, exams, user_id)
+    return photo_store.replace(conn, photos, user_id) if photos else []
 
 
 @bp.get("/<int:session_id>")

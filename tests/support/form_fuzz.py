@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import zipfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -47,6 +48,20 @@ path_part = st.one_of(st.sampled_from(["main", "a101", "b202", "cam1", "cam2", "
                       values.filter(lambda s: s not in ("", ".", "..")))
 
 
+def _zip(entries: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+# zips for the roster photos' upload: traversal, a small bomb (6 MB of zeros), junk in JPEGs
+ZIPS = [_zip({"../../etc/S1.jpg": b"x", "/abs/S2.jpg": b"x"}),
+        _zip({"1.jpg": b"\0" * (6 * 2**20)}), _zip({"1.jpg": b"\xff\xd8\xff" + b"\0" * 64,
+                                                  "2.png": b"\x89PNG\r\n\x1a\n"})]
+
+
 def garbage_files() -> st.SearchStrategy[tuple[bytes, str, str]]:
     """(bytes, file name, content type) of an upload: empty, huge, binary, wrong encoding,
     truncated images, traversal in the name."""
@@ -56,7 +71,7 @@ def garbage_files() -> st.SearchStrategy[tuple[bytes, str, str]]:
                          "group,student_no,name\nЭЭ-21,1,Алия\n".encode("cp1251"),
                          "group,student_no,name\nЭЭ-21,1,Әлия\n".encode("utf-16"),
                          b"\xff\xfe\xfd" * 1000, b"a," * 600_000, b"\n" * 100_000,
-                         b"[" * 100_000, b"{\"seats\":" * 20_000]),
+                         b"[" * 100_000, b"{\"seats\":" * 20_000, *ZIPS]),
         st.binary(max_size=2000))
     names = st.sampled_from(["upload.csv", "../../etc/passwd", "..\\..\\x.csv", "/etc/shadow",
                              "", "a\x00b.jpg", "scan.pdf", "x" * 5000, "фото.png"])
@@ -149,7 +164,7 @@ CASES: dict[str, Case] = {
     "admin.load_seatmap": Case(("admin",), fields=("building", "room", "seatmap_json",
                                                    "title"), files=("seatmap",)),
     "dean.round_": Case(("dean",), ROOM, fields=("note", "back")),
-    "exams.import_csv": Case(("admin",), files=("roster", "timetable")),
+    "exams.import_csv": Case(("admin",), files=("roster", "timetable", "photos")),
     "exams.run": Case(("aigerim", "bolat"), {**SESSION, "action": one_of("start", "stop")}),
     "exams.seat": Case(("aigerim",), SESSION, fields=("seat", "student_no")),
     "exams.face_match": Case(("aigerim", "admin"), SESSION, fields=("face_match",)),

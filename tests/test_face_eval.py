@@ -130,28 +130,42 @@ def test_changed_face_counts_false_raises_and_the_delay_after_a_switch():
     assert face_eval.changed_face(0.5, 30.0, tracks=tracks)["switched"]["detected"] == 0
 
 
-# ---- the real models on the set (a few seconds) --------------------------------------------
+# ---- the real models on the set: `kuzet models eval --set faces` (about 20 s) -------------
 
 
 @pytest.fixture(scope="module")
-def embeddings():
+def report() -> dict:
     from edge.models import registry
+    from kuzet_tools.models.cli import run_faces_eval
 
     if not hasattr(registry, "create_face_embedder"):
         pytest.skip("the face embedder is not in the registry yet")
-    return face_eval.sample_embeddings()
+    return run_faces_eval()
 
 
-def test_every_labelled_face_is_found_again(embeddings):
-    assert sum(v is None for v in embeddings.vectors) == 0
+def test_the_eval_reports_tar_at_1pct_far_with_its_n(report):
+    v = report["face_verify"]
+    assert v["no_face"] == 0                       # every labelled face is found again
+    assert v["pairs"] == v["same_pairs"] + v["different_pairs"] >= 100
+    assert v["persons"] >= 60 and v["far_at_threshold"] <= 0.01
+    lo, hi = v["tar_95_interval"]
+    assert lo <= v["tar_at_far_1pct"] <= hi
 
 
-def test_the_default_threshold_is_the_one_measured_on_the_set(embeddings):
+def test_the_default_threshold_is_the_one_measured_on_the_set(report):
     from edge.models import face_operating_point as op
 
-    report = face_eval.verification(embeddings)
-    assert report["pairs"] >= 100
+    v = report["face_verify"]
     # the default is the measured threshold rounded up to 0.01 (FAR stays at most 1%)
-    assert op.FACE_MATCH_THRESHOLD == math.ceil(report["threshold_at_far_1pct"] * 100) / 100
-    assert report["tar_at_far_1pct"] == op.MEASURED_TAR_AT_FAR_1PCT
-    assert report["far_at_threshold"] <= 0.01
+    assert op.FACE_MATCH_THRESHOLD == math.ceil(v["threshold_at_far_1pct"] * 100) / 100
+    assert v["tar_at_far_1pct"] == op.MEASURED_TAR_AT_FAR_1PCT
+
+
+def test_the_changed_face_rule_raises_nothing_while_one_person_stays(report):
+    c = report["changed_face"]
+    assert c["same"]["sequences"] == 8 and c["same"]["false_raises"] == 0
+    assert c["switched"]["sequences"] == 20
+    from edge.models import face_operating_point as op
+
+    recommended = next(r for r in c["sweep"] if r["threshold"] == op.FACE_CHANGED_THRESHOLD)
+    assert recommended["false_raises"] == 0 and recommended["detected"] >= 16

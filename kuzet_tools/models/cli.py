@@ -8,6 +8,7 @@ Examples::
     kuzet models eval --detector nanodet-m-416-fp16
     kuzet models eval --set phones --json   # every way of finding phones, on the phones set
     kuzet models eval --quiet-room --json   # false alerts on the quiet classroom clip
+    kuzet models eval --set faces --json    # face verification: TAR at 1% FAR, the changed face
 """
 
 from __future__ import annotations
@@ -66,10 +67,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--labels", type=Path, default=LABELS_PATH, help="labels JSON")
     ev.add_argument("--images", type=Path, default=None,
                     help="image cache dir (default $KUZET_EVAL_DIR or var/eval-images)")
-    ev.add_argument("--set", dest="eval_set", choices=["coco", "phones"], default="coco",
+    ev.add_argument("--set", dest="eval_set", choices=["coco", "phones", "faces"],
+                    default="coco",
                     help="coco (default): the COCO eval set; phones: every phone-finding "
                     "variant on the phone sets (phones-dev's measure part, registry photos, "
-                    "look-alikes, books and notes) at the photos' scale and at seat distance")
+                    "look-alikes, books and notes) at the photos' scale and at seat distance; "
+                    "faces: face verification on the labelled face pairs (tests/data/faces) "
+                    "under \"face_verify\", and the changed-face rule on its footage under "
+                    "\"changed_face\"")
     ev.add_argument("--variant", choices=VARIANTS, action="append", default=None,
                     help="with --set phones: only these variants (repeatable)")
     ev.add_argument("--part", choices=PARTS + ("tune",), action="append", default=None,
@@ -137,6 +142,8 @@ def run_eval(args: argparse.Namespace) -> dict:
     """The eval report as a dict (what ``--json`` prints)."""
     if getattr(args, "eval_set", "coco") == "phones":
         return run_phones_eval(args)
+    if getattr(args, "eval_set", "coco") == "faces":
+        return run_faces_eval()
     if getattr(args, "quiet_room", False):
         return {"quiet_room": run_quiet_room(args)}
     spec = json.loads(Path(args.labels).read_text())
@@ -169,6 +176,39 @@ def run_phones_eval(args: argparse.Namespace) -> dict:
     return report
 
 
+def run_faces_eval() -> dict:
+    """The face pairs (``kuzet_tools/models/face_eval.py``): ``face_verify``, and
+    ``changed_face``: the node's own rule at its defaults (``edge.rules``) on the set's
+    footage, with a sweep of thresholds beside it."""
+    from edge.models import face_operating_point as op
+    from kuzet_tools.models.face_eval import (
+        changed_face,
+        changed_face_sweep,
+        default_models,
+        node_defaults,
+        node_rule,
+        sample_embeddings,
+        track_embeddings,
+        verification,
+    )
+
+    models = default_models()
+    report = {"face_verify": verification(sample_embeddings(models=models))}
+    report["face_verify"]["default_threshold"] = op.FACE_MATCH_THRESHOLD
+    tracks = track_embeddings(models=models)
+    d = node_defaults()
+    changed = changed_face(d["threshold"], d["sustain_s"], every_s=d["every_s"],
+                           median_of=d["median_of"], tracks=tracks, rule=node_rule())
+    changed["same"].pop("rows")
+    changed["rule"] = "edge.rules (the node's RulesEngine at its defaults)"
+    thresholds = sorted({0.35, 0.4, 0.45, 0.5, 0.55, 0.6, op.FACE_CHANGED_THRESHOLD})
+    changed["sweep"] = changed_face_sweep(tracks, thresholds,
+                                          (d["sustain_s"],), every_s=d["every_s"],
+                                          median_of=d["median_of"])
+    report["changed_face"] = changed
+    return report
+
+
 def run_quiet_room(args: argparse.Namespace) -> dict:
     """The quiet classroom through the node's look (``kuzet_tools/models/quiet_room.py``)."""
     from kuzet_tools.models.quiet_room import quiet_room
@@ -192,6 +232,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
+    if args.eval_set == "faces":
+        _print_faces(report)
+        return 0
     if args.eval_set == "phones" or "quiet_room" in report:
         if args.eval_set == "phones":
             _print_phones(report)
@@ -209,6 +252,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"{name:16} {p:>9} {r:>7} {row['n']:>4}")
     print(f"ms per image: {report['ms_per_image']}")
     return 0
+
+
+def _print_faces(report: dict) -> None:
+    v, c = report["face_verify"], report["changed_face"]
+    print(f"face verification ({v['embedder']}): TAR {v['tar_at_far_1pct']} (95% "
+          f"{v['tar_95_interval']}) at FAR 1%, threshold {v['threshold_at_far_1pct']}, on "
+          f"{v['pairs']} pairs ({v['same_pairs']} same-person of {v['persons_in_same_pairs']} "
+          f"persons, {v['different_pairs']} different), {v['persons']} persons")
+    for part, row in v["per_part"].items():
+        print(f"  {part:10} TAR {row.get('tar')} on {row['same_pairs']} same-person pairs")
+    s, w = c["same"], c["switched"]
+    print(f"changed face (threshold {c['threshold']}, sustained {c['sustain_s']} s): "
+          f"{s['false_raises']} false raises in {s['sequences']} one-person sequences, "
+          f"{w['detected']} of {w['sequences']} switches found (median delay "
+          f"{w['delay_s_median']} s)")
 
 
 def _print_phones(report: dict) -> None:

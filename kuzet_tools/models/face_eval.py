@@ -221,6 +221,43 @@ def sustained_below(threshold: float, sustain_s: float, median_of: int = 1) -> R
     return rule
 
 
+def node_rule(look_every_s: float = 1.0) -> Rule:
+    """The node's own changed-face rule (``edge.rules.RulesEngine`` with its defaults, in a
+    session that opted in) as a :data:`Rule`: one seat, seated, looked at every
+    ``look_every_s`` s; the looks at the comparisons' times carry their similarity. Returns
+    the time the ``face_changed`` alert opens."""
+    from edge.rules import Policy, RulesEngine, SeatLook
+    from kuzet.contract import AlertEvent
+    from kuzet.contract import Rule as ContractRule
+
+    def rule(comps: Sequence[tuple[float, float]]) -> float | None:
+        if not comps:
+            return None
+        engine = RulesEngine(new_id=lambda: "a")
+        engine.start_session(Policy(session_id="eval", face_check=True), t=0.0)
+        sims = {round(t / look_every_s): sim for t, sim in comps}
+        for k in range(int(round(comps[-1][0] / look_every_s)) + 1):
+            t = k * look_every_s
+            look = SeatLook("s01", t, persons=(0.8,), face_sim=sims.get(k))
+            for ev in engine.observe_seat(look) + engine.tick(t):
+                if ev.rule == ContractRule.FACE_CHANGED and ev.event == AlertEvent.OPEN:
+                    return t
+        return None
+    return rule
+
+
+def node_defaults() -> dict:
+    """The changed-face rule's defaults on the node: threshold, sustain, median window
+    (``edge.rules``) and the comparison cadence (``edge.face_check``)."""
+    from edge.face_check import FaceCheckParams
+    from edge.rules import DEFAULT_PARAMS, FACE_THRESHOLD
+    from kuzet.contract import Rule as ContractRule
+
+    p = DEFAULT_PARAMS[ContractRule.FACE_CHANGED]
+    return {"threshold": FACE_THRESHOLD, "sustain_s": p.min_duration_s,
+            "median_of": p.window, "every_s": FaceCheckParams().every_s}
+
+
 @dataclass(frozen=True)
 class Track:
     """One footage face followed through its clip: its person and its frames' embeddings

@@ -25,9 +25,13 @@ import numpy as np
 from edge.models import face_embed
 from edge.models.base import Face, FaceDetector
 from edge.models.face_embed import FaceEmbedder
+from edge.models.face_operating_point import FACE_MATCH_THRESHOLD
 from edge.models.registry import create_face_detector, create_face_embedder
 
 FaceBox = Face        # score, box (x1, y1, x2, y2) and the six keypoints, in image pixels
+
+# the 1:1 match's "likely" from this cosine similarity (measured: docs/detection.md)
+MATCH_THRESHOLD = FACE_MATCH_THRESHOLD
 
 # a roster photo or a seat crop: BlazeFace's default confidence
 FACE_SCORE = 0.5

@@ -4,6 +4,8 @@ Evidence whose alert has a protocol is kept as long as the protocol. Every delet
 in ``retention_log``. Roster photos follow their exams: a photo goes the same number of days
 after the later of its import and the end of the student's last exam (``hub.store.photos``),
 logged in ``photo_retention_log``. The clock is passed in (``now``) so tests can move it.
+The proctors' check-in records go with their exam, but a student's while a protocol of that
+exam holds it (``hub.store.check_ins.expire``).
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from pathlib import Path
 
 from hub.config import HubConfig
 from hub.evidence import EvidenceFolder, EvidencePathError
-from hub.store import expiry
+from hub.store import check_ins, expiry
 from hub.store import photos as photo_store
-from hub.store.db import transaction
+from hub.store.db import iso_seconds, transaction
 from hub.store.migrations import open_database
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,8 @@ def purge(db_path: str | Path, folder: EvidenceFolder, days: float,
                 missing += not removed
                 expiry.forget(conn, row, (end + timedelta(days=days)).isoformat(), removed)
                 deleted += 1
+            results = check_ins.expire(conn, iso_seconds(cutoff))   # the exams' check-ins
+            log.info("retention: %d check-in results deleted", results)
             photos_deleted = _purge_photos(conn, photos, days, now_dt) if photos else 0
     finally:
         db.close()

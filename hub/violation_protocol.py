@@ -170,6 +170,45 @@ VIOLATIONS: dict[str, dict[str, str]] = {
 }
 
 
+# The proctor's check-in of the student at the start of the exam (hub.store.check_ins), as the
+# protocol prints it: the result, who checked, when (in the hub's zone), the seat.
+CHECK_IN: dict[str, dict[str, str]] = {
+    "kk": {"line": "Орында тексеру: {result} — {seat}, {by}, {at}",
+           "none": "Орында тексеру: жазылмаған",
+           "identified": "тұлғасы расталды", "absent": "келмеді",
+           "someone_else": "орында басқа адам отырды", "moved": "{to} орнына ауыстырылды"},
+    "ru": {"line": "Проверка на месте: {result} — {seat}, {by}, {at}",
+           "none": "Проверка на месте: не записана",
+           "identified": "личность подтверждена", "absent": "отсутствовал(а)",
+           "someone_else": "на месте сидел другой человек", "moved": "пересажен(а) на место {to}"},
+    "en": {"line": "Check-in at the seat: {result} — {seat}, {by}, {at}",
+           "none": "Check-in at the seat: not recorded",
+           "identified": "identified", "absent": "absent",
+           "someone_else": "someone else sat at the seat", "moved": "moved to seat {to}"},
+}
+
+
+@dataclass(frozen=True)
+class CheckInLine:
+    """The student's latest check-in result in the protocol's exam."""
+
+    result: str                       # identified | absent | someone_else | moved
+    seat: str
+    by: str
+    at: str                           # UTC ISO
+    moved_to: str = ""
+
+
+def check_in_text(c: CheckInLine | None, lang: str, timezone: str) -> str:
+    """The protocol's check-in line, in its language; times in the hub's zone."""
+    t = CHECK_IN[lang]
+    if c is None:
+        return t["none"]
+    result = t.get(c.result, c.result).format(to=c.moved_to or "—")
+    return t["line"].format(result=result, seat=c.seat or "—", by=c.by,
+                            at=zone.local_text(c.at, timezone))
+
+
 def violation_text(rule: str, lang: str) -> str:
     """The violation written out from the rule, citing clause 4.1 (a changed face: section 3,
     the identification of the person taking the exam)."""
@@ -223,6 +262,7 @@ class ProtocolDoc:
     attachments: list[Attachment] = field(default_factory=list)
     chain_missing: int | None = None  # records missing in the node's chain; None: unsigned
     timezone: str = "UTC"             # the hub's zone (hub.timezone): every time printed in it
+    check_in: CheckInLine | None = None   # the student's check-in (None: not recorded)
 
 
 def lines(doc: ProtocolDoc) -> list[tuple[str, str]]:
@@ -244,6 +284,7 @@ def lines(doc: ProtocolDoc) -> list[tuple[str, str]]:
            ("text", t["violation"].format(violation=doc.violation or blank))]
     if doc.seat:
         out.append(("small", f"{t['seat']}: {doc.seat}"))
+    out.append(("small", check_in_text(doc.check_in, doc.lang, doc.timezone)))
     if doc.proctor_note:
         out.append(("text", t["note"].format(note=doc.proctor_note)))
     out += [("sign", t["examiner"].format(name=doc.examiner or blank)),

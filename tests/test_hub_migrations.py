@@ -13,7 +13,8 @@ LATEST_TABLES = {"migrations", "users", "rooms", "sessions", "audit", "seen", "a
                  "rounds", "session_proctors", "students", "session_seats", "commands",
                  "protocols", "retention_log", "user_buildings", "record_signers",
                  "signed_records", "web_logins", "seat_presence", "roster_photos",
-                 "photo_retention_log", "face_matches", "photo_embeddings"}
+                 "photo_retention_log", "face_matches", "photo_embeddings", "check_ins",
+                 "check_in_crops"}
 
 
 def db_at(tmp_path, version: int) -> sqlite_utils.Database:

@@ -74,6 +74,13 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "exams.import_csv": ("POST", ("admin",)),
     # a roster photo: only a proctor of a session running now with the student (audited)
     "exams.student_photo": ("GET", ("aigerim",)),
+    # the check-in view and its actions: only a proctor of the session, during its time
+    "checkin.view": ("GET", ("aigerim",)),
+    "checkin.headcount": ("GET", ("aigerim",)),
+    "checkin.ask_crop": ("POST", ("aigerim",)),
+    "checkin.crop_status": ("GET", ("aigerim",)),
+    "checkin.crop_image": ("GET", ("aigerim",)),
+    "checkin.result": ("POST", ("aigerim",)),
     # the exam's opt-in to the automatic face match: its proctor or an admin (before the start)
     "exams.face_match": ("POST", ("aigerim", "admin")),
     # protocols: seen by the session's proctors and the building's deans; prepared (edited,
@@ -120,7 +127,8 @@ DATA_404 = {"admin.set_buildings", "enrolment.fetch", "technician.add_node",
             "technician.enrol", "technician.revoke", "technician.snapshot", "technician.command",
             "technician.snapshot_image", "technician.seatmap_editor", "technician.save_seatmap",
             "live.clip_frame", "live.clip_frames", "protocols.signed_copy",
-            "proctor.picture_status", "proctor.picture_image"}
+            "proctor.picture_status", "proctor.picture_image", "checkin.crop_status",
+            "checkin.crop_image"}
 
 
 @pytest.fixture(scope="module")

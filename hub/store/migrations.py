@@ -406,3 +406,35 @@ def face_match(db: sqlite_utils.Database) -> None:
         photo_sha256 TEXT NOT NULL,
         model TEXT NOT NULL,
         vector BLOB NOT NULL)""")
+
+
+@migration
+def check_ins(db: sqlite_utils.Database) -> None:
+    """The proctor's check-in at the start of an exam (``hub.store.check_ins``): each result
+    (who checked which student, at which seat, when; a move names the seat moved to) and the
+    seat crops asked from the node for it, with what the node saw seated; purged with the
+    exam's retention."""
+    db.execute("""CREATE TABLE check_in_crops (
+        command_id TEXT PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        seat TEXT NOT NULL,
+        asked_by INTEGER REFERENCES users(id),
+        asked_at TEXT NOT NULL,
+        evidence_id TEXT,
+        seat_taken INTEGER,
+        taken INTEGER,
+        looked INTEGER,
+        received_at TEXT)""")
+    db.execute("CREATE INDEX check_in_crops_session ON check_in_crops (session_id, seat)")
+    db.execute("""CREATE TABLE check_ins (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        student_no TEXT NOT NULL REFERENCES students(student_no),
+        seat TEXT,
+        result TEXT NOT NULL
+            CHECK (result IN ('identified', 'absent', 'someone_else', 'moved')),
+        moved_to TEXT,
+        command_id TEXT,
+        by_user INTEGER NOT NULL REFERENCES users(id),
+        at TEXT NOT NULL)""")
+    db.execute("CREATE INDEX check_ins_student ON check_ins (session_id, student_no, id)")

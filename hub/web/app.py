@@ -20,6 +20,7 @@ from hub.web import (
     account,
     admin,
     auth,
+    check_in,
     dean,
     detection_feedback,
     enrolment,
@@ -77,7 +78,7 @@ def create_app(config: HubConfig, services: HubServices | None = None) -> Flask:
 
     for bp in (auth.bp, account.bp, proctor.bp, dean.bp, technician.bp, admin.bp, live.bp,
                enrolment.bp, sessions.bp, violation_protocols.bp, rounds.bp, public.bp,
-               detection_feedback.bp):
+               detection_feedback.bp, check_in.bp):
         app.register_blueprint(bp)
     if config.provisioning.enabled:
         from hub.provisioning_bridge import ProvisioningBridge

@@ -98,6 +98,14 @@ PROTOCOL_STATUSES = {
     "retake_scheduled": _l("Retake scheduled"),
 }
 
+# The proctor's check-in results (hub.store.check_ins.RESULTS).
+CHECK_IN_RESULTS = {
+    "identified": _l("Identified"),
+    "absent": _l("Absent"),
+    "someone_else": _l("Someone else"),
+    "moved": _l("Moved to seat"),
+}
+
 LANGUAGES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
 
 

@@ -25,8 +25,9 @@ from flask_babel import gettext as _
 
 from hub import evidence_bundle, protocol_evidence
 from hub.store import alerts as store_alerts
+from hub.store import check_ins
 from hub.store import violation_protocols as store
-from hub.violation_protocol import LANGS, ProtocolDoc, lines, render_pdf
+from hub.violation_protocol import LANGS, CheckInLine, ProtocolDoc, lines, render_pdf
 from hub.web.security import audit, db, require_role, writer
 from kuzet import bundle as bundle_format
 
@@ -65,7 +66,16 @@ def document(p: dict) -> ProtocolDoc:
                        p["attestation_date"], p["violation"], p["proctor_note"],
                        p["examiner"], p["head_of_department"], p["seat"], attachments,
                        protocol_evidence.chain_missing(db(), p["alert_id"]),
-                       current_app.config["KUZET_CONFIG"].hub.timezone)
+                       current_app.config["KUZET_CONFIG"].hub.timezone, _check_in(p))
+
+
+def _check_in(p: dict) -> CheckInLine | None:
+    """The student's latest check-in in the protocol's exam (``hub.store.check_ins``)."""
+    row = check_ins.for_student(db(), p["session_id"], p["student_no"])
+    if row is None:
+        return None
+    return CheckInLine(row["result"], row["seat"] or "", row["by_name"] or "", row["at"],
+                       row["moved_to"] or "")
 
 
 @bp.get("/")

@@ -1,0 +1,217 @@
+"""The proctor's check-in view at the start of an exam: seat by seat (the seat map's order) the
+roster photo (when the student has one) beside a fresh crop of the seat asked from the room's
+node, the four results (identified, absent, someone else, moved to seat…), and the headcount
+(seen seated by the node against checked in). Only a proctor of the session, during its time;
+every view (``checkin.view``) and every result (``checkin.result``) is audited."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from hub.store import check_ins, face_matches, photos, rooms
+from hub.store import sessions as store
+from hub.web import node_commands, seat_view
+from hub.web.security import audit, clock, db, my_sessions, require_role, writer
+from kuzet import contract
+
+bp = Blueprint("checkin", __name__, url_prefix="/exams")
+bp.before_request(require_role("proctor"))
+
+CROP_EVERY_S = 3.0          # a fresh crop per seat at most this often
+
+
+def _session_or_404(session_id: int) -> dict:
+    """The proctor's own session, during its time (as the roster photos are shown)."""
+    if session_id not in (my_sessions(g.user) or set()):
+        abort(404)
+    s = store.get(db(), session_id)
+    if s is None or g.user.id not in s["proctor_ids"]:
+        abort(404)
+    return s
+
+
+def _seat_ids(s: dict) -> list[str]:
+    room = rooms.room(db(), s["building"], s["room"]) or {}
+    return [x["id"] for x in (room.get("seatmap") or {}).get("seats", [])]
+
+
+def cards(s: dict) -> tuple[list[dict], list[dict], list[str]]:
+    """The seated students in seat-map order (each with its photo, newest crop and latest
+    result), the roster's unseated students, and the seat map's seat ids."""
+    conn = db()
+    seat_ids = _seat_ids(s)
+    order = {seat: i for i, seat in enumerate(seat_ids)}
+    with_photo = photos.with_photo(conn, s["id"])
+    crops = check_ins.latest_crops(conn, s["id"])
+    results = check_ins.latest(conn, s["id"])
+    seated, unseated = [], []
+    for st in store.roster(conn, s["id"]):
+        no = st["student_no"]
+        crop = crops.get(st["seat"]) if st["seat"] else None
+        card = {"student_no": no, "name": st["name"], "group": st["group_name"],
+                "seat": st["seat"], "result": results.get(no),
+                "photo": url_for("exams.student_photo", session_id=s["id"], student_no=no)
+                if no in with_photo else None,
+                "crop": _crop_view(s["id"], crop) if crop is not None else None,
+                # the automatic face match's advice on that crop (hub.face_match, H5's
+                # _face_match.html shows it; None: none made)
+                "face_match": face_matches.for_evidence(conn, crop["evidence_id"])
+                if crop is not None else None}
+        (seated if st["seat"] else unseated).append(card)
+    seated.sort(key=lambda c: (order.get(c["seat"], len(order)), c["seat"]))
+    unseated.sort(key=lambda c: c["name"])
+    return seated, unseated, seat_ids
+
+
+def _crop_view(session_id: int, row) -> dict:
+    return {"command": row["command_id"], "evidence_id": row["evidence_id"],
+            "captured_at": row["trusted_captured_at"],
+            "seat_taken": None if row["seat_taken"] is None else bool(row["seat_taken"]),
+            "image": url_for("checkin.crop_image", session_id=session_id,
+                             command_id=row["command_id"])}
+
+
+@bp.get("/<int:session_id>/check-in")
+def view(session_id: int):
+    s = _session_or_404(session_id)
+    seated, unseated, seat_ids = cards(s)
+    audit("checkin.view", str(session_id), s["building"], s["room"], seats=len(seated))
+    return render_template("check_in.html", s=s, seated=seated, unseated=unseated,
+                           seat_ids=seat_ids, results=check_ins.RESULTS,
+                           count=check_ins.headcount(db(), session_id))
+
+
+@bp.get("/<int:session_id>/check-in/headcount.json")
+def headcount(session_id: int):
+    _session_or_404(session_id)
+    return jsonify(check_ins.headcount(db(), session_id))
+
+
+@bp.post("/<int:session_id>/check-in/<seat>/crop")
+def ask_crop(session_id: int, seat: str):
+    """Ask the room's node for a fresh crop of ``seat`` (a ``check_in`` command)."""
+    s = _session_or_404(session_id)
+    if seat not in _seat_ids(s):
+        abort(404)
+    fetch = request.headers.get("X-Requested-With") == "fetch"
+    asked = current_app.extensions.setdefault("kuzet_check_in_crops", {})
+    key, now = (session_id, seat), clock()
+    wait = CROP_EVERY_S - (now - asked.get(key, float("-inf")))
+    if wait > 0:
+        return _answer(fetch, s, 429, error=_("A picture was just asked for: wait a few "
+                                                "seconds."), retry_after=round(wait, 1))
+    node = seat_view.room_node(s["building"], s["room"])
+    if node is None:
+        audit("checkin.crop", seat, s["building"], s["room"], refused="no node")
+        return _answer(fetch, s, 409, error=_("No camera node is known in this room."))
+    if len(asked) > 10_000:
+        asked.clear()
+    asked[key] = now
+    commands = writer().call(check_ins.ask, contract.Origin(
+        building=s["building"], room=s["room"], node=node), session_id, seat, g.user.id)
+    sent = node_commands.publish(commands)
+    command_id = commands[0][2]
+    audit("checkin.crop", seat, s["building"], s["room"], node=node, command=command_id,
+          sent=sent)
+    if not sent:
+        return _answer(fetch, s, 503, error=_("The camera cannot be reached now; try again."))
+    return _answer(fetch, s, 202, command=command_id, status_url=url_for(
+        "checkin.crop_status", session_id=session_id, command_id=command_id))
+
+
+def _answer(fetch: bool, s: dict, status: int, **body):
+    if fetch:
+        return jsonify(body), status
+    if "error" in body:
+        flash(body["error"], "error")
+    else:
+        flash(_("A fresh picture was asked for; it appears here in a few seconds."), "ok")
+    return redirect(url_for("checkin.view", session_id=s["id"]))
+
+
+def _crop_or_404(session_id: int, command_id: str):
+    _session_or_404(session_id)
+    row = check_ins.crop(db(), command_id)
+    if row is None or row["session_id"] != session_id:
+        abort(404)
+    return row
+
+
+@bp.get("/<int:session_id>/check-in/crops/<command_id>.json")
+def crop_status(session_id: int, command_id: str):
+    """Whether the crop has come (the view polls this), with what the node saw seated."""
+    row = _crop_or_404(session_id, command_id)
+    ready = row["evidence_id"] is not None and row["file"] is not None
+    match = face_matches.for_evidence(db(), row["evidence_id"]) if ready else None
+    return jsonify({"command": command_id, "ready": ready, "seat": row["seat"],
+                    **(_crop_view(session_id, row) if ready else {}),
+                    "face_match": {"result": match["result"], "similarity": match["similarity"]}
+                    if match is not None else None,
+                    "headcount": check_ins.headcount(db(), session_id)})
+
+
+@bp.get("/<int:session_id>/check-in/crops/<command_id>.jpg")
+def crop_image(session_id: int, command_id: str):
+    row = _crop_or_404(session_id, command_id)
+    if row["file"] is None:
+        abort(404)
+    audit("checkin.crop.view", command_id, row["building"], row["room"], seat=row["seat"],
+          evidence=row["evidence_id"])
+    response = send_file(current_app.extensions["kuzet"].evidence.resolve(row["file"]),
+                         mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/<int:session_id>/check-in/result")
+def result(session_id: int):
+    """The proctor's result for one student: identified, absent, someone else, or moved to a
+    seat of the map (the student is seated there)."""
+    s = _session_or_404(session_id)
+    fetch = request.headers.get("X-Requested-With") == "fetch"
+    student_no = request.form.get("student_no", "").strip()
+    outcome = request.form.get("result", "")
+    moved_to = request.form.get("moved_to", "").strip() or None
+    command_id = request.form.get("command", "").strip() or None
+    if outcome not in check_ins.RESULTS or (moved_to and not contract.NAME_RE.match(moved_to)) \
+            or (command_id and not contract.MESSAGE_ID_RE.match(command_id)):
+        abort(400)
+    try:
+        writer().call(check_ins.record, session_id, student_no, outcome, g.user.id,
+                      moved_to=moved_to, command_id=command_id, seat_ids=_seat_ids(s))
+    except check_ins.CheckInRefused as exc:
+        audit("checkin.result", student_no, s["building"], s["room"], session=session_id,
+              result=outcome, refused=str(exc))
+        if fetch:
+            return jsonify({"error": str(exc)}), 409
+        flash(str(exc), "error")
+        return redirect(url_for("checkin.view", session_id=session_id))
+    audit("checkin.result", student_no, s["building"], s["room"], session=session_id,
+          result=outcome, moved_to=moved_to, command=command_id)
+    if fetch:
+        return jsonify({"student_no": student_no, "result": outcome, "moved_to": moved_to,
+                        "headcount": check_ins.headcount(db(), session_id)})
+    return redirect(url_for("checkin.view", session_id=session_id) + f"#student-{student_no}")
+
+
+@bp.app_template_global()
+def check_in_record(session_id: int) -> dict:
+    """For the session page (``_check_in_record.html``): the session's check-in results,
+    oldest first, the headcount, and whether this proctor may open the check-in view now."""
+    return {"records": check_ins.records(db(), session_id),
+            "count": check_ins.headcount(db(), session_id),
+            "can_check": g.user is not None and g.user.role == "proctor"
+            and session_id in (my_sessions(g.user) or set())}

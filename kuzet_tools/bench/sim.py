@@ -122,6 +122,27 @@ class NodeSim:
             self.publish(e)
         return alert, ev
 
+    def answer_check_ins(self, jpeg: bytes, seated: contract.Seated) -> list[str]:
+        """Answer every ``check_in`` command as ``edge.commands`` does: ``jpeg`` as the seat's
+        check-in crop under the command's id, saying ``seated``, then the reply. Returns the
+        ids of the commands answered (growing as they come)."""
+        answered: list[str] = []
+
+        def on_message(client, userdata, msg):
+            cmd = contract.decode(msg.payload)
+            if isinstance(cmd, contract.CommandMessage) \
+                    and cmd.action == contract.Action.CHECK_IN:
+                crop = evidence_for(self.origin, cmd.id, jpeg, kind="check-in")
+                self.publish(crop.model_copy(update={"seated": seated}), wait=False)
+                self.publish(contract.CommandReply(
+                    origin=self.origin, command_id=cmd.id, ok=True, sent_at=contract.utcnow(),
+                    detail=f"seat {cmd.seat}: check-in crop {crop.evidence_id}"), wait=False)
+                answered.append(cmd.id)
+
+        self.client.on_message = on_message
+        self.client.subscribe(contract.topic(self.origin, "cmd"), qos=1)
+        return answered
+
     def close(self, clean: bool = True) -> None:
         if clean:
             self.client.disconnect()

@@ -68,9 +68,18 @@ def to_frame(detections: Sequence[Detection], cut: SeatCut) -> list[Detection]:
             for d in detections]
 
 
+def face_to_frame(face: Face, offset: tuple[float, float], scale: tuple[float, float]) -> Face:
+    """One face's box and keypoints moved and scaled as :func:`box_to_frame` (yaw unchanged)."""
+    (dx, dy), (sx, sy) = offset, scale
+    points = None if face.keypoints is None else tuple(
+        (x / sx + dx, y / sy + dy) for x, y in face.keypoints)
+    return Face(face.score, box_to_frame(face.box, offset, scale), face.yaw, points)
+
+
 def faces_to_frame(faces: Sequence[Face], cut: SeatCut) -> list[Face]:
-    """Faces in the cut's pixels -> detection-stream pixels (yaw is unchanged)."""
-    return [Face(f.score, box_to_frame(f.box, cut.offset, cut.scale), f.yaw) for f in faces]
+    """Faces in the cut's pixels -> detection-stream pixels (yaw is unchanged; the keypoints,
+    which the face embedder aligns by, move with the box)."""
+    return [face_to_frame(f, cut.offset, cut.scale) for f in faces]
 
 
 def pose_to_frame(pose: Pose, cut: SeatCut) -> Pose:

@@ -39,7 +39,7 @@ import numpy as np
 from edge.models.base import Detection, Detector, Face, FaceDetector
 from edge.models.merge import merge
 from edge.models.nms import iou, nms
-from edge.seat_cut import box_to_frame, cut_seat, faces_to_frame, to_frame
+from edge.seat_cut import box_to_frame, cut_seat, face_to_frame, faces_to_frame, to_frame
 from edge.seats import CROP_MARGIN, MIN_CROP, Seat, SeatMap, grid_seat_map, square_crop
 
 SeatSource = Literal["persons", "grid", "both"]
@@ -154,7 +154,7 @@ def look_like_node(image: np.ndarray, detector: Detector, face_detector: FaceDet
                       if look.keeps(f.box)]
     back = (fw / w, fh / h)              # photo pixels per frame pixel, inverted
     dets = [Detection(d.label, d.score, box_to_frame(d.box, (0.0, 0.0), back)) for d in dets]
-    faces = [Face(f.score, box_to_frame(f.box, (0.0, 0.0), back), f.yaw) for f in faces]
+    faces = [face_to_frame(f, (0.0, 0.0), back) for f in faces]
     return merge(dets), merge_faces(faces)
 
 

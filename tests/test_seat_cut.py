@@ -94,6 +94,11 @@ def test_faces_and_people_found_in_the_main_stream_come_back_in_lores_pixels(mod
     face_in_main = max(faces.detect(main), key=lambda f: f.box[0])     # Zidane's, on the right
     assert any(iou(f.box, [v / 3 for v in face_in_main.box]) >= 0.5 for f in found)
     assert all(f.yaw is not None for f in found)
+    # the keypoints (the face embedder aligns by them) come back with the box
+    mine = max(found, key=lambda f: iou(f.box, [v / 3 for v in face_in_main.box]))
+    eyes = np.array(mine.keypoints[:2])
+    width = mine.box[2] - mine.box[0]             # found apart in the cut and the main frame
+    assert np.abs(eyes - np.array(face_in_main.keypoints[:2]) / 3).max() < 0.2 * width, eyes
 
 
 @needs_phones_dev

@@ -36,6 +36,7 @@ from edge.commands import Commands
 from edge.config import NodeConfig
 from edge.evidence import Ballast, EvidenceStore, FrameRing
 from edge.evidence_flow import EvidenceFlow
+from edge.face_check import FaceCheck
 from edge.health import (
     ClockStepNote,
     Heartbeats,
@@ -125,6 +126,11 @@ class EdgeNode:
             from edge.privacy import FaceBlur
             face_blur = FaceBlur(blur_detector or create_blur_detector(cfg.detection))
         self.engine = RulesEngine(cfg.rules.params())
+        # the changed-face check, for exams that opt in: the embedder is loaded by the first
+        # such exam; the seats' check-in faces live in its memory only (edge/face_check.py)
+        self.face_check = FaceCheck(
+            (lambda: registry.create_face_embedder(num_threads=1))
+            if self.face_detector is not None else None, cfg.face_check.params())
         factory = source_factory or (lambda: open_source(cfg.source, sleep=self.stop_event.wait,
                                                          wall_clock=wall_clock))
         self.source = ResilientSource(factory, wait=self.stop_event.wait, stop_at_end=stop_at_end,
@@ -154,14 +160,14 @@ class EdgeNode:
             self.state, self.writer, self.evidence_flow, self.counters, rules=cfg.rules,
             exam=cfg.exam, where=lambda: (self.pipeline.latest, self.seat_plan.current),
             on_session=lambda: self.publisher.set_status(self.status_message()),
-            warn=self.warnings.warn, wall_clock=wall_clock)
+            warn=self.warnings.warn, wall_clock=wall_clock, face_check=self.face_check)
         self.pipeline = Pipeline(
             self.source, self.ring, self.seat_plan, self.detector, self.face_detector,
             self.engine, self.counters, self.stop_event, before_rules=self._before_rules,
             on_events=lambda events, frame, seats: self.incidents.handle(
                 events, frame, seats, flush_clips=self.stop_event.is_set()),
             seat_from_main_below_px=cfg.detection.seat_from_main_below_px,
-            pose_estimator=self.pose_estimator)
+            pose_estimator=self.pose_estimator, face_check=self.face_check)
         self.source_ended = self.pipeline.source_ended
         self.commands = Commands(self.origin, self.publisher, self.incidents,
                                  self.evidence_flow, self.seat_plan, lambda: self.pipeline.latest,
@@ -282,6 +288,8 @@ class EdgeNode:
                   "faces": getattr(self.face_detector, "name", "off")}
         if self.pose_estimator is not None:
             models["pose"] = self.pose_estimator.name
+        if self.face_check.embedder is not None:          # loaded by an exam that opted in
+            models["face_embed"] = getattr(self.face_check.embedder, "name", "?")
         self.publisher.send_now("heartbeat", beats.next(
             self.stats, outbox_depth=self.outbox.depth(), cpu_temp_c=cpu_temp_c(),
             disk_free_mb=disk_free_mb(Path(self.cfg.node.data_dir)),

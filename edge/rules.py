@@ -25,11 +25,12 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from edge.models.face_operating_point import FACE_CHANGED_THRESHOLD
 from kuzet.contract import ADVISORY_RULES, AlertEvent, Rule
 
-# Cosine similarity of two face embeddings below which they count as two people (the
-# changed-face rule's default; measured in docs/detection.md).
-FACE_THRESHOLD = 0.35
+# Cosine similarity to the seat's check-in face below which the face counts as someone else
+# (the changed-face rule's default, measured on the face set: docs/detection.md).
+FACE_THRESHOLD = FACE_CHANGED_THRESHOLD
 
 # Detector labels that the regulation cares about, and the aid name that allows each.
 DEVICE_LABELS = {"cell phone": "phone", "laptop": "laptop", "tablet": "tablet",

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 # Cosine similarity at or above which the crop's face is "likely" the photo's person: TAR 0.971
 # at 1% FAR on the labelled face pairs (edge/models/face_operating_point.py).
 THRESHOLD = faces.MATCH_THRESHOLD
-MODEL = "mobilefacenet"
+MODEL = "faceres"          # the embedder the photo embeddings were made by (cache key)
 
 
 @dataclass(frozen=True)

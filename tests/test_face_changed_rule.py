@@ -9,7 +9,7 @@ from edge.rules import DEFAULT_PARAMS, FACE_THRESHOLD, Policy, RulesEngine, Seat
 from kuzet.contract import ADVISORY_RULES, AlertEvent, Rule
 
 OPEN, UPDATE, CLOSE = AlertEvent.OPEN, AlertEvent.UPDATE, AlertEvent.CLOSE
-SAME, OTHER = 0.7, 0.1          # cosine similarities of the same person and of another one
+SAME, OTHER = 0.8, 0.2          # cosine similarities of the same person and of another one
 EVERY = 15.0                    # a comparison per seat this often; looks between carry none
 
 

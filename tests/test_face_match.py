@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from hub import face_match, faces
-from hub.store import audit, face_matches
+from hub.store import audit, check_ins, face_matches
 from hub.store import sessions as session_store
 from kuzet import contract
 from tests.support.hub_env import login, read
@@ -59,11 +59,7 @@ def face_jpegs():
 def check_in(services, session_id: int, crop: bytes) -> str:
     """The proctor's check_in command for SEAT recorded, and the node's crop under its id
     coming in through the writer (as the ingest hands it over). Returns the crop's id."""
-    cmd = contract.CommandMessage(action=contract.Action.CHECK_IN, seat=SEAT,
-                                  session_id=str(session_id))
-    [(_, _, msg_id)] = services.writer.call(
-        session_store.queue_commands, "main", "a101", cmd, session_id, "2026-01-01T00:00:00Z",
-        ["cam1"])
+    [(_, _, msg_id)] = services.writer.call(check_ins.ask, NODE, session_id, SEAT, 1)
     ev = contract.EvidenceMessage(
         origin=NODE, alert_id=msg_id, evidence_id=contract.new_id(), kind="check-in",
         content_type="image/jpeg", sha256=__import__("hashlib").sha256(crop).hexdigest(),
@@ -182,3 +178,18 @@ def test_the_crops_main_face_is_the_large_central_one():
     assert face_match.main_face([small_edge, big_centre], 240, 240) is big_centre
     assert face_match.main_face([], 240, 240) is None
     assert np.isfinite(face_match.THRESHOLD)
+
+
+def test_the_check_in_card_shows_the_advice_as_advice(client, services, face_jpegs):
+    """The proctor's check-in view words the match as the camera's opinion, the proctor's
+    decision left to the buttons; an exam that did not opt in shows no advice."""
+    sid = seated_with_photo(services, face_jpegs["man"])
+    assert advice(services, check_in(services, sid, face_jpegs["woman"]))["result"] == "unlikely"
+    login(client, "aigerim")
+    html = client.get(f"/exams/{sid}/check-in").text
+    assert 'data-result="unlikely"' in html and "шешімді сіз қабылдайсыз" in html  # kk
+    assert "face-match-likely" not in html
+    services.writer.call(lambda c: c.execute("UPDATE sessions SET face_match=0 WHERE id=?",
+                                             (sid,)))
+    assert "face-match" not in client.get(f"/exams/{sid}/check-in").text.split("<main")[-1] \
+        .replace("face-match-flag", "")

@@ -13,7 +13,7 @@ import pytest
 
 from hub.retention_job import purge
 from hub.store import audit as audit_store
-from hub.store import check_ins, nodes
+from hub.store import check_ins, face_matches, nodes
 from hub.store.alerts import apply_alert, apply_evidence
 from kuzet import contract
 from kuzet_tools.bench.sim import alert_for, evidence_for
@@ -251,6 +251,10 @@ def test_retention_purges_the_record_with_the_exam_but_what_a_protocol_holds(
     aid = contract.new_id()
     services.writer.call(apply_alert, alert_for(ORIGIN, "r2s3", alert_id=aid), 1.0)
     client.post(f"/proctor/alerts/{aid}/confirm", data={"csrf_token": token})   # S002's
+    for seat, no in (("r1s2", "S001"), ("r2s3", "S002")):     # the face match's advice too
+        services.writer.call(lambda c, seat=seat, no=no: face_matches.record(
+            c, face_matches.CheckInCrop(f"ev-{no}", "f.jpg", exam, seat, no, None, None, True),
+            "likely", 0.8, 0.56, "faceres", 40.0))
     ends = read(services, lambda c: c.execute("SELECT ends_at FROM sessions WHERE id=?",
                                               (exam,)).fetchone()[0])
     end = datetime.fromisoformat(ends.replace("Z", "+00:00"))
@@ -261,4 +265,7 @@ def test_retention_purges_the_record_with_the_exam_but_what_a_protocol_holds(
           (end + timedelta(days=days, hours=1)).timestamp())
     left = read(services, lambda c: [r["student_no"] for r in check_ins.records(c, exam)])
     assert left == ["S002"]                      # held by S002's protocol in that exam
+    advice = read(services, lambda c: [r["student_no"] for r in c.execute(
+        "SELECT student_no FROM face_matches WHERE session_id = ?", (exam,))])
+    assert advice == ["S002"]
     assert datetime.now(UTC) < end               # (the exam's end is in the future here)

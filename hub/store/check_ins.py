@@ -150,12 +150,15 @@ def headcount(conn: sqlite3.Connection, session_id: int) -> dict[str, Any]:
 def expire(conn: sqlite3.Connection, cutoff: str) -> int:
     """Forget the check-in record and crops of the exams that ended before ``cutoff`` (UTC
     ISO), but a student's record while a protocol of that exam for them holds it. Returns the
-    number of results deleted (the crops' files go with the evidence's retention)."""
+    number of results deleted (the crops' files go with the evidence's retention). The
+    automatic face match's advice (``face_matches``) is part of the record: it goes with it."""
     ended = "SELECT id FROM sessions WHERE ends_at < ?"
-    gone = conn.execute(
-        f"DELETE FROM check_ins WHERE session_id IN ({ended}) AND NOT EXISTS (SELECT 1 FROM"
-        " protocols p WHERE p.session_id = check_ins.session_id"
-        " AND p.student_no = check_ins.student_no)", (cutoff,)).rowcount
+    unheld = ("session_id IN ({ended}) AND NOT EXISTS (SELECT 1 FROM protocols p"
+              " WHERE p.session_id = {t}.session_id AND p.student_no = {t}.student_no)")
+    gone = conn.execute("DELETE FROM check_ins WHERE "
+                        + unheld.format(ended=ended, t="check_ins"), (cutoff,)).rowcount
+    conn.execute("DELETE FROM face_matches WHERE "
+                 + unheld.format(ended=ended, t="face_matches"), (cutoff,))
     conn.execute(f"DELETE FROM check_in_crops WHERE session_id IN ({ended}) AND command_id NOT"
                  " IN (SELECT command_id FROM check_ins WHERE command_id IS NOT NULL)",
                  (cutoff,))

@@ -37,12 +37,12 @@ ROLE_USERS = {"proctor": "aigerim", "dean": "dean", "technician": "tech", "admin
 # route of neither kind is checked as a page, unless it answers with something else than HTML.
 FILE_RULE = re.compile(r"\.[a-z]{2,4}$")
 NOT_PAGES = {"static", "auth.home", "auth.login", "live.stream", "live.evidence_file",
-             "protocols.signed_copy", "dean.stream"}
+             "protocols.signed_copy", "dean.stream", "exams.student_photo"}
 MAIN_PAGES = {"proctor": "proctor.room", "dean": "dean.overview",
               "technician": "technician.nodes", "admin": "admin.home"}
 # pages that must be among those checked (the seeded data makes them exist)
 AT_LEAST = {"proctor": {"proctor.room", "proctor.seat", "live.evidence_page", "protocols.page",
-                        "exams.session_page"},
+                        "exams.session_page", "checkin.view"},
             "dean": {"dean.overview", "dean.room", "rounds.building", "live.evidence_page",
                      "protocols.page"},
             "technician": {"technician.nodes", "technician.revoke", "technician.seatmap_editor"},

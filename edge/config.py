@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field
 
 from edge.capture.config import FolderConfig, OpenCvConfig, SourceConfig
-from edge.face_check import FaceCheckParams
 from edge.models.operating_point import (
     DEFAULT_PHONE_THRESHOLD,
     DEFAULT_SECOND_DETECTOR,
@@ -27,6 +26,9 @@ from kuzet.config_files import read_toml, validate
 from kuzet.contract import NAME_RE, Rule
 from kuzet.errors import ConfigError
 from kuzet.strict import StrictModel
+
+if TYPE_CHECKING:
+    from edge.face_check import FaceCheckParams
 
 Name = Annotated[str, Field(pattern=NAME_RE.pattern)]
 Aid = Literal["calculator", "phone", "tablet", "laptop", "book", "notes"]
@@ -120,6 +122,8 @@ class FaceCheckSection(StrictModel):
     max_yaw_deg: Annotated[float, Field(gt=0, le=90)] = 30.0
 
     def params(self) -> FaceCheckParams:
+        from edge.face_check import FaceCheckParams  # numpy: only a node that runs uses it
+
         return FaceCheckParams(every_s=self.every_s, min_face_px=self.min_face_px,
                                max_yaw_deg=self.max_yaw_deg)
 

@@ -11,7 +11,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from hub.store import check_ins
+from hub.store import check_ins, face_matches
 from kuzet import contract
 from kuzet_tools.bench.sim import NodeSim
 from tests.support.hub_browser import login, screenshot
@@ -102,3 +102,18 @@ def test_check_in_crops_beside_photos_identified_and_the_headcount(live_hub, nod
     assert box["height"] >= 44 and box["x"] + box["width"] <= 820
     print(f"check-in: both crops shown {both_s:.2f} s after opening; identified to headcount"
           f" {tap_s * 1000:.0f} ms")
+
+
+def test_the_automatic_face_match_shows_its_advice_without_a_reload(live_hub, node, browser):
+    """An exam that opted in: the hub compares the crop's face with the roster photo just after
+    the crop came, and the card shows the advice as soon as it is made."""
+    base = f"http://127.0.0.1:{live_hub.port}"
+    sid = seated_exam(live_hub.services)
+    live_hub.services.writer.call(face_matches.set_flag, sid, True)
+    node.answer_check_ins(real_photo("messi"), SEEN)     # S001's roster photo is messi too
+    page = browser.new_page(viewport={"width": 1180, "height": 820}, device_scale_factor=1)
+    login(page, base, "aigerim", PASSWORD)
+    page.goto(f"{base}/exams/{sid}/check-in")
+    advice = page.locator("#student-S001 .face-match")
+    expect(advice).to_have_attribute("data-result", "likely", timeout=20_000)
+    expect(page.locator("#student-S002 .face-match")).to_have_count(0)   # no photo: no match

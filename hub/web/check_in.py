@@ -143,23 +143,37 @@ def _answer(fetch: bool, s: dict, status: int, **body):
 
 
 def _crop_or_404(session_id: int, command_id: str):
-    _session_or_404(session_id)
+    return _session_and_crop(session_id, command_id)[1]
+
+
+def _session_and_crop(session_id: int, command_id: str):
+    s = _session_or_404(session_id)
     row = check_ins.crop(db(), command_id)
     if row is None or row["session_id"] != session_id:
         abort(404)
-    return row
+    return s, row
+
+
+def _face_match_html(s: dict, evidence_id: str, match) -> str:
+    """The card's advice line as the view renders it (the view replaces its own with it)."""
+    crop = face_matches.check_in_crop(db(), evidence_id)
+    card = {"crop": True, "photo": bool(crop and crop.photo_file), "face_match": match}
+    return render_template("_face_match.html", s=s, card=card)
 
 
 @bp.get("/<int:session_id>/check-in/crops/<command_id>.json")
 def crop_status(session_id: int, command_id: str):
     """Whether the crop has come (the view polls this), with what the node saw seated."""
-    row = _crop_or_404(session_id, command_id)
+    s, row = _session_and_crop(session_id, command_id)
     ready = row["evidence_id"] is not None and row["file"] is not None
     match = face_matches.for_evidence(db(), row["evidence_id"]) if ready else None
     return jsonify({"command": command_id, "ready": ready, "seat": row["seat"],
                     **(_crop_view(session_id, row) if ready else {}),
                     "face_match": {"result": match["result"], "similarity": match["similarity"]}
                     if match is not None else None,
+                    "face_match_wanted": bool(s["face_match"]),
+                    "face_match_html": _face_match_html(s, row["evidence_id"], match)
+                    if ready else "",
                     "headcount": check_ins.headcount(db(), session_id)})
 
 

@@ -38,13 +38,31 @@
     card.querySelector(".crop-seated").textContent = info.seat_taken === null ? "" :
       " · " + (info.seat_taken ? grid.dataset.taken : grid.dataset.empty);
     card.querySelector(".crop-state").textContent = "";
+    card.querySelector(".advice-box").innerHTML = info.face_match_html || "";
     card.dispatchEvent(new CustomEvent("kuzet:check-in-crop", {bubbles: true, detail: info}));
+  }
+  // The automatic face match (exams that opted in) is made on the hub just after the crop
+  // came: re-read the crop's status until its advice is there, then show it.
+  function awaitMatch(card, url, started) {
+    setTimeout(function () {
+      fetch(url, {credentials: "same-origin", headers: HEADERS})
+        .then(function (r) { return r.json(); })
+        .then(function (info) {
+          card.querySelector(".advice-box").innerHTML = info.face_match_html || "";
+          if (!info.face_match && Date.now() - started < GIVE_UP_MS) { awaitMatch(card, url, started); }
+        })
+        .catch(function () {});
+    }, POLL_MS);
   }
   function poll(card, url, started, done) {
     fetch(url, {credentials: "same-origin", headers: HEADERS})
       .then(function (r) { return r.json(); })
       .then(function (info) {
-        if (info.ready) { show(card, info); headcount(info.headcount); done(); return; }
+        if (info.ready) {
+          show(card, info); headcount(info.headcount); done();
+          if (info.face_match_wanted && !info.face_match) { awaitMatch(card, url, Date.now()); }
+          return;
+        }
         if (Date.now() - started > GIVE_UP_MS) {
           card.querySelector(".crop-state").textContent = grid.dataset.failed; done(); return;
         }

@@ -222,6 +222,7 @@ class Pipeline:
             return
         t0 = time.perf_counter()
         if look.job.seat is None:
+            self.counters.sweeps += 1
             new_sweep = getattr(self.detector, "new_sweep", None)
             if new_sweep is not None:       # a sweep starts: the second-look cap starts again
                 new_sweep()

@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--json", action="store_true", help="print JSON (the default)")
     bench.add_argument("--seconds", type=float, default=None,
                        help="how long the pipeline runs (default 40; hub: latency phase, 10)")
+    bench.add_argument("--sweeps", type=int, default=10,
+                       help="edge: sweeps counted for the one-core CPU figures on each "
+                       "footage (default 10; 0 leaves them out)")
     bench.add_argument("--fast-decoder", action="store_true",
                        help="hub: run the hub with [broker] fast_decoder = true (paho "
                        "speed-ups, opt-in); default: stock paho, as in production")
@@ -34,7 +37,8 @@ def _bench(args) -> int:
     series: dict = {}
     results: dict = {}
     if args.target in ("all", "edge"):
-        results["edge"] = bench_edge(args.seconds or 40.0, series=series)
+        results["edge"] = bench_edge(args.seconds or 40.0, series=series,
+                                     sweeps=args.sweeps)
     if args.target in ("all", "hub"):
         from kuzet_tools.bench.hub import bench_hub  # the hub's extra may be absent
 

@@ -79,6 +79,12 @@ class DetectionSection(StrictModel):
     # each seat's pixels. Off by default: no real footage at hand shows the behaviour, so the
     # cue is unmeasured on it; turn it on per room (it adds the pose model to every seat look)
     posture: bool = False
+    # a seat whose crop has not changed since its last look is not sent to the detector
+    # (edge/change.py), unless something was found there before; every seat is looked at
+    # again within max_skip_s whatever happens (at most CHECK_IN_SEEN_S: a check-in's
+    # headcount counts a seat's last look that long)
+    skip_unchanged: bool = True
+    max_skip_s: Annotated[float, Field(gt=0, le=30)] = 10.0
 
 
 class RuleSection(StrictModel):

@@ -115,7 +115,9 @@ class EdgeNode:
 
         # looking: seats, models, the rules core, the camera
         self.seat_plan = SeatPlan(Path(cfg.seat_map), data / "seats.pushed.json",
-                                  margin=cfg.detection.crop_margin)
+                                  margin=cfg.detection.crop_margin,
+                                  skip_unchanged=cfg.detection.skip_unchanged,
+                                  max_skip_s=cfg.detection.max_skip_s)
         self.detector, self.face_detector = create_detectors(
             cfg.detection, detector=detector, face_detector=face_detector)
         self.pose_estimator: PoseEstimator | None = (

@@ -3,8 +3,11 @@
 * ``capture``: reads frames (ResilientSource), keeps only the latest (a slow detector never
   queues stale frames) and feeds the clip ring;
 * ``prepare``: takes the next job of the look schedule (the room, then each seat's crop),
-  crops it from the latest frame (a seat too small in the detection stream from the frame's
-  main stream: ``edge/seat_cut.py``) and prepares the models' inputs (``PreparedLook``);
+  skips a seat whose crop has not changed since its last look unless the rules watch it or
+  its last look is ``max_skip_s`` old (``edge/change.py``; the rules thread publishes the
+  watched seats), crops it from the latest frame (a seat too small in the detection stream
+  from the frame's main stream: ``edge/seat_cut.py``) and prepares the models' inputs
+  (``PreparedLook``, whose ``changed`` says whether the seat's crop changed);
 * ``detect``: runs only the models (``infer``), so the pipeline runs at the models' own rate
   (``LookResult``): the object detector, and at a seat the face detector and, when the node
   has one, the pose estimator (``[detection] posture``: the posture cue, ``edge/posture.py``);
@@ -56,6 +59,7 @@ class PreparedLook:
     objects: Prepared
     faces: Prepared | None         # faces are looked for in seat crops only
     pose: Prepared | None = None   # so is the pose, when there is a pose estimator
+    changed: bool = True           # the seat's crop changed since its last look (the room: True)
 
 
 @dataclass(frozen=True)
@@ -71,10 +75,13 @@ class LookResult:
 def prepare_look(job: Job, frame: Frame, seats: SeatMap, scheduler: LookScheduler,
                  detector: Detector, face_detector: FaceDetector | None, *,
                  from_main_below_px: int = 0,
-                 pose_estimator: PoseEstimator | None = None) -> PreparedLook:
+                 pose_estimator: PoseEstimator | None = None,
+                 changed: bool = True) -> PreparedLook:
     """The job's pixels and the models' inputs. A seat whose crop is smaller than
     ``from_main_below_px`` (0: never) is cut from ``frame.main`` when the frame has one. The
-    face detector and the pose estimator see the same seat pixels as the detector."""
+    face detector and the pose estimator see the same seat pixels as the detector.
+    ``changed``: the gate's word on the seat's crop (``SkipGate.visit``), for whoever wants to
+    spare work on a seat that is looked at only because it is due or watched."""
     if job.seat is None:
         cut = SeatCut(frame.image)
     else:
@@ -84,7 +91,7 @@ def prepare_look(job: Job, frame: Frame, seats: SeatMap, scheduler: LookSchedule
     pose = (pose_estimator.prepare(cut.pixels)
             if job.seat is not None and pose_estimator is not None and cut.pixels.size else None)
     return PreparedLook(job, frame, seats, scheduler, cut, detector.prepare(cut.pixels), faces,
-                        pose)
+                        pose, changed)
 
 
 def infer_look(look: PreparedLook, detector: Detector, face_detector: FaceDetector | None,
@@ -170,6 +177,10 @@ class Pipeline:
         self._prepared: queue.Queue[PreparedLook] = queue.Queue(maxsize=2)
         self._results: queue.Queue[LookResult] = queue.Queue(maxsize=8)
         self._last_seq = -1
+        # what the rules thread watches (the session, the seats: RulesEngine.watched_seats),
+        # one tuple swapped whole; and the session the prepare thread's gate last saw
+        self._watched: tuple[str | None, frozenset[str]] = (None, frozenset())
+        self._gate_session: str | None = None
 
     @property
     def latest(self) -> Frame | None:
@@ -203,15 +214,35 @@ class Pipeline:
         t0 = time.perf_counter()
         h, w = frame.image.shape[:2]
         seats, scheduler = self.seat_plan.for_frame(w, h)
-        job = scheduler.next()
+        job, changed = self._next_job(frame, scheduler)
         if job.seat is None and frame.seq == self._last_seq and self.source_ended.is_set():
             self.stop.wait(0.2)             # the source ended: do not spin on its last frame
         self._last_seq = frame.seq
         look = prepare_look(job, frame, seats, scheduler, self.detector, self.face_detector,
                             from_main_below_px=self.from_main_below_px,
-                            pose_estimator=self.pose_estimator)
+                            pose_estimator=self.pose_estimator, changed=changed)
         self.counters.stage_s["prepare"] += time.perf_counter() - t0
         self._put(self._prepared, look)
+
+    def _next_job(self, frame: Frame, scheduler: LookScheduler) -> tuple[Job, bool]:
+        """The next job worth a look, and whether its crop changed. A seat the gate finds
+        unchanged (and not watched, not due) is skipped, its visit counted; the room is always
+        looked at, so this ends within one sweep. A new session forgets every seat's last
+        look: the first sweep of a session looks at every seat."""
+        session, watched = self._watched
+        if session != self._gate_session:
+            self._gate_session = session
+            scheduler.gate.forget()
+        while True:
+            job = scheduler.next()
+            if job.seat is None:
+                return job, True
+            x1, y1, x2, y2 = job.seat.crop
+            verdict = scheduler.gate.visit(job.seat.id, frame.image[y1:y2, x1:x2],
+                                           frame.t_mono, watched=job.seat.id in watched)
+            if verdict.look:
+                return job, verdict.changed
+            scheduler.looked(job.seat.id, self._clock(), skipped=True)
 
     def detect_step(self) -> None:
         """Only the models run here: the pipeline's rate is the models' rate."""
@@ -260,6 +291,8 @@ class Pipeline:
         else:
             frame, seats = self._latest, self.seat_plan.current
         events += self.engine.tick(self._clock())
+        policy = self.engine.policy
+        self._watched = (policy.session_id if policy else None, self.engine.watched_seats())
         t1 = time.perf_counter()
         self.on_events(events, frame, seats)
         self.counters.stage_s["rules"] += t1 - t0

@@ -149,6 +149,7 @@ class RulesEngine:
         self._taken: dict[str, float] = {}     # seat -> seconds a student has sat there
         self._last_look: dict[str, tuple[float, bool]] = {}
         self._quiet: dict[tuple[str, Rule], float] = {}   # (seat, rule) -> quiet until t
+        self._found: set[str] = set()          # seats whose last look scored some rule
         self.policy: Policy | None = None
 
     # -- exam session --------------------------------------------------------------------
@@ -164,6 +165,7 @@ class RulesEngine:
         self._taken.clear()
         self._last_look.clear()
         self._quiet.clear()
+        self._found.clear()
         self.policy = None
         return events
 
@@ -204,15 +206,31 @@ class RulesEngine:
         return {seat: present for seat, (at, present) in self._last_look.items()
                 if t - at <= within}
 
+    def watched_seats(self) -> frozenset[str]:
+        """The seats to look at whatever their crop does (``edge.change.SkipGate``): something
+        was found there at the last look (any rule scored), a rule's recent scores hold
+        something, a rule is mid-duration, or an incident is open."""
+        seats = set(self._found)
+        for (seat, _rule), tr in self._tracks.items():
+            if seat is not None and (tr.alert_id or tr.since is not None or any(tr.scores)):
+                seats.add(seat)
+        return frozenset(seats)
+
     # -- looks -----------------------------------------------------------------------------
     def observe_seat(self, look: SeatLook) -> list[RuleEvent]:
         if self.policy is None:
             return []
         events: list[RuleEvent] = []
+        found = False
         for rule, score, detail in self._seat_scores(look):
+            found = found or score > 0.0
             if look.t < self._quiet.get((look.seat, rule), float("-inf")):
                 continue                        # quiet: the proctor stands there
             events += self._feed((look.seat, rule), rule, score, look.t, detail)
+        if found:
+            self._found.add(look.seat)
+        else:
+            self._found.discard(look.seat)
         return events
 
     def observe_room(self, look: RoomLook) -> list[RuleEvent]:

@@ -3,7 +3,9 @@
 A map pushed from the hub is kept in the data dir (writable under the systemd unit's
 ``ProtectSystem=strict``, unlike ``/etc/kuzet``) and outranks the config's file, across
 restarts. A new map (pushed or reloaded, on the rules thread) takes effect at the next frame
-the prepare thread plans for; so does a new frame size.
+the prepare thread plans for; so does a new frame size. ``skip_unchanged`` gives each schedule
+a gate (``edge.change.SkipGate``) that skips seats whose crop has not changed since their last
+look, each looked at again within ``max_skip_s``; a new map or frame size starts a new gate.
 """
 
 from __future__ import annotations
@@ -11,15 +13,19 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from edge.change import MAX_SKIP_S, SkipGate
 from edge.schedule import LookScheduler
 from edge.seats import SeatMap, SeatMapSpec, load_seat_map, parse_seat_map
 
 
 class SeatPlan:
-    def __init__(self, config_file: Path, pushed_file: Path, *, margin: float = 0.25) -> None:
+    def __init__(self, config_file: Path, pushed_file: Path, *, margin: float = 0.25,
+                 skip_unchanged: bool = False, max_skip_s: float = MAX_SKIP_S) -> None:
         self.config_file = Path(config_file)
         self.pushed_file = Path(pushed_file)
         self.margin = margin
+        self.skip_unchanged = skip_unchanged
+        self.max_skip_s = max_skip_s
         self.spec: SeatMapSpec = load_seat_map(self.file_in_force())
         self.current: SeatMap | None = None          # the map scaled to the latest frames
         self.scheduler: LookScheduler | None = None
@@ -36,7 +42,8 @@ class SeatPlan:
                 or self._changed.is_set():
             self._changed.clear()
             self.current = SeatMap(self.spec, width, height, margin=self.margin)
-            self.scheduler = LookScheduler(self.current)
+            self.scheduler = LookScheduler(self.current, gate=SkipGate(
+                enabled=self.skip_unchanged, max_skip_s=self.max_skip_s))
         assert self.scheduler is not None
         return self.current, self.scheduler
 

@@ -202,6 +202,11 @@ def test_another_proctor_a_past_session_and_other_roles_get_404_or_403(app, clie
     login(dean, "dean")
     assert dean.get(f"/exams/{exam}/check-in").status_code == 403
     assert read(services, lambda c: check_ins.records(c, exam)) == []
+    # nor through the evidence routes by the crop's id: a check-in crop is no alert's evidence
+    evidence = read(services, lambda c: c.execute(
+        "SELECT evidence_id FROM evidence WHERE kind = 'check-in'").fetchone()[0])
+    for who in (dean, client):
+        assert who.get(f"/evidence/file/{evidence}").status_code == 404
 
 
 def _protocol_text(client, pid: int, tmp_path) -> str:

@@ -195,8 +195,13 @@ def alert_or_404(alert_id: str):
 
 
 def evidence_or_404(evidence_id: str):
-    """The evidence row, if ``g.user`` may see its alert (``alert_or_404``); else 404."""
-    return _in_scope_or_404(alerts.evidence_row(db(), evidence_id))
+    """The evidence row of an alert, if ``g.user`` may see that alert (``alert_or_404``);
+    else 404. Files filed under a command's id (a check-in crop, a fresh picture of a seat,
+    a technician's snapshot) are no alert's evidence: only their own routes serve them."""
+    row = alerts.evidence_row(db(), evidence_id)
+    if row is None or alerts.alert_row(db(), row["alert_id"]) is None:
+        abort(404)
+    return _in_scope_or_404(row)
 
 
 def _in_scope_or_404(row):

@@ -48,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add = _user_command(user, "add", "add a user; the password comes from "
                         "$KUZET_HUB_PASSWORD or a prompt (example: kuzet hub user add "
                         "--config hub.toml aigerim --role proctor)", _user_add)
-    add.add_argument("--role", required=True, choices=["proctor", "dean", "technician", "admin"])
+    add.add_argument("--role", required=True, choices=["proctor", "dean", "technician", "admin",
+                                                  "office"])
     add.add_argument("--name", default="", help="the name shown on the pages")
     add.add_argument("--buildings", default="", help="a dean's buildings, comma-separated "
                      "(required for a dean: a dean sees only these)")

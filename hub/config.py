@@ -27,13 +27,14 @@ import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
 from kuzet.broker_access import BrokerAccess
 from kuzet.config_files import read_toml, validate
-from kuzet.contract import MAX_PAYLOAD_BYTES
+from kuzet.contract import MAX_PAYLOAD_BYTES, NAME_RE
 from kuzet.errors import ConfigError
 from kuzet.strict import StrictModel
 
@@ -53,6 +54,9 @@ class HubSection(StrictModel):
     timezone: str = "Asia/Almaty"
     default_language: Language = "kk"
     ingest: bool = True                   # run the MQTT ingest worker in the web process
+    # "campus": the campus hub (docs/campus.md): subscribes campus/v1/#, keeps the buildings'
+    # alerts and statuses only (no evidence, commands, enrolment), read-only pages
+    role: Literal["building", "campus"] = "building"
 
     @field_validator("timezone")
     @classmethod
@@ -256,6 +260,50 @@ class RetentionSection(StrictModel):
     evidence_days: Annotated[float, Field(gt=0, le=3650)] = 30
 
 
+CAMPUS_TOPIC = "campus/v1/#"
+
+
+class CampusBuilding(StrictModel):
+    """A building seen from the campus hub: its own hub's address, where the campus pages
+    send a dean for evidence and visits (that hub's login, roles and audit apply)."""
+
+    url: Annotated[str, Field(max_length=300)]
+
+    @field_validator("url")
+    @classmethod
+    def _hub_url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        host = parts.hostname or ""
+        if parts.scheme not in ("https", "http") or not host:
+            raise ValueError(f"{v!r} is not a hub address like https://hub.main.example")
+        if parts.scheme == "http" and not is_loopback(host):
+            raise ValueError(f"{v!r}: a building hub is reached over https (its TLS front); "
+                             "http only on this machine")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError(f"{v!r}: no query, fragment or credentials in a hub address")
+        return v.rstrip("/")
+
+
+class CampusSection(StrictModel):
+    """The buildings of a campus hub (``hub.role = "campus"``), by the name their nodes use
+    in the topics."""
+
+    buildings: dict[str, CampusBuilding] = {}
+
+    @field_validator("buildings")
+    @classmethod
+    def _names(cls, v: dict[str, CampusBuilding]) -> dict[str, CampusBuilding]:
+        for name in v:
+            if not NAME_RE.match(name):
+                raise ValueError(f"building {name!r}: letters, digits, '-', '_' as in the "
+                                 "topics")
+        return v
+
+    def hub_url(self, building: str) -> str | None:
+        b = self.buildings.get(building)
+        return b.url if b else None
+
+
 class HubConfig(StrictModel):
     hub: HubSection = HubSection()
     web: WebSection = WebSection()
@@ -263,7 +311,39 @@ class HubConfig(StrictModel):
     liveness: LivenessSection = LivenessSection()
     retention: RetentionSection = RetentionSection()
     provisioning: ProvisioningSection = ProvisioningSection()
+    campus: CampusSection = CampusSection()
     source: str = "config"                # the file it came from, for messages
+
+    @model_validator(mode="before")
+    @classmethod
+    def _campus_subscribes_campus(cls, data: dict) -> dict:
+        """A campus hub's broker topic defaults to ``campus/v1/#``."""
+        if isinstance(data, dict) and (data.get("hub") or {}).get("role") == "campus":
+            broker = dict(data.get("broker") or {})
+            broker.setdefault("topic", CAMPUS_TOPIC)
+            data = {**data, "broker": broker}
+        return data
+
+    @model_validator(mode="after")
+    def _campus_role(self) -> HubConfig:
+        if self.hub.role != "campus":
+            if self.campus.buildings:
+                raise ValueError('campus.buildings is for a campus hub (hub.role = "campus")')
+            return self
+        if not self.campus.buildings:
+            raise ValueError('hub.role = "campus" needs [campus.buildings.<name>] url = '
+                             '"https://…" for each building')
+        if self.broker.topic != CAMPUS_TOPIC:
+            raise ValueError(f"a campus hub subscribes {CAMPUS_TOPIC!r} (broker.topic)")
+        if self.broker.evidence_process:
+            raise ValueError("a campus hub takes no evidence: broker.evidence_process = false")
+        if self.provisioning.enabled:
+            raise ValueError("a campus hub enrols no nodes: provisioning.enabled = false")
+        return self
+
+    @property
+    def is_campus(self) -> bool:
+        return self.hub.role == "campus"
 
     def secret_key(self) -> str:
         """The web SECRET_KEY; ConfigError if none is configured (there is no default)."""

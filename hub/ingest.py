@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
+from collections.abc import Collection
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -36,9 +37,14 @@ log = logging.getLogger(__name__)
 class IngestWorker:
     """``start()``, ``stop()``; ``connected`` is set while the broker session is up."""
 
-    def __init__(self, settings: BrokerSection, writer: Writer) -> None:
+    def __init__(self, settings: BrokerSection, writer: Writer, *,
+                 campus: Collection[str] | None = None) -> None:
+        """``campus``: the campus hub's ingest, of these buildings (``campus_checked``: their
+        bridged alerts and statuses only)."""
         self.settings = settings
         self.writer = writer
+        self.campus = campus
+        self.spoofed = 0                              # campus: another building's message
         self.connected = threading.Event()
         self.evidence_elsewhere = threading.Event()   # see hand_over_evidence
         self.received = 0
@@ -103,11 +109,16 @@ class IngestWorker:
         self.received += 1
         ack = _acker(client, msg)
         try:
-            decoded, raw, record = checked(msg, self.settings, self.verifier)
+            if self.campus is not None:
+                decoded, raw, record = campus_checked(msg, self.campus), None, None
+            else:
+                decoded, raw, record = checked(msg, self.settings, self.verifier)
         except ValueError as exc:                  # ContractError and SignatureError are
             self.invalid += 1
             if isinstance(exc, SignatureError):
                 self.bad_signatures += 1
+            if isinstance(exc, OtherBuilding):
+                self.spoofed += 1
             reason = refusal(exc)
             log.warning("invalid message on %s: %s", msg.topic, reason)
             self.writer.submit_reject(msg.topic, reason, ack)
@@ -126,6 +137,30 @@ def checked(msg: mqtt.MQTTMessage, settings: BrokerSection, verifier: RecordVeri
         refuse_oversize(decoded, settings)
         raw = decoded.decoded()
     return decoded, raw, verifier.check(decoded, msg.payload)
+
+
+class OtherBuilding(contract.ContractError):
+    """On the campus broker: a message whose origin is another building than its topic's
+    (a building's bridge may publish only under its own ``campus/v1/<building>/``)."""
+
+
+def campus_checked(msg: mqtt.MQTTMessage, buildings: Collection[str]) -> contract.Message:
+    """A bridged message on the campus broker, validated: ``campus/v1/<building>/<room>/
+    <node>/<kind>`` of a kind that crosses (alert, status) and a building of the campus
+    (``buildings``), its origin's building the topic's (else ``OtherBuilding``), its type
+    and room and node the topic's. Signatures are the building hub's to check (it keeps the
+    chain); the campus stores no signed record."""
+    origin, kind = contract.parse_campus_topic(msg.topic)
+    if origin.building not in buildings:
+        raise contract.ContractError(f"topic {msg.topic!r}: building {origin.building!r} is "
+                                     "not one of the campus's (campus.buildings)")
+    decoded = contract.decode(msg.payload)
+    o = getattr(decoded, "origin", None)
+    if o is not None and o.building != origin.building:
+        raise OtherBuilding(f"a message of building {o.building!r} on building "
+                            f"{origin.building!r}'s campus topic")
+    contract.check_topic(decoded, contract.topic(origin, kind))
+    return decoded
 
 
 def refusal(exc: ValueError) -> str:

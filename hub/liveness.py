@@ -63,6 +63,19 @@ def assess(facts: NodeFacts, now: float, limits: LivenessSection) -> Liveness:
     return Liveness("degraded" if reasons else "online", tuple(reasons))
 
 
+def from_status(status_state: str | None) -> Liveness:
+    """The campus hub's verdict: the node's own word alone (heartbeats stay in the building,
+    so silence proves nothing there; a node that drops off says ``offline`` by its last
+    will, which the bridge carries like any status)."""
+    if status_state == "offline":
+        return Liveness("offline", (NODE_OFFLINE,))
+    if status_state == "degraded":
+        return Liveness("degraded", (NODE_DEGRADED,))
+    if status_state == "online":
+        return Liveness("online")
+    return Liveness("offline", (NEVER_SEEN,))
+
+
 def _outbox_growing(depths: list[int], limits: LivenessSection) -> bool:
     if depths and depths[-1] > limits.max_outbox_depth:
         return True

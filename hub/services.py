@@ -30,7 +30,7 @@ class HubServices:
                              orphans=OrphanLimits(config.broker.orphan_hold_s,
                                                   config.broker.orphan_max,
                                                   config.broker.orphan_max_bytes),
-                             retention=config.retention)
+                             retention=config.retention, status_only=config.is_campus)
         self.ingest: IngestWorker | None = None
         self.evidence_process = None          # hub.evidence_ingest.EvidenceProcess, if used
         # the automatic face match of check-in crops (exams that opt in): its own thread
@@ -47,7 +47,9 @@ class HubServices:
         self.writer.start()
         self.face_matcher.start()
         if ingest if ingest is not None else self.config.hub.ingest:
-            self.ingest = IngestWorker(self.config.broker, self.writer)
+            self.ingest = IngestWorker(self.config.broker, self.writer,
+                                       campus=set(self.config.campus.buildings)
+                                       if self.config.is_campus else None)
             self.ingest.start()
             if self.config.broker.evidence_process:
                 from hub.evidence_ingest import EvidenceProcess

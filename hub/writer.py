@@ -75,8 +75,11 @@ class Writer:
                  limits: LivenessSection, *, max_batch: int = 500, sweep_s: float = 2.0,
                  clock: Callable[[], float] = time.time,
                  orphans: OrphanLimits | None = None,
-                 retention: RetentionSection | None = None) -> None:
-        """``retention``: a node time older than its window is not believed (``hub.clocks``)."""
+                 retention: RetentionSection | None = None,
+                 status_only: bool = False) -> None:
+        """``retention``: a node time older than its window is not believed (``hub.clocks``);
+        ``status_only``: the campus hub, which hears no heartbeats: a node's liveness is its
+        status's word and silence is not swept into offline (``hub.liveness.from_status``)."""
         self.db_path = Path(db_path)
         self.evidence = evidence
         self.bus = bus
@@ -99,6 +102,7 @@ class Writer:
         self.after_commit: list[Callable[[list], None]] = []
         self.binder = EvidenceBinder(self._evidence_owner, orphans or OrphanLimits())
         self.oldest_node_time_s = (retention or RetentionSection()).evidence_days * 86400.0
+        self.status_only = status_only
 
     # -- producers --------------------------------------------------------------------------
     def submit_message(self, topic: str, msg: Any, raw: bytes | None = None,
@@ -229,7 +233,7 @@ class Writer:
                             done.append((job, None, exc))
                         else:
                             self._reject(conn, job.topic, f"cannot store: {exc}")
-                if sweep:
+                if sweep and not self.status_only:
                     changes += nodes.sweep_liveness(conn, now, self.limits)
                 if prune:
                     nodes.forget_heartbeats(conn, now - HEARTBEATS_KEPT_S)
@@ -296,7 +300,7 @@ class Writer:
         elif isinstance(msg, contract.EvidenceMessage):
             changes = self._apply_evidence(conn, job, now)
         elif isinstance(msg, contract.StatusMessage):
-            changes = nodes.apply_status(conn, msg, now, self.limits)
+            changes = nodes.apply_status(conn, msg, now, self.limits, self.status_only)
         elif isinstance(msg, contract.HeartbeatMessage):
             changes = nodes.apply_heartbeat(conn, msg, now, self.limits)
         else:

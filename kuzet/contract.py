@@ -408,6 +408,34 @@ def _topic_levels(name: str) -> tuple[str, str, str, str]:
     return parts[2], parts[3], parts[4], parts[5]
 
 
+# The campus broker (docs/campus.md): each building's bridge remaps ``kuzet/v1/<building>/…``
+# to ``campus/v1/<building>/…`` and sends only these kinds (never evidence, commands, replies).
+CAMPUS_ROOT = "campus/v1"
+CAMPUS_KINDS = ("alert", "status")
+
+
+def campus_topic(origin: Origin, kind: str) -> str:
+    """Where a building's bridge publishes a node's ``kind`` on the campus broker."""
+    if kind not in CAMPUS_KINDS:
+        raise ValueError(f"kind {kind!r} does not cross to the campus (only "
+                         f"{', '.join(CAMPUS_KINDS)})")
+    return f"{CAMPUS_ROOT}/{origin.building}/{origin.room}/{origin.node}/{kind}"
+
+
+def parse_campus_topic(name: str) -> tuple[Origin, str]:
+    """``campus/v1/b/r/n/kind`` → (Origin, kind) for the kinds that cross to the campus
+    (alert, status); ContractError for anything else."""
+    parts = name.split("/")
+    if len(parts) != 6 or "/".join(parts[:2]) != CAMPUS_ROOT:
+        raise ContractError(f"topic {name!r} is not {CAMPUS_ROOT}/<building>/<room>/<node>/"
+                            "<kind>")
+    if parts[5] not in CAMPUS_KINDS:
+        raise ContractError(f"topic {name!r}: a {parts[5]!r} does not cross to the campus "
+                            f"(only {', '.join(CAMPUS_KINDS)})")
+    building, room, node, kind = _topic_levels(f"{TOPIC_ROOT}/{'/'.join(parts[2:])}")
+    return Origin(building=building, room=room, node=node), kind
+
+
 def encode(message: Message) -> bytes:
     return message.model_dump_json(by_alias=True, exclude_none=False).encode()
 
@@ -428,13 +456,19 @@ def decode(payload: bytes, expected_topic: str | None = None) -> Message:
         where = ".".join(str(p) for p in first["loc"]) or "(message)"
         raise ContractError(f"invalid message at {where}: {first['msg']}") from None
     if expected_topic is not None:
-        building, room, node, kind = _topic_levels(expected_topic)
-        if not isinstance(msg, TOPIC_KINDS[kind]):
-            raise ContractError(f"a {msg.type} message on a {kind} topic")
-        o = getattr(msg, "origin", None)
-        if o is not None and (o.building, o.room, o.node) != (building, room, node):
-            raise ContractError(f"origin {o} does not match topic {expected_topic}")
+        check_topic(msg, expected_topic)
     return msg
+
+
+def check_topic(msg: Message, expected_topic: str) -> None:
+    """ContractError unless the message's type fits the topic's kind and its origin equals
+    the topic's levels (a node cannot speak for another)."""
+    building, room, node, kind = _topic_levels(expected_topic)
+    if not isinstance(msg, TOPIC_KINDS[kind]):
+        raise ContractError(f"a {msg.type} message on a {kind} topic")
+    o = getattr(msg, "origin", None)
+    if o is not None and (o.building, o.room, o.node) != (building, room, node):
+        raise ContractError(f"origin {o} does not match topic {expected_topic}")
 
 
 def command_id_of(payload: bytes) -> str | None:

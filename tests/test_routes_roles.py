@@ -214,3 +214,78 @@ def test_each_role_reaches_exactly_what_the_table_says(hub, endpoint):
             assert got not in refused, (endpoint, user, got)
         else:
             assert got in (403, 404, "login"), (endpoint, user, got)
+
+
+# The campus hub (hub.role = "campus", docs/campus.md): its own app with the login, the
+# account and the read-only campus pages only. Users (tests/support/campus_env.py): ``dean``
+# (of main), ``east_dean``, ``both_dean``, ``office`` (the academic office, every building),
+# ``aigerim`` (a proctor) and ``admin``, who have no page on the campus.
+CAMPUS_EVERYONE = ("anon", "dean", "east_dean", "both_dean", "office", "aigerim", "admin")
+CAMPUS_READERS = ("dean", "east_dean", "both_dean", "office")
+CAMPUS_ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "static": ("GET", CAMPUS_EVERYONE),
+    "auth.home": ("GET", ("anon",) + CAMPUS_READERS),     # no home for another role: 403
+    "auth.login": ("GET", CAMPUS_EVERYONE),
+    "auth.logout": ("POST", CAMPUS_EVERYONE),
+    "auth.language": ("POST", CAMPUS_EVERYONE),
+    "account.password": ("GET", CAMPUS_EVERYONE[1:]),
+    "campus.overview": ("GET", CAMPUS_READERS),
+    "campus.tiles_json": ("GET", CAMPUS_READERS),
+    "campus.stream": ("GET", CAMPUS_READERS),
+    "campus.incidents": ("GET", CAMPUS_READERS),
+    "campus.incidents_json": ("GET", CAMPUS_READERS),
+    "campus.nodes": ("GET", CAMPUS_READERS),
+    "campus.rounds": ("GET", CAMPUS_READERS),
+}
+
+
+@pytest.fixture(scope="module")
+def campus_hub(tmp_path_factory):
+    from hub.services import HubServices
+    from hub.web.app import create_app
+    from tests.support.campus_env import make_campus_config, seed_campus
+
+    config = make_campus_config(tmp_path_factory.mktemp("campus-routes"))
+    services = HubServices(config).start(ingest=False)
+    seed_campus(services.writer)
+    app = create_app(config, services)
+    app.config["TESTING"] = True
+    yield app, {"filename": "app.css"}, {}
+    services.stop()
+
+
+def test_the_campus_table_names_every_campus_route(campus_hub):
+    app, _, _ = campus_hub
+    assert {r.endpoint for r in app.url_map.iter_rules()} == set(CAMPUS_ROUTES)
+
+
+@pytest.mark.parametrize("endpoint", sorted(CAMPUS_ROUTES))
+def test_each_role_reaches_exactly_what_the_campus_table_says(campus_hub, endpoint):
+    app, values, clients = campus_hub
+    method, reachers = CAMPUS_ROUTES[endpoint]
+    url = url_of(app, endpoint, values)
+    for user in [u for u in CAMPUS_EVERYONE if u not in reachers] + list(reachers):
+        got = _campus_outcome(app, clients, user, method, url)
+        if user in reachers:
+            assert got not in (403, 404, "login"), (endpoint, user, got)
+        else:
+            assert got in (403, 404, "login"), (endpoint, user, got)
+
+
+def _campus_outcome(app, clients: dict, user: str, method: str, url: str) -> int | str:
+    if url == "/logout" or user not in clients:
+        client = app.test_client()
+        token = csrf_from(client.get("/login").text)
+        if user != "anon":
+            client.post("/login", data={"username": user, "password": PASSWORD,
+                                        "csrf_token": token})    # a 403 for a role with no home
+            token = csrf_from(client.get("/login").text)
+        if url != "/logout":
+            clients[user] = (client, token)
+    else:
+        client, token = clients[user]
+    r = client.get(url, buffered=False) if method == "GET" else \
+        client.post(url, data={"csrf_token": token})
+    status, location = r.status_code, r.headers.get("Location", "")
+    r.close()
+    return "login" if status == 302 and "/login?next=" in location else status

@@ -22,15 +22,23 @@ class Migration:
     version: int
     name: str
     apply: Callable[[sqlite_utils.Database], None]
+    # it rebuilds a table other tables reference (SQLite cannot change a CHECK in place):
+    # foreign keys are off meanwhile and checked before the commit (SQLite's ALTER TABLE
+    # procedure)
+    rebuilds: bool = False
 
 
 MIGRATIONS: list[Migration] = []
 
 
-def migration(fn: Callable[[sqlite_utils.Database], None]) -> Callable:
-    """Register ``fn`` as the next schema version."""
-    MIGRATIONS.append(Migration(len(MIGRATIONS) + 1, fn.__name__, fn))
-    return fn
+def migration(fn: Callable[[sqlite_utils.Database], None] | None = None, *,
+              rebuilds: bool = False) -> Callable:
+    """Register ``fn`` as the next schema version (``@migration`` or
+    ``@migration(rebuilds=True)``)."""
+    def register(f: Callable[[sqlite_utils.Database], None]) -> Callable:
+        MIGRATIONS.append(Migration(len(MIGRATIONS) + 1, f.__name__, f, rebuilds))
+        return f
+    return register if fn is None else register(fn)
 
 
 def latest_version() -> int:
@@ -53,11 +61,20 @@ def migrate(db: sqlite_utils.Database, target: int | None = None) -> list[str]:
     for m in MIGRATIONS:
         if m.version > target:
             break
-        with transaction(db.conn):
-            if current_version(db) >= m.version:    # another process got there first
-                continue
-            m.apply(db)
-            db.execute("INSERT INTO migrations VALUES (?, ?, ?)", (m.version, m.name, now_iso()))
+        if m.rebuilds:
+            db.execute("PRAGMA foreign_keys=OFF")   # outside the transaction, or it is ignored
+        try:
+            with transaction(db.conn):
+                if current_version(db) >= m.version:    # another process got there first
+                    continue
+                m.apply(db)
+                if m.rebuilds and db.execute("PRAGMA foreign_key_check").fetchall():
+                    raise RuntimeError(f"migration {m.name} broke a foreign key")
+                db.execute("INSERT INTO migrations VALUES (?, ?, ?)",
+                           (m.version, m.name, now_iso()))
+        finally:
+            if m.rebuilds:
+                db.execute("PRAGMA foreign_keys=ON")
         applied.append(m.name)
     return applied
 
@@ -438,3 +455,19 @@ def check_ins(db: sqlite_utils.Database) -> None:
         by_user INTEGER NOT NULL REFERENCES users(id),
         at TEXT NOT NULL)""")
     db.execute("CREATE INDEX check_ins_student ON check_ins (session_id, student_no, id)")
+
+
+@migration(rebuilds=True)
+def office_role(db: sqlite_utils.Database) -> None:
+    """The academic office's role, ``office``: every building, read only (the campus hub's
+    pages, docs/campus.md). The users table is rebuilt with the wider CHECK, rows and ids
+    kept."""
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='users'"
+                     ).fetchone()[0]
+    wider = sql.replace("'technician', 'admin'))", "'technician', 'admin', 'office'))")
+    if wider == sql:
+        raise RuntimeError("users: the role CHECK is not the one this migration widens")
+    db.execute(wider.replace("CREATE TABLE users", "CREATE TABLE users_new", 1))
+    db.execute("INSERT INTO users_new SELECT * FROM users")
+    db.execute("DROP TABLE users")
+    db.execute("ALTER TABLE users_new RENAME TO users")

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from hub import clocks
 from hub.config import LivenessSection
-from hub.liveness import NodeFacts, assess
+from hub.liveness import Liveness, NodeFacts, assess, from_status
 from hub.store.changes import Change
 from hub.store.db import iso, now_iso
 from kuzet import contract
@@ -23,7 +23,8 @@ HISTORY_S = 6 * 3600.0          # heartbeats kept: the technician's pictures sho
 
 
 def apply_status(conn: sqlite3.Connection, msg: contract.StatusMessage, now: float,
-                 limits: LivenessSection) -> list[Change]:
+                 limits: LivenessSection, status_only: bool = False) -> list[Change]:
+    """``status_only``: the campus hub's liveness, the node's own word (``from_status``)."""
     o = msg.origin
     _ensure_node(conn, o)
     # Applied in arrival order, not by ``sent_at``: a last will is written when the node
@@ -36,7 +37,8 @@ def apply_status(conn: sqlite3.Connection, msg: contract.StatusMessage, now: flo
         (msg.state, iso(msg.since), json.dumps(msg.reasons),
          msg.source.model_dump_json() if msg.source else None, msg.session_id, msg.version,
          sent, now, o.building, o.room, o.node))
-    return refresh_liveness(conn, o.building, o.room, o.node, now, limits, force_change=True)
+    return refresh_liveness(conn, o.building, o.room, o.node, now, limits, force_change=True,
+                            status_only=status_only)
 
 
 def apply_heartbeat(conn: sqlite3.Connection, msg: contract.HeartbeatMessage, now: float,
@@ -62,10 +64,13 @@ def _ensure_node(conn: sqlite3.Connection, o: contract.Origin) -> None:
 
 def refresh_liveness(conn: sqlite3.Connection, building: str, room: str, node: str,
                      now: float, limits: LivenessSection,
-                     force_change: bool = False) -> list[Change]:
-    """Recompute one node's liveness; a change if it changed (or ``force_change``)."""
+                     force_change: bool = False, status_only: bool = False) -> list[Change]:
+    """Recompute one node's liveness; a change if it changed (or ``force_change``);
+    ``status_only``: from the node's status alone (the campus hub, ``from_status``)."""
     row = conn.execute("SELECT * FROM nodes WHERE building=? AND room=? AND node=?",
                        (building, room, node)).fetchone()
+    if status_only:
+        return _store_verdict(conn, row, from_status(row["status_state"]), now, force_change)
     depths = [r[0] for r in conn.execute(
         "SELECT outbox_depth FROM heartbeats WHERE building=? AND room=? AND node=?"
         " ORDER BY received_at DESC LIMIT ?", (building, room, node,
@@ -75,7 +80,12 @@ def refresh_liveness(conn: sqlite3.Connection, building: str, room: str, node: s
     facts = NodeFacts(status_state=row["status_state"], last_heard=max(heard, default=None),
                       fps=hb.get("fps"), disk_free_mb=hb.get("disk_free_mb"),
                       outbox_depths=depths, clock_skew_s=row["clock_skew_s"])
-    verdict = assess(facts, now, limits)
+    return _store_verdict(conn, row, assess(facts, now, limits), now, force_change)
+
+
+def _store_verdict(conn: sqlite3.Connection, row: sqlite3.Row, verdict: Liveness, now: float,
+                   force_change: bool) -> list[Change]:
+    building, room, node = row["building"], row["room"], row["node"]
     reasons = json.dumps(list(verdict.reasons))
     changed = (verdict.state != row["liveness"] or reasons != row["liveness_reasons"]
                or row["liveness_since"] is None)

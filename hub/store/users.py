@@ -11,7 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from hub.store.db import now_iso
 from kuzet.contract import NAME_RE
 
-ROLES = ("proctor", "dean", "technician", "admin")
+ROLES = ("proctor", "dean", "technician", "admin", "office")   # office: the campus hub's
 _DUMMY_HASH = generate_password_hash("not a password")
 
 

@@ -20,6 +20,7 @@ from hub.web import (
     account,
     admin,
     auth,
+    campus,
     check_in,
     dean,
     detection_feedback,
@@ -73,12 +74,10 @@ def create_app(config: HubConfig, services: HubServices | None = None) -> Flask:
         csrf_token=security.csrf_token, labels=labels, languages=labels.LANGUAGES,
         hub_timezone=config.hub.timezone, local_time=_local_time, local_datetime=_local_dt,
         hub_zone=lambda: zone.label(config.hub.timezone),   # base.html names it
-        current_lang=lambda: _locale(config))
+        current_lang=lambda: _locale(config), campus=config.is_campus)
     app.jinja_env.filters.update(_number_filters(config))
 
-    for bp in (auth.bp, account.bp, proctor.bp, dean.bp, technician.bp, admin.bp, live.bp,
-               enrolment.bp, sessions.bp, violation_protocols.bp, rounds.bp, public.bp,
-               detection_feedback.bp, check_in.bp):
+    for bp in CAMPUS_BLUEPRINTS if config.is_campus else BUILDING_BLUEPRINTS:
         app.register_blueprint(bp)
     if config.provisioning.enabled:
         from hub.provisioning_bridge import ProvisioningBridge
@@ -87,6 +86,14 @@ def create_app(config: HubConfig, services: HubServices | None = None) -> Flask:
     for code in (400, 403, 404, 405):
         app.register_error_handler(code, _error)
     return app
+
+
+# A building's hub; a campus hub (docs/campus.md) has only the login, the account and its
+# read-only campus pages: no proctor, technician, enrolment, evidence or admin pages.
+BUILDING_BLUEPRINTS = (auth.bp, account.bp, proctor.bp, dean.bp, technician.bp, admin.bp,
+                       live.bp, enrolment.bp, sessions.bp, violation_protocols.bp, rounds.bp,
+                       public.bp, detection_feedback.bp, check_in.bp)
+CAMPUS_BLUEPRINTS = (auth.bp, account.bp, campus.bp)
 
 
 class SqliteIdConverter(IntegerConverter):

@@ -75,13 +75,23 @@ def login_limits() -> LoginLimits:
 
 HOMES = {"proctor": "proctor.rooms", "dean": "dean.overview", "technician": "technician.nodes",
          "admin": "admin.home"}
+# the campus hub (docs/campus.md): its pages are the deans' and the academic office's only
+CAMPUS_HOMES = {"dean": "campus.overview", "office": "campus.overview"}
+
+
+def home_of(user) -> str:
+    """The URL of ``user``'s first page on this hub; 403 for a role with none here."""
+    homes = CAMPUS_HOMES if current_app.config["KUZET_CONFIG"].is_campus else HOMES
+    if user.role not in homes:
+        abort(403)
+    return url_for(homes[user.role])
 
 
 @bp.get("/")
 def home():
     if g.user is None:
         return redirect(url_for("auth.login"))
-    return redirect(url_for(HOMES[g.user.role]))
+    return redirect(home_of(g.user))
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -115,7 +125,7 @@ def login():
             begin_login(writer().call(logins.start, user.id, clock()))
             g.user = user
             audit("login")
-            return redirect(_safe_next(request.args.get("next")) or url_for(HOMES[user.role]))
+            return redirect(_safe_next(request.args.get("next")) or home_of(user))
         g.user = None
         limits.failed(client, username)
         audit("login.failed", username)

@@ -5,7 +5,9 @@ for the page to refresh itself, such a room's live view (read only), and logging
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from collections.abc import Callable
 
 from flask import (
     Blueprint,
@@ -67,27 +69,37 @@ def stream():
     buildings changes, for the overview to re-read its tiles at once; a keep-alive every
     ``sse_keepalive_s``, the login and the buildings re-checked then (``denied`` if gone);
     the stream ends after ``sse_max_age_s`` and the browser reconnects by itself."""
+    user = g.user
+    return buildings_stream(lambda conn: set(users.buildings(conn, user.id)))
+
+
+def buildings_stream(allowed: Callable[[sqlite3.Connection], set[str] | None]):
+    """The ``changed`` stream for the buildings ``allowed(conn)`` names now (None: every
+    building; empty: none, the stream is ``denied``), re-read with the login at each
+    keep-alive; the dean's overview and the campus hub's share it."""
     services = current_app.extensions["kuzet"]
     web = current_app.config["KUZET_CONFIG"].web
-    user, login_open = g.user, login_check()
-    buildings = set(dean_buildings(user))
+    login_open = login_check()
     sub = services.bus.subscribe(None)
 
-    def still_mine() -> set[str]:
+    def still_mine() -> set[str] | None:
         conn = connect(services.db_path, readonly=True)
         try:
-            return set(users.buildings(conn, user.id)) if login_open() else set()
+            return allowed(conn) if login_open() else set()
         finally:
             conn.close()
 
+    buildings = still_mine()
+
     def render(batch: list, overflowed: bool) -> bytes | None:
-        changed = overflowed or any(ev.building in buildings for ev in batch)
+        changed = overflowed or any(buildings is None or ev.building in buildings
+                                    for ev in batch)
         return b"event: changed\ndata: {}\n\n" if changed else None
 
     def still_allowed() -> bool:
         nonlocal buildings
         buildings = still_mine()
-        return bool(buildings)
+        return buildings is None or bool(buildings)
 
     return event_stream(sub, web, render, still_allowed, retry_ms=2000,
                         idle=b": keepalive\n\n")

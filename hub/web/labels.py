@@ -45,6 +45,15 @@ LIVENESS = {
     "none": _l("No camera"),
 }
 
+# hub.triage's severity groups, worst first (the campus hub's incidents page heads)
+SEVERITY = {
+    "device": _l("Devices"),
+    "notes": _l("Notes and books"),
+    "outside_help": _l("Outside help"),
+    "seat_left": _l("Seat left"),
+    "advisory": _l("Advisory cues"),
+}
+
 LIVENESS_REASONS = {
     "node_offline": _l("Camera node stopped or lost power"),
     "no_heartbeat": _l("No heartbeat"),
@@ -83,6 +92,7 @@ ROLES = {
     "dean": _l("Dean"),
     "technician": _l("Technician"),
     "admin": _l("Administrator"),
+    "office": _l("Academic office"),
 }
 
 EVIDENCE_KINDS = {

@@ -34,6 +34,12 @@ CPU, one interpreter thread per model, the whole node on a 30-seat map, CPU time
 * ``quiet_vs_vtest``: the quiet room's CPU per sweep over vtest's;
 * ``one_core``: each footage's whole figures; ``model_cpu_ms``: each model file's
   ``invoke()`` alone, one thread (docs/edge.md scales these to a Raspberry Pi 4 and 5).
+* ``skip_unchanged``: skipping unchanged seats (``edge/change.py``) on and off, the node's
+  looking on one thread (``kuzet_tools/bench/skip.py``): ``quiet_cpu_ms_per_sweep``,
+  ``vtest_cpu_ms_per_sweep`` (on; ``*_skip_off`` beside them), ``quiet_over_vtest`` (target
+  ≤ 1/3), ``change_seen_within_s`` (a person pasted into a quiet seat: the longest time to
+  the detector's look at it; target ≤ 2 s), ``seats_skipped_share``, with its own
+  ``targets`` and ``pass``.
 """
 
 from __future__ import annotations
@@ -147,6 +153,11 @@ def bench_edge(seconds: float = 40.0, series: dict | None = None, sweeps: int = 
         }
         if sweeps:
             result.update(one_core_figures(sweeps))
+            # skipping unchanged seats on and off, one thread, and how late a change is seen
+            # (kuzet_tools/bench/skip.py: its own targets and pass inside)
+            from kuzet_tools.bench.skip import bench_skip
+
+            result["skip_unchanged"] = bench_skip(sweeps, seconds=2.0 * sweeps)
             passed["cpu_ms_per_sweep_vtest"] = \
                 result["cpu_ms_per_sweep_vtest"] <= TARGETS["cpu_ms_per_sweep_vtest"]
             passed["cpu_vs_bare_vtest"] = \

@@ -1,6 +1,6 @@
-"""``kuzet bench [all|edge|hub]``: one JSON document on stdout, each figure beside its target
-and a ``pass`` map; exit 1 if any target is missed. ``kuzet_tools/bench/edge.py`` and
-``kuzet_tools/bench/hub.py`` say what each part measures."""
+"""``kuzet bench [all|edge|campus]``: one JSON document on stdout, each figure beside its
+target and a ``pass`` map; exit 1 if any target is missed. ``kuzet_tools/bench/edge.py`` and
+``kuzet_tools/bench/campus.py`` (the hub's benchmark) say what each part measures."""
 
 from __future__ import annotations
 
@@ -15,17 +15,24 @@ from kuzet_tools.bench.edge import bench_edge
 def register(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser("bench", help="benchmarks, printed as JSON (example: kuzet bench "
                            "edge --json)")
-    bench.add_argument("target", nargs="?", default="all", choices=["all", "edge", "hub"],
-                       help="what to measure (default: all, one JSON document); hub: see "
-                       "kuzet_tools/bench/hub.py")
+    bench.add_argument("target", nargs="?", default="all", choices=["all", "edge", "campus"],
+                       help="what to measure (default: all, one JSON document); campus: "
+                       "buildings' hubs and brokers bridged to a campus broker, see "
+                       "kuzet_tools/bench/campus.py")
     bench.add_argument("--json", action="store_true", help="print JSON (the default)")
     bench.add_argument("--seconds", type=float, default=None,
-                       help="how long the pipeline runs (default 40; hub: latency phase, 10)")
+                       help="edge: how long the pipeline runs (default 40)")
+    bench.add_argument("--minutes", type=float, default=3.0,
+                       help="campus: minutes of exam load (default 3; a full exam-hour: 60)")
+    bench.add_argument("--buildings", type=int, default=10,
+                       help="campus: buildings, each its own broker and hub (default 10)")
+    bench.add_argument("--rooms", type=int, default=20,
+                       help="campus: rooms per building, one node each (default 20)")
     bench.add_argument("--sweeps", type=int, default=10,
                        help="edge: sweeps counted for the one-core CPU figures on each "
                        "footage (default 10; 0 leaves them out)")
     bench.add_argument("--fast-decoder", action="store_true",
-                       help="hub: run the hub with [broker] fast_decoder = true (paho "
+                       help="campus: run the hubs with [broker] fast_decoder = true (paho "
                        "speed-ups, opt-in); default: stock paho, as in production")
     bench.add_argument("--plot", default="var/bench.png",
                        help="PNG of throughput and latency over the run (default "
@@ -39,11 +46,11 @@ def _bench(args) -> int:
     if args.target in ("all", "edge"):
         results["edge"] = bench_edge(args.seconds or 40.0, series=series,
                                      sweeps=args.sweeps)
-    if args.target in ("all", "hub"):
-        from kuzet_tools.bench.hub import bench_hub  # the hub's extra may be absent
+    if args.target in ("all", "campus"):
+        from kuzet_tools.bench.campus import bench_campus  # the hub's extra may be absent
 
-        results["hub"] = bench_hub(seconds=args.seconds or 10.0, series=series,
-                                   fast_decoder=args.fast_decoder)
+        results["campus"] = bench_campus(args.minutes, args.buildings, args.rooms,
+                                         fast_decoder=args.fast_decoder, series=series)
     result = results[args.target] if args.target != "all" else {
         **results, "pass": {f"{k}.{p}": ok for k, r in results.items()
                             for p, ok in r["pass"].items()}}
@@ -79,7 +86,7 @@ def plot(series: dict, path: Path) -> str:
         else:
             ax.plot(xs, ys, ".", markersize=3)
             ax.set_ylabel("ms")
-            ax.set_title("hub: publish-to-live-page latency per alert")
+            ax.set_title("campus: publish-to-live-page latency per alert (building hubs)")
         ax.set_xlabel("seconds")
         ax.grid(alpha=0.3)
     fig.tight_layout()

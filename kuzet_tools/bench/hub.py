@@ -67,8 +67,9 @@ orphan_max = 999
     return cfg
 
 
-def seed_users(cfg_path: Path) -> None:
-    """The bench's dean (the user its live pages log in as) in ``cfg_path``'s database."""
+def seed_users(cfg_path: Path, building: str = "bench") -> None:
+    """The bench's dean of ``building`` (the user its live pages log in as) in ``cfg_path``'s
+    database."""
     from hub.config import load_config
     from hub.store.db import transaction
     from hub.store.migrations import open_database
@@ -76,7 +77,7 @@ def seed_users(cfg_path: Path) -> None:
 
     db = open_database(load_config(cfg_path).hub.db_path)
     with transaction(db.conn) as conn:
-        set_buildings(conn, add_user(conn, "dean", PASSWORD, "dean"), ["bench"])
+        set_buildings(conn, add_user(conn, "dean", PASSWORD, "dean"), [building])
     db.close()
 
 

@@ -16,16 +16,14 @@ from edge.models.base import Face
 from edge.models.face_embed import TEMPLATE_112, similarity, similarity_transform
 from hub import faces
 from kuzet.errors import ModelError
-from kuzet_tools.models.phone_sets import shared_data_dir
+from kuzet_tools.models.face_sets import footage_dir
 from tests.support.footage import OPENCV_DATA
 
 TWO_PEOPLE = "head-pose-face-detection-female-and-male.gif"   # 480x270, 56 frames, 12.5 fps
 
 
 def clip_frames(name: str, *indices: int) -> list[np.ndarray]:
-    path = shared_data_dir() / "footage" / name
-    if not path.is_file():
-        pytest.fail(f"{path} is missing: the shared data's footage (../shared/data/footage)")
+    path = footage_dir() / name                       # the project's copy, with attribution
     cap = cv2.VideoCapture(str(path))
     frames, i = {}, 0
     while len(frames) < len(indices):

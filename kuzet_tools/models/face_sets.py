@@ -21,8 +21,9 @@ Sources (``SOURCES``):
   ``camera.png`` (public domain / BSD), Debian ``opencv-doc`` ``messi5.jpg`` and
   ``basketball1.png``.
 - Footage: ``head-pose-face-detection-female-and-male.gif``, ``-female.gif``, ``-male.gif``
-  and ``classroom.gif`` in ``shared/data/footage`` (Sample videos © Intel Corporation,
-  CC BY 4.0, https://github.com/intel-iot-devkit/sample-videos). The woman and the man of
+  and ``classroom.gif``, copied from ``shared/data/footage`` into ``kuzet_tools/footage``
+  (Sample videos © Intel Corporation, CC BY 4.0,
+  https://github.com/intel-iot-devkit/sample-videos). The woman and the man of
   the two-person clip are the same two people as in the one-person clips (checked by eye), so
   their faces pair across clips. Each face is followed through its clip by an IoU chain and
   sampled once a second (:data:`SAMPLE_EVERY_S`), so no two samples of one track are closer
@@ -59,7 +60,7 @@ from kuzet_tools.models.evalset import (
     cache_dir,
     load_eval_set,
 )
-from kuzet_tools.models.phone_sets import CLASSROOM_FACES, shared_data_dir
+from kuzet_tools.models.phone_sets import CLASSROOM_FACES
 
 MANIFEST = REPO / "tests" / "data" / "faces" / "faces.json"
 SAMPLE_EVERY_S = 1.0            # a track's samples are this far apart (not near-duplicates)
@@ -128,16 +129,15 @@ def _sha(data: bytes) -> str:
 
 
 def footage_dir() -> Path:
-    """``footage`` in the shared data (``shared/data/footage`` beside the checkout)."""
-    return shared_data_dir() / "footage"
+    """The project's copies of the CC BY 4.0 clips (``kuzet_tools/footage``, with their
+    attribution): the set's four clips ship with the project, so a clean clone has them."""
+    return CLASSROOM.parent
 
 
 def _clip_path(name: str) -> Path:
     path = footage_dir() / name
     if path.is_file():
         return path
-    if name == CLASSROOM.name and CLASSROOM.is_file():
-        return CLASSROOM                    # the demo ships the classroom clip itself
     raise EvalSetError(f"footage clip {name} is not in {footage_dir()}")
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable
 from datetime import datetime
 
+from edge.budget import BudgetState
 from edge.capture.supervisor import SourceStatus
 from edge.clocks import Clock, utc
 from edge.stats import NodeStats
@@ -46,8 +47,10 @@ class Warnings:
 
 
 def health_reasons(source: SourceStatus, *, outbox_depth: int, evidence_warnings: Iterable[str],
-                   held_in_memory: int, warnings: Iterable[str]) -> list[str]:
-    """Why the node is degraded; empty when all is well. Each reason at most 200 characters."""
+                   held_in_memory: int, warnings: Iterable[str],
+                   budget: BudgetState | None = None) -> list[str]:
+    """Why the node is degraded; empty when all is well. Each reason at most 200 characters.
+    ``budget``: the revisit budget's word (over the bound, what is shed)."""
     reasons = []
     if source.state != "ok":
         reasons.append(f"camera {source.state}: {source.detail}"[:200])
@@ -56,6 +59,8 @@ def health_reasons(source: SourceStatus, *, outbox_depth: int, evidence_warnings
     reasons += evidence_warnings
     if held_in_memory:
         reasons.append(f"disk full: {held_in_memory} messages held in memory")
+    if budget is not None:
+        reasons += budget.reasons()
     reasons += warnings
     return [r[:200] for r in reasons]
 
@@ -89,8 +94,8 @@ class Heartbeats:
         self._prev = (now, NodeStats())
 
     def next(self, stats: NodeStats, *, model_versions: dict[str, str], outbox_depth: int,
-             disk_free_mb: float, cpu_temp_c: float | None, now: datetime
-             ) -> contract.HeartbeatMessage:
+             disk_free_mb: float, cpu_temp_c: float | None, now: datetime,
+             budget: BudgetState | None = None) -> contract.HeartbeatMessage:
         t = self._clock()
         t_prev, prev = self._prev
         dt = max(1e-6, t - t_prev)
@@ -102,7 +107,10 @@ class Heartbeats:
             worst_seat_revisit_s=stats.worst_seat_revisit, cpu_temp_c=cpu_temp_c,
             disk_free_mb=disk_free_mb, outbox_depth=outbox_depth,
             software_version=__version__, model_versions=model_versions,
-            uptime_s=t - self._started, sent_at=now)
+            uptime_s=t - self._started, sent_at=now,
+            over_budget=budget is not None and budget.over_budget,
+            shed_level=budget.shed_level if budget else 0,
+            shed=list(budget.shed) if budget else [])
 
 
 def watchdog_ok(threads_alive: bool, last_detect_beat: float, now: float) -> bool:

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from edge.budget import BudgetState, RevisitBudget
 from edge.capture.factory import open_source
 from edge.capture.supervisor import ResilientSource, SourceStatus
 from edge.clocks import Clock, utc
@@ -92,6 +93,9 @@ class EdgeNode:
         self.stop_event = threading.Event()
         self.warnings = Warnings()
         self.counters = Counters(last_detect_beat=time.monotonic())
+        # the 2 s revisit bound: optional work shed first, each step logged and reported
+        self.budget = RevisitBudget(warn=self.warnings.warn)
+        self.budget_state = BudgetState()
 
         # storage: the outbox, the saved state, evidence and its reserve
         ev = cfg.evidence
@@ -169,7 +173,8 @@ class EdgeNode:
             on_events=lambda events, frame, seats: self.incidents.handle(
                 events, frame, seats, flush_clips=self.stop_event.is_set()),
             seat_from_main_below_px=cfg.detection.seat_from_main_below_px,
-            pose_estimator=self.pose_estimator, face_check=self.face_check)
+            pose_estimator=self.pose_estimator, face_check=self.face_check,
+            on_sweep=self.budget.sweep)
         self.source_ended = self.pipeline.source_ended
         self.commands = Commands(self.origin, self.publisher, self.incidents,
                                  self.evidence_flow, self.seat_plan, lambda: self.pipeline.latest,
@@ -210,7 +215,7 @@ class EdgeNode:
         return health_reasons(self.source.status, outbox_depth=self.outbox.depth(),
                               evidence_warnings=self.evidence.warnings,
                               held_in_memory=self.writer.held,
-                              warnings=self.warnings.recent())
+                              warnings=self.warnings.recent(), budget=self.budget_state)
 
     def status_message(self, reasons: list[str] | None = None) -> contract.StatusMessage:
         return status_message(self.origin, self.source.status, list(reasons or []),
@@ -269,6 +274,7 @@ class EdgeNode:
                     break
                 clock_steps.check()
                 self.upkeep.run()
+                self.keep_budget()
                 reasons = self.health()
                 if reasons != last_reasons:
                     self.publisher.set_status(self.status_message(reasons))
@@ -285,6 +291,13 @@ class EdgeNode:
         finally:
             self.stop()
 
+    def keep_budget(self) -> BudgetState:
+        """The revisit budget's word on the latest sweeps, and the shed level it asks for
+        handed to the pipeline (the supervise loop, once a second)."""
+        self.budget_state = self.budget.observe()
+        self.pipeline.shed_level = self.budget_state.shed_level
+        return self.budget_state
+
     def _heartbeat(self, beats: Heartbeats) -> None:
         models = {"detector": getattr(self.detector, "name", "?"),
                   "faces": getattr(self.face_detector, "name", "off")}
@@ -295,7 +308,7 @@ class EdgeNode:
         self.publisher.send_now("heartbeat", beats.next(
             self.stats, outbox_depth=self.outbox.depth(), cpu_temp_c=cpu_temp_c(),
             disk_free_mb=disk_free_mb(Path(self.cfg.node.data_dir)),
-            model_versions=models, now=utc(self._wall())))
+            model_versions=models, now=utc(self._wall()), budget=self.budget_state))
 
     def stop(self) -> None:
         if self.stop_event.is_set() and not self._threads:

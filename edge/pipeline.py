@@ -141,6 +141,18 @@ def observe_look(engine: RulesEngine, result: LookResult, detections: list[Detec
     return engine.observe_room(room_look(detections, look.frame.t_mono))
 
 
+def set_second_looks(detector: Detector, on: bool) -> int:
+    """Turn the second looks (a pair's second detector, the phone finder's hands) of
+    ``detector`` and the detectors it wraps on or off; how many it switched."""
+    n, d = 0, detector
+    while d is not None:
+        if hasattr(d, "second_looks"):
+            d.second_looks = on
+            n += 1
+        d = getattr(d, "detector", None)
+    return n
+
+
 class Pipeline:
     """The three looking threads' steps (``capture_loop``, ``prepare_step``, ``detect_step``)
     and the rules thread's (``rules_step``); the node runs each on its own named thread.
@@ -155,7 +167,8 @@ class Pipeline:
                  clock: Clock = time.monotonic,
                  seat_from_main_below_px: int | None = None,
                  pose_estimator: PoseEstimator | None = None,
-                 face_check: FaceCheck | None = None) -> None:
+                 face_check: FaceCheck | None = None,
+                 on_sweep: Callable[[float], None] | None = None) -> None:
         self.source = source
         self.ring = ring
         self.seat_plan = seat_plan
@@ -181,6 +194,14 @@ class Pipeline:
         # one tuple swapped whole; and the session the prepare thread's gate last saw
         self._watched: tuple[str | None, frozenset[str]] = (None, frozenset())
         self._gate_session: str | None = None
+        # optional work shed to keep the revisit bound (edge/budget.py; set by the node's
+        # supervise loop): 1 no second looks, 2 also no faces (nor pose) on seats unchanged
+        # and unwatched. ``on_sweep(seconds)`` hears each sweep's length (room look to room
+        # look, the detect thread)
+        self.shed_level = 0
+        self.on_sweep = on_sweep
+        self._sweep_t: float | None = None
+        self._second_looks = True
 
     @property
     def latest(self) -> Frame | None:
@@ -218,9 +239,14 @@ class Pipeline:
         if job.seat is None and frame.seq == self._last_seq and self.source_ended.is_set():
             self.stop.wait(0.2)             # the source ended: do not spin on its last frame
         self._last_seq = frame.seq
-        look = prepare_look(job, frame, seats, scheduler, self.detector, self.face_detector,
+        faces, pose = self.face_detector, self.pose_estimator
+        if self.shed_level >= 2 and job.seat is not None and not changed \
+                and job.seat.id not in self._watched[1]:
+            faces = pose = None              # shed: nothing moved there, nothing watched
+            self.counters.faces_shed += 1
+        look = prepare_look(job, frame, seats, scheduler, self.detector, faces,
                             from_main_below_px=self.from_main_below_px,
-                            pose_estimator=self.pose_estimator, changed=changed)
+                            pose_estimator=pose, changed=changed)
         self.counters.stage_s["prepare"] += time.perf_counter() - t0
         self._put(self._prepared, look)
 
@@ -254,6 +280,7 @@ class Pipeline:
         t0 = time.perf_counter()
         if look.job.seat is None:
             self.counters.sweeps += 1
+            self._sweep_began()
             new_sweep = getattr(self.detector, "new_sweep", None)
             if new_sweep is not None:       # a sweep starts: the second-look cap starts again
                 new_sweep()
@@ -263,6 +290,18 @@ class Pipeline:
         if look.job.seat is not None:
             look.scheduler.looked(look.job.seat.id, self._clock())
         self._put(self._results, result)
+
+    def _sweep_began(self) -> None:
+        """At each room look: the last sweep's length to ``on_sweep``, and the shed level's
+        second-look switch applied to the detector before the new sweep."""
+        now = self._clock()
+        if self._sweep_t is not None and self.on_sweep is not None:
+            self.on_sweep(now - self._sweep_t)
+        self._sweep_t = now
+        wanted = self.shed_level < 1
+        if wanted != self._second_looks:
+            set_second_looks(self.detector, wanted)
+            self._second_looks = wanted
 
     def _put(self, q: queue.Queue, item) -> None:
         while not self.stop.is_set():

@@ -20,6 +20,7 @@ class Counters:
     frames_in: int = 0            # frames the capture thread took from the source
     looks: int = 0                # model runs (one job: the room or one seat's crop)
     sweeps: int = 0               # sweeps begun (room looks: each sweep starts with one)
+    faces_shed: int = 0           # seat looks without faces: shed to keep the revisit bound
     model_s: float = 0.0          # seconds spent running the models (infer)
     stage_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     alerts_emitted: int = 0       # alert messages (open, update, close) put into the outbox
@@ -31,6 +32,7 @@ class NodeStats:
     frames_in: int = 0
     looks: int = 0
     sweeps: int = 0
+    faces_shed: int = 0
     model_s: float = 0.0
     stage_s: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     alerts_emitted: int = 0
@@ -42,7 +44,8 @@ class NodeStats:
     def of(cls, counters: Counters, *, worst_seat_revisit: float | None, held_in_memory: int,
            threads_alive: bool) -> NodeStats:
         return cls(frames_in=counters.frames_in, looks=counters.looks,
-                   sweeps=counters.sweeps, model_s=counters.model_s,
+                   sweeps=counters.sweeps, faces_shed=counters.faces_shed,
+                   model_s=counters.model_s,
                    stage_s=dict(counters.stage_s),
                    alerts_emitted=counters.alerts_emitted,
                    worst_seat_revisit=worst_seat_revisit, held_in_memory=held_in_memory,

@@ -253,6 +253,11 @@ class StatusMessage(Message):
     version: Annotated[str, Field(max_length=64)] = ""
 
 
+# What a node sheds to keep its seat revisit bound, in this order (edge/budget.py).
+SHED_STEPS = ("second_looks", "faces_unchanged")
+ShedStep = Literal["second_looks", "faces_unchanged"]
+
+
 class HeartbeatMessage(Message):
     type: Literal["heartbeat"] = "heartbeat"
     origin: Origin
@@ -265,6 +270,28 @@ class HeartbeatMessage(Message):
     software_version: Annotated[str, Field(max_length=64)]
     model_versions: dict[str, Annotated[str, Field(max_length=128)]]
     uptime_s: Annotated[float, Field(ge=0)]
+    # The revisit budget (edge/budget.py): the latest sweep was over the node's 2 s bound,
+    # and the optional work it sheds to keep it, one step at a time (``SHED_STEPS``).
+    # Sent only when not the default (within the bound, nothing shed), so a node that keeps
+    # its bound sends the wire form an older hub accepts.
+    over_budget: bool = False
+    shed_level: Annotated[int, Field(ge=0, le=2)] = 0
+    shed: list[ShedStep] = []
+
+    @model_serializer(mode="wrap")
+    def _without_budget_defaults(self, handler: SerializerFunctionWrapHandler) -> dict:
+        data = handler(self)
+        for key in ("over_budget", "shed_level", "shed"):
+            if not data.get(key, True):
+                del data[key]
+        return data
+
+    @model_validator(mode="after")
+    def _shed_matches_level(self) -> HeartbeatMessage:
+        if list(self.shed) != list(SHED_STEPS[: self.shed_level]):
+            raise ValueError(f"shed {self.shed} does not match shed_level {self.shed_level} "
+                             f"(the steps come in the order {', '.join(SHED_STEPS)})")
+        return self
 
 
 class StartSession(StrictModel):

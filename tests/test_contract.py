@@ -12,7 +12,8 @@ from kuzet import contract as c
 GOLDEN = Path(__file__).parent / "data" / "contract"
 ORIGIN = c.Origin(building="main", room="a101", node="cam1")
 TOPICS = {"alert_open": "alert", "evidence": "evidence", "status": "status",
-          "heartbeat": "heartbeat", "command_start": "cmd", "command_stop": "cmd",
+          "heartbeat": "heartbeat", "heartbeat_shedding": "heartbeat",
+          "command_start": "cmd", "command_stop": "cmd",
           "command_present": "cmd", "command_check_in": "cmd", "evidence_check_in": "evidence",
           "reply": "reply"}
 
@@ -121,3 +122,26 @@ def test_check_in_needs_a_seat_and_its_crop_alone_says_what_the_node_saw_seated(
     with pytest.raises(c.ContractError, match="seated.taken"):
         c.decode(json.dumps({**_golden("evidence_check_in"),
                              "seated": {"taken": -1}}).encode())
+
+
+def test_a_heartbeat_within_its_budget_keeps_the_older_wire_form():
+    """over_budget / shed_level / shed are sent only when not the default: a node that keeps
+    its revisit bound sends exactly the keys an older hub accepts."""
+    old = _golden("heartbeat")
+    msg = c.decode(json.dumps(old).encode())
+    assert not msg.over_budget and msg.shed_level == 0 and msg.shed == []
+    assert set(json.loads(c.encode(msg))) == set(old)
+    shedding = c.decode((GOLDEN / "heartbeat_shedding.json").read_bytes())
+    assert shedding.over_budget and shedding.shed == ["second_looks", "faces_unchanged"]
+
+
+@pytest.mark.parametrize("level, shed, where", [
+    (1, [], "shed"),                                   # a level without its steps
+    (1, ["faces_unchanged"], "shed"),                  # steps out of order
+    (3, ["second_looks", "faces_unchanged"], "shed_level"),
+    (0, ["cpu"], "shed"),
+])
+def test_a_heartbeat_whose_shed_steps_do_not_match_its_level_is_refused(level, shed, where):
+    msg = _golden("heartbeat") | {"shed_level": level, "shed": shed}
+    with pytest.raises(c.ContractError, match=where):
+        c.decode(json.dumps(msg).encode())

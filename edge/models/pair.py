@@ -63,6 +63,9 @@ class PairDetector(Detector):
         self.second_runs = 0         # for benchmarks and the node's status
         self.second_skipped = 0      # looks the per-sweep cap left without the second
         self._sweep_runs = 0
+        # False: the node sheds second looks to keep its revisit bound (edge/budget.py)
+        self.second_looks = True
+        self.second_shed = 0         # looks the gate wanted the second on, shed
 
     def new_sweep(self) -> None:
         """A new sweep of the room starts: the per-sweep cap starts again."""
@@ -71,6 +74,9 @@ class PairDetector(Detector):
     def _wanted(self, raw: list[np.ndarray]) -> bool:
         best = getattr(self.detector, "best_score", None)
         if self.gate is not None and best is not None and best(raw, PHONE_CLASSES) < self.gate:
+            return False
+        if not self.second_looks:
+            self.second_shed += 1
             return False
         if self.max_per_sweep is not None and self._sweep_runs >= self.max_per_sweep:
             self.second_skipped += 1

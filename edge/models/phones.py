@@ -175,6 +175,8 @@ class PhoneAwareDetector(Detector):
         self.hand_looks = 0          # second looks run (for benchmarks)
         self.skipped_looks = 0       # second looks the cap left out (for the node's status)
         self._sweep_looks = 0
+        # False: the node sheds the hands' looks to keep its revisit bound (edge/budget.py)
+        self.second_looks = True
 
     @property
     def _hands(self) -> PalmDetector | PoseEstimator | None:
@@ -210,7 +212,7 @@ class PhoneAwareDetector(Detector):
         raw = self.detector.infer(prepared)
         hands = self._hands
         if hands is None or not isinstance(prepared, PhonePrepared) or \
-                prepared.palms is None or prepared.image is None:
+                prepared.palms is None or prepared.image is None or not self.second_looks:
             return raw + [np.zeros((0, 7), np.float32)]
         if self.max_second_looks is not None and self._sweep_looks >= self.max_second_looks:
             self.skipped_looks += 1

@@ -88,6 +88,10 @@ def test_check_in_crops_beside_photos_identified_and_the_headcount(live_hub, nod
     crop_command = read(live_hub.services, lambda c: c.execute(
         "SELECT command_id FROM check_ins").fetchone()[0])
     assert crop_command in answered                     # the crop the proctor looked at
+    expect(page.locator("#hc-someone")).to_be_hidden()  # none yet: not shown
+    s002.locator("button[value=someone_else]").click()
+    expect(page.locator("#hc-someone")).to_have_text("1")   # at once, no reload
+    expect(page.locator("#hc-someone")).to_be_visible()
     for button in s001.locator("form.results button, form.results select").all():
         box = button.bounding_box()
         assert box["height"] >= 44 and box["width"] >= 44, box

@@ -25,7 +25,7 @@ def _iso(t: datetime) -> str:
 
 def seat_ids(conn: sqlite3.Connection, building: str, room: str) -> set[str]:
     """The seats of the room's seat map (none without a map)."""
-    seatmap = rooms.room(conn, building, room).get("seatmap") or {}
+    seatmap = (rooms.room(conn, building, room) or {}).get("seatmap") or {}
     return {s["id"] for s in seatmap.get("seats", [])}
 
 

@@ -7,8 +7,9 @@
 (function () {
   "use strict";
   var KEY = "kuzet.attention";
+  // the non-advisory rules (hub.triage's order: device, notes, outside help, seat left)
   var HIGH = {device: 1, notes: 1, extra_person: 1, outsider_near_seat: 1,
-              room_overcrowded: 1};
+              room_overcrowded: 1, seat_vacated: 1};
   var GAP_MS = 3000;
   var box = document.getElementById("attention");
   var state = window.kuzetAttention = {played: 0, vibrated: 0, sound: false, vibrate: false};

@@ -19,6 +19,7 @@
     text("hc-absent", String(hc.absent));
     text("hc-waiting", String(hc.waiting));
     text("hc-someone", String(hc.someone_else));
+    document.getElementById("hc-someone-box").hidden = !hc.someone_else;
   }
   function time(iso) {
     return new Intl.DateTimeFormat(grid.dataset.lang, {timeZone: grid.dataset.timezone,

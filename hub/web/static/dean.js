@@ -48,11 +48,22 @@
     if (soon === null) { soon = setTimeout(function () { soon = null; poll(); }, 150); }
   }
 
-  var es = new EventSource(cfg.stream);
-  es.onopen = poll;                    // anything missed while away is in the next read
-  es.addEventListener("changed", changed);
-  es.addEventListener("denied", function () { es.close(); window.location.reload(); });
-  es.onerror = function () { if (es.readyState === EventSource.CLOSED) { mark(false); } };
+  // The stream: the browser reconnects by itself after a drop; when it gives up (a hub
+  // restart, a 502 from the front) a new one is opened after a growing pause (2 s .. 60 s).
+  var es = null, pause = 2000;
+  function connect() {
+    es = new EventSource(cfg.stream);
+    es.onopen = function () { pause = 2000; poll(); };   // what was missed is in the read
+    es.addEventListener("changed", changed);
+    es.addEventListener("denied", function () { es.close(); window.location.reload(); });
+    es.onerror = function () {
+      if (es.readyState !== EventSource.CLOSED) { return; }
+      mark(false);
+      setTimeout(connect, pause);
+      pause = Math.min(pause * 2, 60000);
+    };
+  }
+  connect();
   setInterval(poll, Math.max(2, cfg.every_s) * 1000);
   document.addEventListener("visibilitychange", function () { if (!document.hidden) { poll(); } });
   window.addEventListener("online", poll);

@@ -349,6 +349,7 @@
   window.addEventListener("offline", function () {
     if (es) { es.close(); es = null; }
     connectionLost(true);
+    retryLater();              // tried again even if the "online" event never comes
   });
   window.addEventListener("online", function () { if (!es) { failures = 0; probe(); } });
 

@@ -227,6 +227,10 @@ class LivenessSection(StrictModel):
     # A node's clock further off than this is flagged, and its times are replaced by the
     # hub's receive time (hub/clocks.py)
     max_clock_skew_s: Annotated[float, Field(gt=0, le=86400)] = 120.0
+    # A node whose seats waited longer than this between two looks in the last minute (its
+    # heartbeat's worst_seat_revisit_s), or that says it is over its budget, is flagged
+    # revisit_slow (the node's own bound is 2 s: edge/budget.py)
+    max_seat_revisit_s: Annotated[float, Field(gt=0, le=60)] = 2.0
 
 
 class ProvisioningSection(StrictModel):

@@ -23,6 +23,7 @@ FPS_LOW = "fps_low"
 DISK_LOW = "disk_low"
 OUTBOX_GROWING = "outbox_growing"
 CLOCK_SKEW = "clock_skew"              # its clock is off by more than max_clock_skew_s
+REVISIT_SLOW = "revisit_slow"          # seats wait longer than the bound between looks
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,10 @@ class NodeFacts:
     disk_free_mb: float | None = None
     outbox_depths: list[int] = field(default_factory=list)   # oldest first
     clock_skew_s: float | None = None     # node clock minus hub clock at the last heartbeat
+    # the revisit budget: the node says it is over its bound (a newer node), or its longest
+    # wait of a seat between two looks over the last minute (every node)
+    over_budget: bool = False
+    worst_seat_revisit_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,9 @@ def assess(facts: NodeFacts, now: float, limits: LivenessSection) -> Liveness:
         reasons.append(OUTBOX_GROWING)
     if facts.clock_skew_s is not None and abs(facts.clock_skew_s) > limits.max_clock_skew_s:
         reasons.append(CLOCK_SKEW)
+    if facts.over_budget or (facts.worst_seat_revisit_s is not None
+                             and facts.worst_seat_revisit_s > limits.max_seat_revisit_s):
+        reasons.append(REVISIT_SLOW)
     return Liveness("degraded" if reasons else "online", tuple(reasons))
 
 

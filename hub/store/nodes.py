@@ -79,7 +79,9 @@ def refresh_liveness(conn: sqlite3.Connection, building: str, room: str, node: s
     heard = [t for t in (row["status_received_at"], row["hb_received_at"]) if t is not None]
     facts = NodeFacts(status_state=row["status_state"], last_heard=max(heard, default=None),
                       fps=hb.get("fps"), disk_free_mb=hb.get("disk_free_mb"),
-                      outbox_depths=depths, clock_skew_s=row["clock_skew_s"])
+                      outbox_depths=depths, clock_skew_s=row["clock_skew_s"],
+                      over_budget=bool(hb.get("over_budget", False)),
+                      worst_seat_revisit_s=hb.get("worst_seat_revisit_s"))
     return _store_verdict(conn, row, assess(facts, now, limits), now, force_change)
 
 
@@ -179,6 +181,8 @@ def node_view(row: sqlite3.Row) -> dict[str, Any]:
         "fps": hb.get("fps"), "disk_free_mb": hb.get("disk_free_mb"),
         "outbox_depth": hb.get("outbox_depth"), "cpu_temp_c": hb.get("cpu_temp_c"),
         "inference_ms": hb.get("inference_ms"), "uptime_s": hb.get("uptime_s"),
+        "worst_seat_revisit_s": hb.get("worst_seat_revisit_s"),
+        "shed": hb.get("shed", []),          # optional work the node sheds to keep up
         "last_heard": _epoch_iso(max(heard, default=None)),
         "clock_skew_s": row["clock_skew_s"],
     }

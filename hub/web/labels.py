@@ -63,6 +63,13 @@ LIVENESS_REASONS = {
     "disk_low": _l("Disk space low"),
     "outbox_growing": _l("Messages not getting through"),
     "clock_skew": _l("The node's clock is wrong"),
+    "revisit_slow": _l("Seats are looked at too seldom: the node is too slow for its seats"),
+}
+
+# What a node sheds to keep its seats' revisit bound (kuzet.contract.SHED_STEPS).
+SHED_STEPS = {
+    "second_looks": _l("second looks for phones"),
+    "faces_unchanged": _l("faces on unchanged seats"),
 }
 
 SEAT_STATES = {

@@ -216,6 +216,8 @@ def test_eval_reaches_the_floors(name: str, eval_images: dict,
     for cls, (precision, recall) in FLOORS.items():
         assert rows[cls]["precision"] >= precision, (cls, rows[cls])
         assert rows[cls]["recall"] >= recall, (cls, rows[cls])
+    faces = report["face_verify"]                  # the 1:1 match's figure, with its n
+    assert faces["same_pairs"] >= 100 and faces["tar_at_far_1pct"] >= 0.9
 
 
 def test_verify_command(capsys: pytest.CaptureFixture[str]) -> None:

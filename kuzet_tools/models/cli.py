@@ -14,6 +14,8 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import copy
+import functools
 import json
 from pathlib import Path
 
@@ -69,7 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="image cache dir (default $KUZET_EVAL_DIR or var/eval-images)")
     ev.add_argument("--set", dest="eval_set", choices=["coco", "phones", "faces"],
                     default="coco",
-                    help="coco (default): the COCO eval set; phones: every phone-finding "
+                    help="coco (default): the COCO eval set, with the face pairs' "
+                    "\"face_verify\" beside it; phones: every phone-finding "
                     "variant on the phone sets (phones-dev's measure part, registry photos, "
                     "look-alikes, books and notes) at the photos' scale and at seat distance; "
                     "faces: face verification on the labelled face pairs (tests/data/faces) "
@@ -155,6 +158,7 @@ def run_eval(args: argparse.Namespace) -> dict:
     report["score_threshold"] = {"objects": choice.score_threshold,
                                  "face": args.face_threshold}
     report["match_iou"] = spec.get("match_iou", {})
+    report["face_verify"] = run_faces_eval()["face_verify"]   # the 1:1 match, as --set faces
     return report
 
 
@@ -177,6 +181,13 @@ def run_phones_eval(args: argparse.Namespace) -> dict:
 
 
 def run_faces_eval() -> dict:
+    """The face pairs' report (a copy: it is computed once per process, the set and the
+    models being fixed)."""
+    return copy.deepcopy(_faces_eval())
+
+
+@functools.cache
+def _faces_eval() -> dict:
     """The face pairs (``kuzet_tools/models/face_eval.py``): ``face_verify``, and
     ``changed_face``: the node's own rule at its defaults (``edge.rules``) on the set's
     footage, with a sweep of thresholds beside it."""

@@ -64,12 +64,11 @@ def _incidents(building: str, room: str) -> dict:
 
 
 def _links(building: str, room: str) -> dict:
-    """Where a row or a seat leads: the seat page (``__SEAT__`` for the seat) for a role
-    that has one, else none; an alert without a seat (or any, without a seat page) to its
-    evidence page (``__ALERT__``)."""
-    endpoint = {"proctor": "proctor.seat", "dean": "dean.seat"}.get(g.user.role)
-    seat = (url_for(endpoint, building=building, room=room, seat="__SEAT__")
-            if endpoint in current_app.view_functions else None)
+    """Where a row or a seat leads: the proctor's seat page (``__SEAT__`` for the seat);
+    for the dean (no seat page) none, and an alert without a seat (or any, for the dean) to
+    its evidence page (``__ALERT__``)."""
+    seat = (url_for("proctor.seat", building=building, room=room, seat="__SEAT__")
+            if g.user.role == "proctor" else None)
     return {"seat": seat, "evidence": url_for("live.evidence_page", alert_id="__ALERT__")}
 
 

@@ -170,10 +170,8 @@ def presence_until(building: str, room: str, seat: str) -> str | None:
 
 
 def _seat_page(building: str, room: str, seat: str) -> str:
-    """Back to the seat's page (the room's, before there was one)."""
-    if "proctor.seat" in current_app.view_functions:
-        return url_for("proctor.seat", building=building, room=room, seat=seat)
-    return url_for("proctor.room", building=building, room=room)
+    """Back to the seat's page."""
+    return url_for("proctor.seat", building=building, room=room, seat=seat)
 
 
 @bp.get("/room/<building>/<room>/seat/<seat>")

@@ -9,22 +9,19 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     g,
     jsonify,
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
-from flask_babel import gettext as _
 
 from hub.store import check_ins, face_matches, photos, rooms
 from hub.store import sessions as store
-from hub.web import node_commands, seat_view
-from hub.web.security import audit, clock, db, my_sessions, require_role, writer
+from hub.web.camera_requests import ask_camera, private_jpeg
+from hub.web.security import audit, db, my_sessions, require_role, writer
 from kuzet import contract
 
 bp = Blueprint("checkin", __name__, url_prefix="/exams")
@@ -106,40 +103,14 @@ def ask_crop(session_id: int, seat: str):
     s = _session_or_404(session_id)
     if seat not in _seat_ids(s):
         abort(404)
-    fetch = request.headers.get("X-Requested-With") == "fetch"
-    asked = current_app.extensions.setdefault("kuzet_check_in_crops", {})
-    key, now = (session_id, seat), clock()
-    wait = CROP_EVERY_S - (now - asked.get(key, float("-inf")))
-    if wait > 0:
-        return _answer(fetch, s, 429, error=_("A picture was just asked for: wait a few "
-                                                "seconds."), retry_after=round(wait, 1))
-    node = seat_view.room_node(s["building"], s["room"])
-    if node is None:
-        audit("checkin.crop", seat, s["building"], s["room"], refused="no node")
-        return _answer(fetch, s, 409, error=_("No camera node is known in this room."))
-    if len(asked) > 10_000:
-        asked.clear()
-    asked[key] = now
-    commands = writer().call(check_ins.ask, contract.Origin(
-        building=s["building"], room=s["room"], node=node), session_id, seat, g.user.id)
-    sent = node_commands.publish(commands)
-    command_id = commands[0][2]
-    audit("checkin.crop", seat, s["building"], s["room"], node=node, command=command_id,
-          sent=sent)
-    if not sent:
-        return _answer(fetch, s, 503, error=_("The camera cannot be reached now; try again."))
-    return _answer(fetch, s, 202, command=command_id, status_url=url_for(
-        "checkin.crop_status", session_id=session_id, command_id=command_id))
-
-
-def _answer(fetch: bool, s: dict, status: int, **body):
-    if fetch:
-        return jsonify(body), status
-    if "error" in body:
-        flash(body["error"], "error")
-    else:
-        flash(_("A fresh picture was asked for; it appears here in a few seconds."), "ok")
-    return redirect(url_for("checkin.view", session_id=s["id"]))
+    user_id = g.user.id                # the queue runs in the writer's thread
+    return ask_camera(
+        kind="check_in_crop", key=(session_id, seat), every_s=CROP_EVERY_S,
+        building=s["building"], room=s["room"], action="checkin.crop", target=seat,
+        queue=lambda conn, origin: check_ins.ask(conn, origin, session_id, seat, user_id),
+        status_url=lambda command_id: url_for("checkin.crop_status", session_id=session_id,
+                                              command_id=command_id),
+        back=url_for("checkin.view", session_id=s["id"]))
 
 
 def _crop_or_404(session_id: int, command_id: str):
@@ -184,10 +155,7 @@ def crop_image(session_id: int, command_id: str):
         abort(404)
     audit("checkin.crop.view", command_id, row["building"], row["room"], seat=row["seat"],
           evidence=row["evidence_id"])
-    response = send_file(current_app.extensions["kuzet"].evidence.resolve(row["file"]),
-                         mimetype="image/jpeg")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return private_jpeg(row["file"])
 
 
 @bp.post("/<int:session_id>/check-in/result")

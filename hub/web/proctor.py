@@ -17,7 +17,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import format_time
@@ -26,6 +25,7 @@ from flask_babel import gettext as _
 from hub.store import alerts, seat_pictures, violation_protocols
 from hub.store import presence as presence_store
 from hub.web import node_commands, seat_view
+from hub.web.camera_requests import ask_camera, private_jpeg
 from hub.web.live import room_context
 from hub.web.security import (
     alert_or_404,
@@ -38,7 +38,6 @@ from hub.web.security import (
     visible_rooms,
     writer,
 )
-from kuzet import contract
 
 bp = Blueprint("proctor", __name__, url_prefix="/proctor")
 bp.before_request(require_role("proctor"))
@@ -196,43 +195,12 @@ def picture(building: str, room: str, seat: str):
     session_id = seat_view.session_in(building, room)
     if session_id is None:
         abort(404)
-    fetch = request.headers.get("X-Requested-With") == "fetch"
-    asked = current_app.extensions.setdefault("kuzet_seat_pictures", {})
-    key, now = (building, room, seat), clock()
-    wait = PICTURE_EVERY_S - (now - asked.get(key, float("-inf")))
-    if wait > 0:
-        audit("seat.picture", seat, building, room, refused="too soon")
-        return _picture_answer(fetch, building, room, seat, 429,
-                               error=_("A picture was just asked for: wait a few seconds."),
-                               retry_after=round(wait, 1))
-    node = seat_view.room_node(building, room)
-    if node is None:
-        audit("seat.picture", seat, building, room, refused="no node")
-        return _picture_answer(fetch, building, room, seat, 409,
-                               error=_("No camera node is known in this room."))
-    if len(asked) > 10_000:
-        asked.clear()
-    asked[key] = now
-    commands = writer().call(seat_pictures.ask, contract.Origin(
-        building=building, room=room, node=node), session_id)
-    sent = node_commands.publish(commands)
-    command_id = commands[0][2]
-    audit("seat.picture", seat, building, room, node=node, command=command_id, sent=sent)
-    if not sent:
-        return _picture_answer(fetch, building, room, seat, 503,
-                               error=_("The camera cannot be reached now; try again."))
-    return _picture_answer(fetch, building, room, seat, 202, command=command_id,
-                           status_url=url_for("proctor.picture_status", command_id=command_id))
-
-
-def _picture_answer(fetch: bool, building: str, room: str, seat: str, status: int, **body):
-    if fetch:
-        return jsonify(body), status
-    if "error" in body:
-        flash(body["error"], "error")
-    else:
-        flash(_("A fresh picture was asked for; it appears here in a few seconds."), "ok")
-    return redirect(url_for("proctor.seat", building=building, room=room, seat=seat))
+    return ask_camera(
+        kind="seat_picture", key=(building, room, seat), every_s=PICTURE_EVERY_S,
+        building=building, room=room, action="seat.picture", target=seat,
+        queue=lambda conn, origin: seat_pictures.ask(conn, origin, session_id),
+        status_url=lambda command_id: url_for("proctor.picture_status", command_id=command_id),
+        back=url_for("proctor.seat", building=building, room=room, seat=seat))
 
 
 def _asked_or_404(command_id: str):
@@ -263,7 +231,4 @@ def picture_image(command_id: str):
         abort(404)
     audit("seat.picture.view", command_id, row["building"], row["room"],
           evidence=shot["evidence_id"])
-    response = send_file(current_app.extensions["kuzet"].evidence.resolve(shot["file"]),
-                         mimetype="image/jpeg")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return private_jpeg(shot["file"])

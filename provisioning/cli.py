@@ -70,6 +70,36 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(the registry, --registry, is only read)")
     c.set_defaults(func=_signer)
 
+    c = cmds.add_parser("bridge", help="the building's bridge to the campus broker from the "
+                        "campus's bundle: writes <dir>/bridge.conf (example: kuzet provision "
+                        "bridge --building main --campus-host campus.example --bundle "
+                        "kuzet-bridge-main.tar.gz)")
+    c.add_argument("--building", required=True)
+    c.add_argument("--campus-host", required=True, help="the campus broker's name or IP")
+    c.add_argument("--campus-port", type=int, default=8883)
+    c.add_argument("--bundle", required=True, help="from `kuzet provision campus-add`")
+    c.add_argument("--protocol", default="mqttv311", choices=("mqttv311", "mqttv50"))
+    c.set_defaults(func=_bridge)
+
+    c = cmds.add_parser("campus-init", help="on the campus: a campus CA, the campus broker's "
+                        "and campus hub's certificates, its ACL and mosquitto.conf in --dir "
+                        "(example: kuzet provision --dir /etc/kuzet/campus-pki campus-init "
+                        "--broker-name campus.example)")
+    c.add_argument("--broker-name", action="append", required=True,
+                   help="a DNS name or IP the buildings use for the campus broker (repeatable)")
+    c.set_defaults(func=_campus_init)
+
+    c = cmds.add_parser("campus-add", help="on the campus: a building's bridge certificate "
+                        "(CN bridge.<building>) and its ACL block; reloads the campus broker")
+    c.add_argument("building")
+    c.add_argument("--out", help="bundle file (default: kuzet-bridge-<building>.tar.gz)")
+    c.set_defaults(func=_campus_add)
+
+    c = cmds.add_parser("campus-remove", help="on the campus: revoke a building's bridge "
+                        "certificate and remove its ACL block; reloads the campus broker")
+    c.add_argument("building")
+    c.set_defaults(func=_campus_remove)
+
     c = cmds.add_parser("install", help="on the Pi: unpack an enrolment bundle (example: "
                         "kuzet provision install cam1.tar.gz --to /etc/kuzet)")
     c.add_argument("bundle")
@@ -173,4 +203,58 @@ def _web(args) -> int:
     print(f"next: sudo ln -s {site} /etc/nginx/sites-enabled/kuzet && sudo systemctl reload "
           "nginx")
     print(f"in hub.toml: [web] {hub_settings(front)}")
+    return 0
+
+
+def _bridge(args) -> int:
+    from provisioning.campus import install_bridge
+
+    out = install_bridge(Path(args.bundle).read_bytes(), args.dir, building=args.building,
+                         campus_host=args.campus_host, campus_port=args.campus_port,
+                         protocol=args.protocol)
+    print(f"wrote {out} and {Path(args.dir) / 'campus'}/ (the campus CA, bridge.crt/.key)")
+    print(f"next: sudo ln -s {out} /etc/mosquitto/conf.d/kuzet-bridge.conf && sudo systemctl "
+          "restart mosquitto (persistence must stay on: the bridge's queue is in it)")
+    return 0
+
+
+def _campus_init(args) -> int:
+    from provisioning.campus import CampusPki
+
+    CampusPki.init(args.dir, broker_names=args.broker_name, port=args.broker_port)
+    print(f"made {args.dir}: campus CA, broker and campus-hub certificates, acl, "
+          "mosquitto.conf")
+    print(f"next: link {Path(args.dir) / 'mosquitto.conf'} into /etc/mosquitto/conf.d/ and "
+          "restart mosquitto; add each building with `campus-add`")
+    return 0
+
+
+def _campus_reload(args) -> None:
+    from provisioning.service import command_reload
+
+    try:
+        command_reload(args.reload_cmd)()
+    except KuzetError as exc:
+        print(f"the campus broker was not reloaded ({exc}): reload it to apply the ACL")
+
+
+def _campus_add(args) -> int:
+    from provisioning.campus import CampusPki
+
+    bundle = CampusPki(args.dir).add_building(args.building)
+    out = Path(args.out or bundle.filename)
+    out.write_bytes(bundle.data)
+    out.chmod(0o600)
+    _campus_reload(args)
+    print(f"building {args.building}: bridge certificate serial {bundle.serial}; bundle (holds "
+          f"its private key): {out}")
+    return 0
+
+
+def _campus_remove(args) -> int:
+    from provisioning.campus import CampusPki
+
+    CampusPki(args.dir).remove_building(args.building)
+    _campus_reload(args)
+    print(f"building {args.building}: certificates revoked, ACL block removed")
     return 0

@@ -16,7 +16,7 @@ class Recorder:
     QoS 1 messages for it while it is away, across broker restarts if the broker persists)."""
 
     def __init__(self, host: str, port: int, topic: str = "kuzet/#",
-                 client_id: str | None = None) -> None:
+                 client_id: str | None = None, tls: dict | None = None) -> None:
         self.messages: list[tuple[str, bytes, bool]] = []
         self._cond = threading.Condition()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or "",
@@ -24,6 +24,8 @@ class Recorder:
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, *a: c.subscribe(topic, qos=1)
         self.client.reconnect_delay_set(0.2, 1)
+        if tls:                   # ca_certs, certfile, keyfile (a broker with certificates)
+            self.client.tls_set(**tls)
         props = None
         if client_id:
             props = Properties(PacketTypes.CONNECT)

@@ -139,12 +139,11 @@ def test_hand_region_reaches_towards_the_fingers_and_stays_in_the_image() -> Non
 
 # ---- models on real photos ------------------------------------------------------------------
 
-def test_palm_model_is_verified_and_files_stay_under_36_mib() -> None:
+def test_palm_model_is_verified_with_its_licence() -> None:
     results = [r for r in verify() if r.name == "palm-detection-lite"]
     assert len(results) == 1
     assert all(r.ok for r in results), [r.error for r in results]
-    entries = list(load_manifest().values())
-    assert sum(e.path.stat().st_size for e in entries) < 36 * 2**20
+    # (the model files' size budget, 40 MiB: tests/test_models.py, decision 45)
     for licence in load_manifest()["palm-detection-lite"].licence_files:
         assert (MANIFEST_PATH.parent / licence).is_file(), licence
 

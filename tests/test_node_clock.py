@@ -73,7 +73,7 @@ def test_a_wall_clock_jump_loses_stretches_and_deletes_nothing(tmp_path, broker,
     try:
         # Before: alerts closed and delivered (what retention may delete), and one still open.
         assert wait_until(lambda: closed_delivered(data, node) >= 2 and node.state.open_alerts,
-                          40), node.health()
+                          90), node.health()     # 40 s was short on a loaded 2-core machine
         before_files = evidence_files(data)
         spanning |= set(node.state.open_alerts)
         clock.step(YEAR)

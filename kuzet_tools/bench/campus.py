@@ -1,6 +1,6 @@
 """``kuzet bench campus --json``: a campus of buildings on this machine, at a busy exam's alert
 rate times ten, with real-sized evidence. The hub's benchmark (it replaced the synthetic
-2,000 alerts/s of ``kuzet bench hub``, decision 48).
+2,000 alerts/s of ``kuzet bench hub``, decision 50).
 
 Each building is its own mosquitto and its own hub process (``kuzet hub run``: ingest, writer,
 waitress; ``evidence_process`` off, as a building runs it) pinned to one core

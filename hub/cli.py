@@ -323,19 +323,23 @@ def _import(args) -> int:
     if not (args.roster or args.timetable or args.photos):
         raise KuzetError("give --roster, --timetable and/or --photos")
     out: dict[str, object] = {}
-    try:
+    try:                                  # every file read and checked before anything is written
         rows = parse_roster(Path(args.roster).read_text(encoding="utf-8")) \
             if args.roster else None
+        exams = parse_timetable(Path(args.timetable).read_text(encoding="utf-8"),
+                                cfg.hub.timezone) if args.timetable else None
         if args.roster or args.photos:
             out.update(_write_roster_and_photos(cfg, rows, args.photos))
-        if args.timetable:
-            exams = parse_timetable(Path(args.timetable).read_text(encoding="utf-8"),
-                                    cfg.hub.timezone)
-            out["sessions"] = _write(cfg, sessions.import_timetable, exams)
     except ImportRefused as exc:
         raise KuzetError("nothing imported: " + str(exc)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise KuzetError(str(exc)) from None
+    if exams is not None:
+        try:
+            out["sessions"] = _write(cfg, sessions.import_timetable, exams)
+        except ImportRefused as exc:
+            done = f" (imported: {json.dumps(out)})" if out else ""
+            raise KuzetError(f"the timetable was not imported{done}: {exc}") from None
     print(json.dumps(out))
     return 0
 

@@ -288,3 +288,30 @@ def test_the_cli_imports_a_folder_or_a_zip_all_or_nothing(tmp_path, monkeypatch,
     assert [r[0] for r in conn.execute("SELECT student_no FROM roster_photos ORDER BY 1")] == \
         ["S1", "S2"]
     conn.close()
+
+
+def test_a_bad_timetable_beside_the_roster_and_photos_imports_nothing(tmp_path, monkeypatch,
+                                                                       capsys):
+    """`kuzet hub import --roster --photos --timetable`: every file is checked first; a bad
+    timetable leaves the roster and the photos out too."""
+    monkeypatch.setenv("KUZET_HUB_SECRET_KEY", "k" * 40)
+    config = tmp_path / "hub.toml"
+    config.write_text('[hub]\ndata_dir = "data"\n')
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER, encoding="utf-8")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "S1.jpg").write_bytes(real_photo("messi"))
+    timetable = tmp_path / "timetable.csv"
+    timetable.write_text("building,room\nmain\n", encoding="utf-8")
+    assert main(["hub", "import", "--config", str(config), "--roster", str(roster),
+                 "--photos", str(folder), "--timetable", str(timetable)]) != 0
+    assert "nothing imported" in capsys.readouterr().err
+    from hub.store.db import connect
+
+    db_file = tmp_path / "data" / "hub.db"
+    if db_file.exists():
+        conn = connect(db_file, readonly=True)
+        assert photo_store.known_students(conn) == set()
+        assert conn.execute("SELECT COUNT(*) FROM roster_photos").fetchone()[0] == 0
+        conn.close()

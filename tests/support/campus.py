@@ -80,19 +80,28 @@ class Federation:
     the bridge. ``protocol`` is the bridge's MQTT version."""
 
     def __init__(self, root: Path, building_name: str = "main",
-                 protocol: str = "mqttv311", campus_conf_extra: str = "") -> None:
+                 protocol: str = "mqttv311", campus_conf_extra: str = "",
+                 campus_broker: str = "mosquitto") -> None:
         self.root = root
         self.name = building_name
         self.campus_pki = CampusPki.init(root / "campus-pki",
                                          broker_names=["localhost", "127.0.0.1"])
-        campus_port = free_port()
-        conf = (self.campus_pki.folder / "mosquitto.conf").read_text().replace(
-            "listener 8883", f"listener {campus_port} 127.0.0.1")
-        self.campus = MosquittoBroker(root / "campus-mq", port=campus_port,
-                                      conf_text=persistent(root / "campus-mq") + conf
-                                      + campus_conf_extra)
         bundle = self.campus_pki.add_building(building_name)    # before the ACL is read
-        self.campus.start()
+        if campus_broker == "rabbitmq":
+            from tests.support.rabbit import RabbitBroker
+
+            self.campus = RabbitBroker(root / "rabbit", self.campus_pki.folder,
+                                       [building_name])
+            self.campus.start()
+            campus_port = self.campus.port
+        else:
+            campus_port = free_port()
+            conf = (self.campus_pki.folder / "mosquitto.conf").read_text().replace(
+                "listener 8883", f"listener {campus_port} 127.0.0.1")
+            self.campus = MosquittoBroker(root / "campus-mq", port=campus_port,
+                                          conf_text=persistent(root / "campus-mq") + conf
+                                          + campus_conf_extra)
+            self.campus.start()
         self.link = Link("127.0.0.1", campus_port)
         port = free_port()
         pki = root / "pki"
@@ -128,7 +137,8 @@ class Federation:
     def campus_hub(self) -> TimedRecorder:
         """The campus hub's persistent session (client id = its certificate's CN)."""
         rec = TimedRecorder("127.0.0.1", self.campus.port, topic="campus/v1/#",
-                            client_id="campus-hub", tls=self.campus_pki.campus_hub_tls())
+                            client_id="campus-hub", tls=self.campus_pki.campus_hub_tls(),
+                            protocol=getattr(self.campus, "mqtt_protocol", mqtt.MQTTv5))
         self._closers.append(rec.close)
         return rec
 
@@ -146,7 +156,7 @@ class Federation:
                 pass
         self.building.stop()
         self.link.close()
-        self.campus.stop()
+        getattr(self.campus, "close", self.campus.stop)()
 
 
 class TimedRecorder(Recorder):

@@ -16,21 +16,27 @@ class Recorder:
     QoS 1 messages for it while it is away, across broker restarts if the broker persists)."""
 
     def __init__(self, host: str, port: int, topic: str = "kuzet/#",
-                 client_id: str | None = None, tls: dict | None = None) -> None:
+                 client_id: str | None = None, tls: dict | None = None,
+                 protocol: int = mqtt.MQTTv5) -> None:
         self.messages: list[tuple[str, bytes, bool]] = []
         self._cond = threading.Condition()
+        v5 = protocol == mqtt.MQTTv5          # MQTTv311 for brokers without 5.0 (RabbitMQ 3.10)
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or "",
-                                  protocol=mqtt.MQTTv5)
+                                  protocol=protocol,
+                                  **({} if v5 else {"clean_session": not client_id}))
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, *a: c.subscribe(topic, qos=1)
         self.client.reconnect_delay_set(0.2, 1)
         if tls:                   # ca_certs, certfile, keyfile (a broker with certificates)
             self.client.tls_set(**tls)
-        props = None
-        if client_id:
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = 3600
-        self.client.connect(host, port, clean_start=not client_id, properties=props)
+        if not v5:
+            self.client.connect(host, port)
+        else:
+            props = None
+            if client_id:
+                props = Properties(PacketTypes.CONNECT)
+                props.SessionExpiryInterval = 3600
+            self.client.connect(host, port, clean_start=not client_id, properties=props)
         self.client.loop_start()
 
     def _on_message(self, client, userdata, msg) -> None:

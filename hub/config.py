@@ -164,8 +164,6 @@ class BrokerSection(BrokerAccess):
         "kuzet-hub-evidence"
     evidence_cert_file: Path | None = None
     evidence_key_file: Path | None = None
-    # paho patched for speed (hub/mqtt_fast.py: its private decoder and reading); off: stock paho
-    fast_decoder: bool = False
     # The largest evidence file of each kind taken (bytes); bigger ones are refused before
     # they reach the disk. Above what a node makes (edge/evidence.py: a 1280-pixel JPEG is
     # under 1 MB even of pure noise at quality 85; a 10 s MJPEG clip a few MB, 10 MB of

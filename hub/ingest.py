@@ -181,14 +181,9 @@ def refuse_oversize(m: contract.EvidenceMessage, settings: BrokerSection) -> Non
 
 
 def ingest_client(settings: BrokerSection, client_id: str, cert_file, key_file) -> mqtt.Client:
-    """A paho MQTT 5 client for a persistent ingest session, acknowledging by hand: paho's own,
-    or with ``settings.fast_decoder`` the faster reading of ``hub.mqtt_fast``."""
-    cls = mqtt.Client
-    if settings.fast_decoder:
-        from hub.mqtt_fast import fast_client_class
-
-        cls = fast_client_class()
-    c = cls(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
+    """A paho MQTT 5 client (paho as it is, decision 50) for a persistent ingest session,
+    acknowledging by hand."""
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
             manual_ack=True)
     if settings.username:
         c.username_pw_set(settings.username, settings.secret())

@@ -31,9 +31,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--sweeps", type=int, default=10,
                        help="edge: sweeps counted for the one-core CPU figures on each "
                        "footage (default 10; 0 leaves them out)")
-    bench.add_argument("--fast-decoder", action="store_true",
-                       help="campus: run the hubs with [broker] fast_decoder = true (paho "
-                       "speed-ups, opt-in); default: stock paho, as in production")
     bench.add_argument("--plot", default="var/bench.png",
                        help="PNG of throughput and latency over the run (default "
                        "var/bench.png; '' for none)")
@@ -50,7 +47,7 @@ def _bench(args) -> int:
         from kuzet_tools.bench.campus import bench_campus  # the hub's extra may be absent
 
         results["campus"] = bench_campus(args.minutes, args.buildings, args.rooms,
-                                         fast_decoder=args.fast_decoder, series=series)
+                                         series=series)
     result = results[args.target] if args.target != "all" else {
         **results, "pass": {f"{k}.{p}": ok for k, r in results.items()
                             for p, ok in r["pass"].items()}}

@@ -20,9 +20,8 @@ PASSWORD = "bench password 1"
 
 
 def write_hub_config(tmp: Path, broker_port: int, web_port: int, threads: int = 96,
-                     evidence_process: bool = False, fast_decoder: bool = False) -> Path:
-    """A hub config; every open live page holds one of the web server's ``threads``;
-    ``fast_decoder`` turns on the opt-in paho speed-ups (``hub.mqtt_fast``)."""
+                     evidence_process: bool = False) -> Path:
+    """A hub config; every open live page holds one of the web server's ``threads``."""
     key = os.urandom(24).hex()
     cfg = tmp / "hub.toml"
     cfg.write_text(f"""
@@ -39,7 +38,6 @@ host = "127.0.0.1"
 port = {broker_port}
 client_id = "kuzet-hub-bench"
 evidence_process = {str(evidence_process).lower()}
-fast_decoder = {str(fast_decoder).lower()}
 # The bench publishes each topic from its own process, so evidence can run hundreds of
 # messages ahead of the alerts that name it (a node sends them milliseconds apart); the
 # hub may hold as many as the broker lets it leave unacknowledged (receive_maximum 1000).

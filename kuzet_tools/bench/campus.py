@@ -453,13 +453,13 @@ def bench_campus(minutes: float = 3.0, buildings: int = 10, rooms: int = 20,
             settle_s = _settle(blds, load, watcher)
             after = [bld.sample() for bld in blds]
             stored = [bld.stored() for bld in blds]
-        finally:
-            pages.close()
-            if watcher is not None:
-                watcher.close()
-            for bld in blds:
-                bld.stop()
-            campus.stop()
+        finally:                    # every process stopped, whatever failed before
+            for step in ([pages.close] + ([watcher.close] if watcher else [])
+                         + [bld.stop for bld in blds] + [campus.stop]):
+                try:
+                    step()
+                except Exception as exc:    # noqa: BLE001 (the next must still stop)
+                    print(f"campus bench: stopping: {exc}", file=sys.stderr)
         evidence_fs = filesystem_of(tmp)
     if series is not None:
         series["latency"] = [(t - t_load, 1000 * (pages.seen[a] - t))

@@ -1,8 +1,9 @@
 """``kuzet bench``: benchmarks measured in one run on this machine, printed as JSON, each
 figure compared with its target in the same run.
 
-``kuzet bench hub --json`` measures the hub (ingest rate, publish-to-page latency); see
-kuzet_tools/bench/hub.py.
+``kuzet bench campus --json`` measures the hubs of a campus exam day (publish-to-page in the
+building and on the campus, lost and duplicated, CPU and disk per exam-hour); see
+kuzet_tools/bench/campus.py.
 
 ``kuzet bench edge --json`` runs the bare models, then the whole node on real footage
 (vtest.avi with a 30-seat map, a real mosquitto) and prints::

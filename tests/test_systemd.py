@@ -48,7 +48,7 @@ def test_the_node_unit_has_watchdog_and_hardening():
 
 
 @pytest.mark.parametrize("script", ["provisioning/pi-setup.sh", "scripts/bootstrap", "test",
-                                    "demo", ".ci/run"])
+                                    "demo", ".ci/run", "scripts/arm64-root"])
 def test_shell_scripts_pass_shellcheck(script):
     if shutil.which("shellcheck") is None:
         pytest.fail("shellcheck is missing (Debian package shellcheck; ./test installs it)")

@@ -193,12 +193,16 @@ def _install_audit_hook() -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "integration: starts mosquitto, Chromium or a node on real footage")
+    config.addinivalue_line(
+        "markers", "arm64: runs under the emulated aarch64 CPU (scripts/arm64-root)")
 
 
 def needs_integration_mark(item: pytest.Item) -> bool:
-    """A soak run is an integration run (brokers, hubs and nodes under load for minutes); so
-    is a test that uses an integration fixture, directly or through another fixture."""
+    """A soak run is an integration run (brokers, hubs and nodes under load for minutes), and
+    so is an arm64 run (minutes under the emulated CPU: not the fast tier); so is a test that
+    uses an integration fixture, directly or through another fixture."""
     return (item.get_closest_marker("soak") is not None
+            or item.get_closest_marker("arm64") is not None
             or bool(INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ()))))
 
 

@@ -24,18 +24,43 @@ case "$(uname -m)" in
   *) echo "a 64-bit OS is needed (ai-edge-litert has no $(uname -m) wheels)" >&2; exit 1 ;;
 esac
 
-# 1. Debian packages (picamera2 comes from Raspberry Pi OS's apt, not PyPI)
+# 1. Debian packages. picamera2 is in Raspberry Pi OS's own archive, not Debian's: where the
+# archives here do not have it, say so plainly and go on (the node can still use an OpenCV
+# source: a USB camera, RTSP, a file), and end with status 2 rather than fail inside apt.
 pkgs=(python3-venv python3-picamera2 git)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+unavailable=()
 if [ ${#missing[@]} -gt 0 ]; then
-  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
-  step_changed "apt packages"
+  apt-get update -q >/dev/null
+  installable=()
+  for p in "${missing[@]}"; do
+    if apt-cache policy "$p" 2>/dev/null | grep -q '^ *Candidate: [^(]'; then
+      installable+=("$p")
+    else
+      unavailable+=("$p")
+    fi
+  done
+  if [ ${#installable[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${installable[@]}" >/dev/null
+    step_changed "apt packages"
+  else
+    step_done "apt packages"
+  fi
 else
   step_done "apt packages"
 fi
+for p in "${unavailable[@]}"; do
+  if [ "$p" = python3-picamera2 ]; then
+    say "$p" "MISSING: not in this system's apt archives; it comes from Raspberry Pi OS's"
+    say "" "own archive (use Raspberry Pi OS Bookworm 64-bit, then: apt install $p)."
+    say "" "Without it the node has no Pi camera: [source] kind must be opencv or folder."
+  else
+    say "$p" "MISSING: no apt archive here has it"
+  fi
+done
 
 # 2. The system user, in the groups for the camera and GPIO
 if ! id kuzet >/dev/null 2>&1; then
@@ -54,15 +79,22 @@ done
 # 3. The code and a venv that sees the system's picamera2
 if [ "$SRC" != "$PREFIX" ]; then
   mkdir -p "$PREFIX"
-  if ! diff -rq --exclude=.venv --exclude=.git --exclude=var "$SRC" "$PREFIX" >/dev/null 2>&1; then
-    tar -C "$SRC" --exclude=.venv --exclude=.git --exclude=var -cf - . | tar -C "$PREFIX" -xf -
+  # what pip and Python write into the copy (egg-info, bytecode) is left out of the
+  # comparison too, or every run would find the code changed
+  skip=(--exclude=.venv --exclude=.git --exclude=var --exclude=build --exclude='*.egg-info'
+        --exclude=__pycache__ --exclude=.pytest_cache --exclude=.ruff_cache)
+  if ! diff -rq "${skip[@]}" "$SRC" "$PREFIX" >/dev/null 2>&1; then
+    tar -C "$SRC" "${skip[@]}" -cf - . | tar -C "$PREFIX" -xf -
     step_changed "code in $PREFIX"
   else
     step_done "code in $PREFIX"
   fi
 fi
-if [ ! -x "$PREFIX/.venv/bin/python" ]; then
-  python3 -m venv --system-site-packages "$PREFIX/.venv"
+# -e, not -x: under emulation (the arm64 check's proot) access(X_OK) says no to root
+if [ ! -e "$PREFIX/.venv/bin/python" ]; then
+  # Debian's own Python, whatever PATH says (a venv or pyenv first on it would be the
+  # venv's base instead: found in the arm64 root)
+  /usr/bin/python3 -m venv --system-site-packages "$PREFIX/.venv"
   step_changed "venv"
 else
   step_done "venv"
@@ -89,13 +121,27 @@ if [ -n "$BUNDLE" ]; then
   fi
 fi
 
-# 5. The systemd unit
-if ! cmp -s "$PREFIX/systemd/kuzet-edge.service" /etc/systemd/system/kuzet-edge.service; then
+# 5. The systemd unit, checked by systemd itself. Loaded only where systemd runs (not in a
+# chroot or an image being built: there the unit is installed and enabled on first boot).
+unit=/etc/systemd/system/kuzet-edge.service
+booted=0
+[ -d /run/systemd/system ] && booted=1
+if ! cmp -s "$PREFIX/systemd/kuzet-edge.service" "$unit"; then
   install -m 0644 "$PREFIX/systemd/kuzet-edge.service" /etc/systemd/system/
-  systemctl daemon-reload
+  if [ $booted -eq 1 ]; then systemctl daemon-reload; fi
   step_changed "systemd unit"
 else
   step_done "systemd unit"
+fi
+if command -v systemd-analyze >/dev/null; then
+  if ! out=$(systemd-analyze verify --man=no "$unit" 2>&1) || [ -n "$out" ]; then
+    say "systemd unit check" "FAILED: systemd-analyze verify $unit:"
+    printf '%s\n' "$out" >&2
+    exit 1
+  fi
+  step_done "systemd unit check"
+else
+  say "systemd unit check" "skipped: no systemd-analyze here (package systemd)"
 fi
 
 # 6. The camera
@@ -109,7 +155,7 @@ fi
 # 7. Start when configured
 if [ -f "$ETC/node.toml" ] && [ -f "$ETC/seats.json" ]; then
   if ! systemctl is-enabled --quiet kuzet-edge; then
-    systemctl enable --now kuzet-edge
+    if [ $booted -eq 1 ]; then systemctl enable --now kuzet-edge; else systemctl enable kuzet-edge; fi
     step_changed "service enabled"
   else
     step_done "service enabled"
@@ -119,3 +165,7 @@ else
 fi
 
 if [ $changed -eq 0 ]; then echo "nothing changed"; fi
+if [ ${#unavailable[@]} -gt 0 ]; then
+  echo "incomplete: ${unavailable[*]} missing (see above)" >&2
+  exit 2
+fi

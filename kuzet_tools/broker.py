@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -14,10 +15,29 @@ from pathlib import Path
 from provisioning.broker import size_limits_conf
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free TCP port below the kernel's ephemeral range. A port the kernel hands out
+    (bind to 0) is one an outgoing connection may take as its own source port later, so a
+    broker started on it after a while (an outage, a node that connects first) could find it
+    in use; a node reconnecting to a port with no listener can even connect to itself there."""
+    high = max(_ephemeral_low(), 12000)
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(10000, high)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 class MosquittoBroker:

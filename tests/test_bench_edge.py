@@ -18,13 +18,17 @@ def test_bench_edge_reports_every_figure_beside_its_target():
     assert result["worst_seat_revisit_s"] is not None
     assert set(result["stages_ms"]) == {"prepare", "decode", "rules", "evidence", "infer"}
     assert result["targets"] == TARGETS and set(result["pass"]) == set(TARGETS)
-    # the one-core figures: each look of the whole node costs more CPU than the bare models'
-    # look, on both footages (a skipped seat is no look)
+    # the one-core figures. On vtest (every seat's crop changing) each look of the whole node
+    # costs more CPU than the bare models' look; on the quiet room most seats are skipped and
+    # a look's mix differs (the room look, faces only where watched), so only its figures
+    # are checked there (a skipped seat is no look)
     for footage in ("quiet", "vtest"):
         one = result["one_core"][footage]
         assert result[f"cpu_ms_per_sweep_{footage}"] == one["cpu_ms_per_sweep"] > 0
         assert result[f"bare_cpu_ms_per_sweep_{footage}"] == one["bare_cpu_ms_per_sweep"] > 0
-        assert 0 < one["bare_cpu_ms_per_look"] < one["cpu_ms_per_look"], footage
+        assert 0 < one["bare_cpu_ms_per_look"] and 0 < one["cpu_ms_per_look"], footage
+        if footage == "vtest":
+            assert one["bare_cpu_ms_per_look"] < one["cpu_ms_per_look"]
         assert result[f"cpu_vs_bare_{footage}"] == pytest.approx(
             one["cpu_ms_per_look"] / one["bare_cpu_ms_per_look"], rel=0.02)
         assert one["num_threads"] == 1 and one["seats"] == 30 and one["sweeps"] >= 1

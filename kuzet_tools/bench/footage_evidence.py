@@ -34,19 +34,12 @@ class Evidence:
 
 
 def _frames() -> list[np.ndarray]:
-    import cv2
+    from kuzet_tools.clips import read_clip
 
-    cap = cv2.VideoCapture(str(FOOTAGE / "classroom.gif"))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    if not frames:
-        raise RuntimeError("classroom.gif gave no frames (OpenCV without GIF reading?)")
-    return frames
+    try:
+        return read_clip(FOOTAGE / "classroom.gif")[0]
+    except FileNotFoundError as exc:
+        raise RuntimeError("classroom.gif gave no frames (OpenCV without GIF reading?)") from exc
 
 
 def footage_evidence(variants: int = 4) -> list[Evidence]:

@@ -50,6 +50,7 @@ import numpy as np
 
 from edge.models.base import Face, FaceDetector
 from edge.models.nms import iou, nms
+from kuzet_tools.clips import read_clip
 from kuzet_tools.examples import CLASSROOM
 from kuzet_tools.models.evalset import (
     LABELS_PATH,
@@ -144,19 +145,10 @@ def _clip_path(name: str) -> Path:
 @lru_cache(maxsize=8)
 def _clip_frames(name: str) -> tuple[tuple[np.ndarray, ...], float]:
     path = _clip_path(name)
-    cap = cv2.VideoCapture(str(path))
     try:
-        fps = float(cap.get(cv2.CAP_PROP_FPS)) or 10.0
-        frames = []
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            frames.append(frame)
-    finally:
-        cap.release()
-    if not frames:
-        raise EvalSetError(f"cannot read footage clip {path}")
+        frames, fps = read_clip(path)
+    except FileNotFoundError as exc:
+        raise EvalSetError(f"cannot read footage clip {path}") from exc
     return tuple(frames), fps
 
 

@@ -30,7 +30,6 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from edge.capture.base import Frame
@@ -51,6 +50,7 @@ from edge.rules import (
 from edge.schedule import Job, LookScheduler
 from edge.seats import SeatMap, load_seat_map
 from kuzet.contract import AlertEvent
+from kuzet_tools.clips import read_clip
 from kuzet_tools.examples import CLASSROOM_SEATS
 from kuzet_tools.models.phone_sets import classroom_gif
 
@@ -61,24 +61,6 @@ SEATED_SCORE = 0.35     # the seat-vacated rule's min_score: a student this sure
 ROSTER = 4              # the four students, with one proctor allowed by the room rule
 
 Look = SeatLook | RoomLook
-
-
-def read_clip(path: str | Path) -> tuple[list[np.ndarray], float]:
-    """Every frame of the clip (BGR) and its frame rate, read with OpenCV."""
-    cap = cv2.VideoCapture(str(path))
-    try:
-        fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
-        frames = []
-        while True:
-            ok, image = cap.read()
-            if not ok:
-                break
-            frames.append(image)
-    finally:
-        cap.release()
-    if not frames:
-        raise FileNotFoundError(f"cannot read any frame of {path}")
-    return frames, fps if fps > 0 else 10.0
 
 
 class NodeLooks:

@@ -13,7 +13,7 @@ from flask import Blueprint, abort, current_app, g, jsonify, render_template, re
 
 from hub.store import campus, users
 from hub.store.db import now_iso
-from hub.web.dean import POLL_S, buildings_stream
+from hub.web.dean import POLL_S, buildings_stream, tiles_response
 from hub.web.security import db, dean_buildings, require_role
 
 bp = Blueprint("campus", __name__, url_prefix="/campus")
@@ -63,10 +63,7 @@ def overview():
 @bp.get("/tiles.json")
 def tiles_json():
     """The tiles as data and as the page's HTML (the dean's overview script re-reads it)."""
-    tiles = _tiles()
-    return jsonify({"at": now_iso(),
-                    "tiles": [{k: v for k, v in t.items() if k != "exams"} for t in tiles],
-                    "html": render_template("_dean_tiles.html", tiles=tiles)})
+    return tiles_response(_tiles())
 
 
 @bp.get("/stream")

@@ -57,7 +57,12 @@ def overview():
 def tiles_json():
     """The tiles as data and as the page's HTML (one rendering, translated, in the hub's
     time zone), for the overview to refresh itself without a reload."""
-    tiles = _tiles()
+    return tiles_response(_tiles())
+
+
+def tiles_response(tiles: list[dict]):
+    """Tiles as ``dean.js`` re-reads them: the data (without the exams' details) and the
+    grid's HTML; the dean's overview and the campus overview answer with it."""
     return jsonify({"at": now_iso(),
                     "tiles": [{k: v for k, v in t.items() if k != "exams"} for t in tiles],
                     "html": render_template("_dean_tiles.html", tiles=tiles)})

@@ -14,6 +14,7 @@ import pytest
 
 from kuzet import contract
 from tests.support.campus import Delivery, Federation, TlsClient, Traffic
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -23,15 +24,6 @@ def fed(tmp_path):
     f = Federation(tmp_path)
     yield f
     f.close()
-
-
-def wait(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def link_up(campus, node, timeout: float = 15.0) -> bool:
@@ -68,7 +60,7 @@ def test_only_status_and_alert_cross_remapped_under_the_building(fed):
     got = []
     late.c.on_message = lambda c, u, m: got.append((m.topic, m.retain))
     late.c.subscribe("campus/v1/#", qos=1)
-    assert wait(lambda: got, 5) and got == [("campus/v1/main/a101/cam1/status", True)]
+    assert wait_until(lambda: got, 5) and got == [("campus/v1/main/a101/cam1/status", True)]
     late.close()
     hub_cmd.close()
 
@@ -93,7 +85,7 @@ def test_a_building_publishes_only_under_its_own_prefix(fed):
     time.sleep(0.3)
     forged = other.publish("campus/v1/main/a101/cam1/alert", b'{"forged": 1}')
     own = other.publish("campus/v1/north/b1/cam1/alert", b'{"own": 1}')
-    assert wait(lambda: forged.mid in acks and own.mid in acks, 5)
+    assert wait_until(lambda: forged.mid in acks and own.mid in acks, 5)
     assert acks[forged.mid] == 135                 # not authorised
     assert acks[own.mid] == 0
     assert campus.wait_for(lambda m: any(t.startswith("campus/v1/north/") for t, _, _ in m), 5)
@@ -113,7 +105,7 @@ def test_a_building_publishes_only_under_its_own_prefix(fed):
             if not tls_sock.recv(4):               # TLS 1.3: the refusal comes on reading
                 raise ConnectionError("closed")
     log = fed.campus.workdir / "mosquitto.log"
-    assert wait(lambda: "certificate verify failed" in log.read_text(), 3)
+    assert wait_until(lambda: "certificate verify failed" in log.read_text(), 3)
 
 
 def test_nothing_lost_when_the_link_is_cut(fed):
@@ -136,7 +128,7 @@ def test_nothing_lost_when_the_link_is_cut(fed):
     traffic.stop()
     total = sum(len(n.sent) for n in nodes)
     assert not traffic.errors
-    assert wait(lambda: not Delivery.of(campus, nodes).missing, 30)
+    assert wait_until(lambda: not Delivery.of(campus, nodes).missing, 30)
     time.sleep(1)
     at_campus, at_building = Delivery.of(campus, nodes), Delivery.of(building, nodes)
     during = [i for n in nodes for i in n.sent if n.sent_at[i] > cut_at
@@ -168,7 +160,7 @@ def test_campus_broker_restart_keeps_the_campus_hubs_queue(fed):
     down = [node.alert() for _ in range(20)]        # queued in the building's bridge
     fed.campus.start()
     back = fed.campus_hub()
-    assert wait(lambda: not Delivery.of(back, [node]).missing, 30), \
+    assert wait_until(lambda: not Delivery.of(back, [node]).missing, 30), \
         Delivery.of(back, [node]).missing
     got = Delivery.of(back, [node])
     print(f"\ncampus broker restart: {len(away)} queued on campus, {len(down)} in the "
@@ -188,7 +180,7 @@ def test_building_broker_restart_keeps_the_bridge_queue(fed):
     fed.building.start()
     assert node.client.connected.wait(10)
     fed.link.restore()
-    assert wait(lambda: not Delivery.of(campus, [node]).missing, 30), \
+    assert wait_until(lambda: not Delivery.of(campus, [node]).missing, 30), \
         f"lost across the building broker's restart: {len(Delivery.of(campus, [node]).missing)}"
     got = Delivery.of(campus, [node])
     print(f"\nbuilding broker restart: {len(queued)} queued; missing {len(got.missing)}, "
@@ -206,7 +198,7 @@ def test_an_mqtt5_bridge_queues_and_catches_up_too(tmp_path):
         queued = [node.alert() for _ in range(30)]
         time.sleep(2)
         fed.link.restore()
-        assert wait(lambda: not Delivery.of(campus, [node]).missing, 30)
+        assert wait_until(lambda: not Delivery.of(campus, [node]).missing, 30)
         got = Delivery.of(campus, [node])
         print(f"\nmqttv50 bridge: {len(queued)} queued, duplicates {got.duplicates}")
         assert got.in_order([node])
@@ -231,7 +223,7 @@ def test_a_five_minute_cut_during_an_exam_loses_nothing(fed):
     time.sleep(10)
     traffic.stop()
     assert not traffic.errors
-    assert wait(lambda: not Delivery.of(campus, nodes).missing, 60)
+    assert wait_until(lambda: not Delivery.of(campus, nodes).missing, 60)
     at_campus, at_building = Delivery.of(campus, nodes), Delivery.of(building, nodes)
     during = {i for n in nodes for i in n.sent if cut_at < n.sent_at[i] < restored}
     caught_up = max(f for (_, i, f) in campus.alerts() if i in during) - restored

@@ -11,19 +11,11 @@ import pytest
 
 from tests.support import rabbit
 from tests.support.campus import Delivery, Federation, TlsClient
+from tests.support.wait import wait_until
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(rabbit.available() is not None,
                                  reason=str(rabbit.available()))]
-
-
-def wait(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_rabbitmq_as_the_campus_broker(tmp_path):
@@ -51,7 +43,7 @@ def test_rabbitmq_as_the_campus_broker(tmp_path):
         time.sleep(3)
         fed.link.restore()
         restored = time.monotonic()
-        assert wait(lambda: not Delivery.of(campus, [node]).missing, 30)
+        assert wait_until(lambda: not Delivery.of(campus, [node]).missing, 30)
         got = Delivery.of(campus, [node])
         print(f"\nrabbitmq {rabbit.version()}, link cut: {len(queued)} queued, duplicates "
               f"{got.duplicates}, caught up {got.last_arrival - restored:.2f} s after")
@@ -64,7 +56,7 @@ def test_rabbitmq_as_the_campus_broker(tmp_path):
         fed.campus.stop()
         fed.campus.start()
         back = fed.campus_hub()
-        assert wait(lambda: all(i in {a for _, a, _ in back.alerts()} for i in away), 60), \
+        assert wait_until(lambda: all(i in {a for _, a, _ in back.alerts()} for i in away), 60), \
             "alerts queued for the campus hub were lost across RabbitMQ's restart"
         print(f"rabbitmq restart: {len(away)} queued for the campus hub, all delivered")
     finally:
